@@ -1,0 +1,28 @@
+//! Backstop's business rules, pure and natively tested: no I/O, no clock (callers pass `now_ms`),
+//! no randomness (callers pass ids). The browser SDK uses the parts that need no `server`
+//! feature (stack parsing, send budget); the worker uses everything.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod fingerprint;
+pub mod rate_limit;
+pub mod sdk;
+pub mod stack;
+
+#[cfg(feature = "server")]
+pub mod auth;
+#[cfg(feature = "server")]
+pub mod config;
+#[cfg(feature = "server")]
+pub mod envelope;
+#[cfg(feature = "server")]
+pub mod error;
+#[cfg(feature = "server")]
+pub mod event;
+#[cfg(feature = "server")]
+pub mod query;
+#[cfg(feature = "server")]
+pub mod size;
+#[cfg(feature = "server")]
+pub mod stats;
+#[cfg(feature = "server")]
+pub mod time;

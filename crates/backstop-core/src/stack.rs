@@ -1,0 +1,1 @@
+//! JavaScript stack-string parsing (Chrome, Firefox, Safari). Owned by the SDK work.
