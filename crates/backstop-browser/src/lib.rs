@@ -1,0 +1,1 @@
+//! Backstop's browser SDK (work in progress).
