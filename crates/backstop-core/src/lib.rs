@@ -1,7 +1,15 @@
 //! Backstop's business rules, pure and natively tested: no I/O, no clock (callers pass `now_ms`),
 //! no randomness (callers pass ids). The browser SDK uses the parts that need no `server`
 //! feature (stack parsing, send budget); the worker uses everything.
-#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::type_complexity
+    )
+)]
 
 pub mod fingerprint;
 pub mod rate_limit;

@@ -51,7 +51,9 @@ impl Dsn {
         if scheme != "http" && scheme != "https" {
             return Err(ParseDsnError::InvalidScheme);
         }
-        let (auth, rest) = rest.split_once('@').ok_or(ParseDsnError::MissingPublicKey)?;
+        let (auth, rest) = rest
+            .split_once('@')
+            .ok_or(ParseDsnError::MissingPublicKey)?;
         let public_key = auth.split(':').next().unwrap_or_default();
         if public_key.is_empty() {
             return Err(ParseDsnError::MissingPublicKey);
@@ -105,7 +107,11 @@ impl fmt::Display for Dsn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let base = self.base_url();
         let (scheme, rest) = base.split_once("://").unwrap_or(("", &base));
-        write!(f, "{scheme}://{}@{rest}/{}", self.public_key, self.project_id)
+        write!(
+            f,
+            "{scheme}://{}@{rest}/{}",
+            self.public_key, self.project_id
+        )
     }
 }
 
@@ -116,8 +122,14 @@ mod tests {
     #[test]
     fn parses_dsns_and_rejects_bad_ones() {
         let cases: &[(&str, Result<(&str, &str, &str, &str), ParseDsnError>)] = &[
-            ("http://abc@127.0.0.1:8787/1", Ok(("abc", "127.0.0.1:8787", "", "1"))),
-            ("https://k:secret@o1.example.com/sub/path/42", Ok(("k", "o1.example.com", "sub/path", "42"))),
+            (
+                "http://abc@127.0.0.1:8787/1",
+                Ok(("abc", "127.0.0.1:8787", "", "1")),
+            ),
+            (
+                "https://k:secret@o1.example.com/sub/path/42",
+                Ok(("k", "o1.example.com", "sub/path", "42")),
+            ),
             ("https://k@host/7/", Ok(("k", "host", "", "7"))),
             ("ftp://k@host/1", Err(ParseDsnError::InvalidScheme)),
             ("host/1", Err(ParseDsnError::InvalidScheme)),
@@ -128,7 +140,8 @@ mod tests {
         ];
         for (input, want) in cases {
             let got = Dsn::parse(input).map(|d| (d.public_key, d.host, d.path, d.project_id));
-            let want = want.map(|(a, b, c, d)| (a.to_string(), b.to_string(), c.to_string(), d.to_string()));
+            let want = want
+                .map(|(a, b, c, d)| (a.to_string(), b.to_string(), c.to_string(), d.to_string()));
             assert_eq!(got, want, "case {input}");
         }
     }

@@ -68,7 +68,13 @@ mod tests {
     #[test]
     fn writes_length_prefixed_item() {
         let env = write_single_item("{\"event_id\":\"ab\"}", "event", "{\"a\":\"é\"}");
-        assert_eq!(env, "{\"event_id\":\"ab\"}\n{\"type\":\"event\",\"length\":10}\n{\"a\":\"é\"}\n");
-        assert_eq!(write_single_item("{}", "x", ""), "{}\n{\"type\":\"x\",\"length\":0}\n\n");
+        assert_eq!(
+            env,
+            "{\"event_id\":\"ab\"}\n{\"type\":\"event\",\"length\":10}\n{\"a\":\"é\"}\n"
+        );
+        assert_eq!(
+            write_single_item("{}", "x", ""),
+            "{}\n{\"type\":\"x\",\"length\":0}\n\n"
+        );
     }
 }

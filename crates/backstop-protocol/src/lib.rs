@@ -2,7 +2,15 @@
 //! own SDK writes and its worker reads. No I/O, no clock, tiny on purpose: the browser SDK
 //! depends on this crate and every byte here is a byte on every page.
 #![no_std]
-#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::type_complexity
+    )
+)]
 extern crate alloc;
 
 pub mod dsn;
@@ -11,7 +19,9 @@ pub mod event;
 
 pub use dsn::{Dsn, ParseDsnError};
 pub use envelope::{write_single_item, EnvelopeHeader, ItemHeader};
-pub use event::{Event, Exception, ExceptionList, Frame, Mechanism, RequestInfo, SdkInfo, Stacktrace};
+pub use event::{
+    Event, Exception, ExceptionList, Frame, Mechanism, RequestInfo, SdkInfo, Stacktrace,
+};
 
 /// Name our SDK reports in `sdk.name` and `sentry_client`.
 pub const SDK_NAME: &str = "backstop.browser";

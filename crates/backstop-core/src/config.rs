@@ -1,0 +1,299 @@
+//! Typed configuration, validated once per request from the worker's vars and secrets.
+//!
+//! Vars (see `wrangler.toml` and `.dev.vars`): `BACKSTOP_ENV` (`local` or `production`),
+//! `BACKSTOP_PROJECTS` (JSON: `{"<id>": {"public_key": "...", "rate_limit": {"burst": 200,
+//! "per_second": 20}}}`), `BACKSTOP_LIMITS` (JSON, optional, fields of [`Limits`]) and the secret
+//! `ADMIN_TOKEN`.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::rate_limit::RateLimitConfig;
+
+/// Public key of the seeded local project `1` (documented in the README; refused in production).
+pub const DEV_PUBLIC_KEY: &str = "d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0";
+/// Admin token of local dev (documented in the README; refused in production).
+pub const DEV_ADMIN_TOKEN: &str = "backstop-local-admin-token";
+
+/// Size and shape limits. Defaults follow Relay's where they exist.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Largest request body accepted on `/envelope/`, in bytes (before decompression).
+    pub max_envelope_bytes: u64,
+    /// Largest decompressed body, in bytes (bounds gzip bombs).
+    pub max_decompressed_bytes: u64,
+    /// Largest single event (an `event` item or a `/store/` body), in bytes.
+    pub max_event_bytes: u64,
+    /// Deepest JSON nesting accepted.
+    pub max_json_depth: usize,
+    /// Most items in one envelope.
+    pub max_envelope_items: usize,
+    /// Raw events up to this size are kept in the D1 row; larger ones go to R2.
+    pub max_inline_payload_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_envelope_bytes: 20 * 1024 * 1024,
+            max_decompressed_bytes: 20 * 1024 * 1024,
+            max_event_bytes: 1024 * 1024,
+            max_json_depth: 64,
+            max_envelope_items: 100,
+            max_inline_payload_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// One project as configured.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectConfig {
+    /// The DSN's public key.
+    pub public_key: String,
+    /// Ingest rate limit per key.
+    #[serde(default)]
+    pub rate_limit: RateLimitConfig,
+}
+
+/// Where the worker runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    /// `wrangler dev` on one machine: dev credentials allowed.
+    Local,
+    /// Anything else: dev credentials refused.
+    Production,
+}
+
+/// Raw values as the worker reads them from its environment.
+#[derive(Debug, Clone, Default)]
+pub struct RawConfig {
+    /// `BACKSTOP_ENV`.
+    pub env: Option<String>,
+    /// `ADMIN_TOKEN` (secret).
+    pub admin_token: Option<String>,
+    /// `BACKSTOP_PROJECTS` as JSON text.
+    pub projects_json: Option<String>,
+    /// `BACKSTOP_LIMITS` as JSON text.
+    pub limits_json: Option<String>,
+}
+
+/// Validated configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Local or production.
+    pub environment: Environment,
+    /// Token for the read API.
+    pub admin_token: String,
+    /// Projects by id.
+    pub projects: BTreeMap<String, ProjectConfig>,
+    /// Size limits.
+    pub limits: Limits,
+}
+
+/// Why the configuration is refused (the worker answers 503 with this text).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// `BACKSTOP_ENV` is neither `local` nor `production`.
+    #[error("BACKSTOP_ENV must be 'local' or 'production', not '{0}'")]
+    InvalidEnvironment(String),
+    /// No admin token.
+    #[error("ADMIN_TOKEN is not set (wrangler secret put ADMIN_TOKEN)")]
+    MissingAdminToken,
+    /// Admin token too short.
+    #[error("ADMIN_TOKEN must be at least 16 characters")]
+    WeakAdminToken,
+    /// Dev credentials outside local dev.
+    #[error("the local development {0} is configured outside local dev; set your own with wrangler secret put / vars")]
+    DevCredentialsInProduction(&'static str),
+    /// Projects JSON invalid.
+    #[error("BACKSTOP_PROJECTS is not valid: {0}")]
+    InvalidProjects(String),
+    /// Limits JSON invalid.
+    #[error("BACKSTOP_LIMITS is not valid: {0}")]
+    InvalidLimits(String),
+}
+
+impl Config {
+    /// Validates raw values. Called once at the start of each request.
+    pub fn from_raw(raw: &RawConfig) -> Result<Self, ConfigError> {
+        let environment = match raw.env.as_deref().map(str::trim) {
+            None | Some("") | Some("production") => Environment::Production,
+            Some("local") => Environment::Local,
+            Some(other) => return Err(ConfigError::InvalidEnvironment(other.to_string())),
+        };
+        let admin_token = raw
+            .admin_token
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or(ConfigError::MissingAdminToken)?
+            .to_string();
+        if admin_token.len() < 16 {
+            return Err(ConfigError::WeakAdminToken);
+        }
+        let projects: BTreeMap<String, ProjectConfig> = match raw.projects_json.as_deref() {
+            None => BTreeMap::new(),
+            Some(s) if s.trim().is_empty() => BTreeMap::new(),
+            Some(s) => {
+                serde_json::from_str(s).map_err(|e| ConfigError::InvalidProjects(e.to_string()))?
+            }
+        };
+        for (id, p) in &projects {
+            if !is_valid_project_id(id) {
+                return Err(ConfigError::InvalidProjects(format!(
+                    "project id '{id}' must be 1-64 characters of A-Z a-z 0-9 _ -"
+                )));
+            }
+            if p.public_key.len() < 16 || !p.public_key.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                return Err(ConfigError::InvalidProjects(format!(
+                    "public_key of project '{id}' must be at least 16 ASCII letters or digits"
+                )));
+            }
+            if p.rate_limit.burst == 0
+                || p.rate_limit.per_second.is_nan()
+                || p.rate_limit.per_second < 0.0
+            {
+                return Err(ConfigError::InvalidProjects(format!(
+                    "rate_limit of project '{id}' needs burst >= 1 and per_second >= 0"
+                )));
+            }
+        }
+        let limits: Limits = match raw.limits_json.as_deref() {
+            None => Limits::default(),
+            Some(s) if s.trim().is_empty() => Limits::default(),
+            Some(s) => {
+                serde_json::from_str(s).map_err(|e| ConfigError::InvalidLimits(e.to_string()))?
+            }
+        };
+        if limits.max_event_bytes == 0
+            || limits.max_envelope_bytes == 0
+            || limits.max_json_depth == 0
+        {
+            return Err(ConfigError::InvalidLimits(
+                "limits must be greater than zero".into(),
+            ));
+        }
+        if environment == Environment::Production {
+            if admin_token == DEV_ADMIN_TOKEN {
+                return Err(ConfigError::DevCredentialsInProduction("admin token"));
+            }
+            if projects.values().any(|p| p.public_key == DEV_PUBLIC_KEY) {
+                return Err(ConfigError::DevCredentialsInProduction("public key"));
+            }
+        }
+        Ok(Self {
+            environment,
+            admin_token,
+            projects,
+            limits,
+        })
+    }
+
+    /// The project with this id.
+    pub fn project(&self, id: &str) -> Option<&ProjectConfig> {
+        self.projects.get(id)
+    }
+}
+
+/// Project ids are short and safe to use in storage keys.
+pub fn is_valid_project_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(env: &str, token: &str, projects: &str) -> RawConfig {
+        RawConfig {
+            env: Some(env.into()),
+            admin_token: Some(token.into()),
+            projects_json: Some(projects.into()),
+            limits_json: None,
+        }
+    }
+
+    #[test]
+    fn validates_config() {
+        let dev_projects = format!(r#"{{"1":{{"public_key":"{DEV_PUBLIC_KEY}"}}}}"#);
+        let prod_projects = r#"{"web":{"public_key":"0123456789abcdef0123","rate_limit":{"burst":5,"per_second":1}}}"#;
+        let cases: Vec<(&str, RawConfig, Result<(), ConfigError>)> = vec![
+            (
+                "local dev with dev credentials",
+                raw("local", DEV_ADMIN_TOKEN, &dev_projects),
+                Ok(()),
+            ),
+            (
+                "production with own credentials",
+                raw("production", "a-very-long-secret-token", prod_projects),
+                Ok(()),
+            ),
+            (
+                "production with dev token",
+                raw("production", DEV_ADMIN_TOKEN, prod_projects),
+                Err(ConfigError::DevCredentialsInProduction("admin token")),
+            ),
+            (
+                "unset env means production",
+                raw("", "a-very-long-secret-token", &dev_projects),
+                Err(ConfigError::DevCredentialsInProduction("public key")),
+            ),
+            (
+                "missing token",
+                raw("local", "  ", &dev_projects),
+                Err(ConfigError::MissingAdminToken),
+            ),
+            (
+                "short token",
+                raw("local", "short", &dev_projects),
+                Err(ConfigError::WeakAdminToken),
+            ),
+            (
+                "bad env",
+                raw("staging", DEV_ADMIN_TOKEN, &dev_projects),
+                Err(ConfigError::InvalidEnvironment("staging".into())),
+            ),
+        ];
+        for (name, raw, want) in cases {
+            assert_eq!(Config::from_raw(&raw).map(|_| ()), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn rejects_bad_projects_and_limits() {
+        for (projects, why) in [
+            (r#"{"a b":{"public_key":"0123456789abcdef"}}"#, "bad id"),
+            (r#"{"1":{"public_key":"short"}}"#, "short key"),
+            (
+                r#"{"1":{"public_key":"0123456789abcdef","rate_limit":{"burst":0}}}"#,
+                "zero burst",
+            ),
+            (
+                r#"{"1":{"public_key":"0123456789abcdef","extra":1}}"#,
+                "unknown field",
+            ),
+            ("[1,2]", "not an object"),
+        ] {
+            let r = Config::from_raw(&raw("local", DEV_ADMIN_TOKEN, projects));
+            assert!(
+                matches!(r, Err(ConfigError::InvalidProjects(_))),
+                "{why}: {r:?}"
+            );
+        }
+        let mut r = raw("local", DEV_ADMIN_TOKEN, "{}");
+        r.limits_json = Some(r#"{"max_event_bytes":2048}"#.into());
+        assert_eq!(Config::from_raw(&r).unwrap().limits.max_event_bytes, 2048);
+        r.limits_json = Some(r#"{"max_event_bytes":0}"#.into());
+        assert!(matches!(
+            Config::from_raw(&r),
+            Err(ConfigError::InvalidLimits(_))
+        ));
+    }
+}

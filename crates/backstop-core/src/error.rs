@@ -1,0 +1,259 @@
+//! The errors of Backstop's two HTTP boundaries (ingest and the read API), each with the one
+//! status code it maps to and the JSON body a client sees. The worker turns these into responses
+//! in exactly one place; nothing here leaks internals.
+
+use serde_json::{json, Value};
+
+use crate::stats::Outcome;
+
+/// Why an ingest request (`/envelope/`, `/store/`) was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum IngestError {
+    /// The project id in the path is not configured.
+    #[error("unknown project '{0}'")]
+    UnknownProject(String),
+    /// No key in the query string, `X-Sentry-Auth` or envelope header.
+    #[error(
+        "missing authentication: pass sentry_key in the query string or an X-Sentry-Auth header"
+    )]
+    MissingAuth,
+    /// A key was given but is not this project's public key.
+    #[error("invalid public key for this project")]
+    InvalidKey,
+    /// Several keys were given and they disagree.
+    #[error("conflicting public keys in query string, X-Sentry-Auth and envelope header")]
+    ConflictingAuth,
+    /// A body (or part of one) is over its limit.
+    #[error("{what} is too large: {size_text} bytes, the limit is {limit} bytes")]
+    TooLarge {
+        /// What was measured: `request body`, `decompressed body`, `event item`...
+        what: &'static str,
+        /// The limit in bytes.
+        limit: u64,
+        /// The size seen, when known (`None` when the stream was cut at the limit).
+        size: Option<u64>,
+        /// `size` as text, or `more than <limit>`.
+        size_text: String,
+    },
+    /// The body was empty.
+    #[error("request body is empty")]
+    EmptyBody,
+    /// `Content-Encoding` we don't decode.
+    #[error("unsupported Content-Encoding '{0}': use gzip, deflate or identity")]
+    UnsupportedEncoding(String),
+    /// The compressed body is corrupt.
+    #[error("body could not be decompressed as {0}")]
+    InvalidCompression(&'static str),
+    /// The envelope's framing is wrong.
+    #[error("invalid envelope: {0}")]
+    InvalidEnvelope(String),
+    /// JSON that does not parse.
+    #[error("invalid JSON: {0}")]
+    InvalidJson(String),
+    /// JSON nested deeper than allowed.
+    #[error("JSON is nested deeper than {limit} levels")]
+    TooDeep {
+        /// The depth limit.
+        limit: usize,
+    },
+    /// JSON that parses but is not an event.
+    #[error("invalid event: {0}")]
+    InvalidEvent(String),
+    /// The project's rate limit is exhausted.
+    #[error("rate limit exceeded: retry after {retry_after_secs} s")]
+    RateLimited {
+        /// Seconds until a request would be accepted again.
+        retry_after_secs: u64,
+    },
+}
+
+impl IngestError {
+    /// Builds a [`IngestError::TooLarge`].
+    pub fn too_large(what: &'static str, limit: u64, size: Option<u64>) -> Self {
+        let size_text = match size {
+            Some(s) => s.to_string(),
+            None => format!("more than {limit}"),
+        };
+        Self::TooLarge {
+            what,
+            limit,
+            size,
+            size_text,
+        }
+    }
+
+    /// Machine-readable error code, the `error` field of the JSON body.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::UnknownProject(_) => "unknown_project",
+            Self::MissingAuth => "missing_auth",
+            Self::InvalidKey => "invalid_key",
+            Self::ConflictingAuth => "conflicting_auth",
+            Self::TooLarge { .. } => "too_large",
+            Self::EmptyBody => "empty_body",
+            Self::UnsupportedEncoding(_) => "unsupported_encoding",
+            Self::InvalidCompression(_) => "invalid_compression",
+            Self::InvalidEnvelope(_) => "invalid_envelope",
+            Self::InvalidJson(_) => "invalid_json",
+            Self::TooDeep { .. } => "too_deep",
+            Self::InvalidEvent(_) => "invalid_event",
+            Self::RateLimited { .. } => "rate_limited",
+        }
+    }
+
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::UnknownProject(_) => 404,
+            Self::MissingAuth => 401,
+            Self::InvalidKey | Self::ConflictingAuth => 403,
+            Self::TooLarge { .. } => 413,
+            Self::UnsupportedEncoding(_) => 415,
+            Self::RateLimited { .. } => 429,
+            Self::EmptyBody
+            | Self::InvalidCompression(_)
+            | Self::InvalidEnvelope(_)
+            | Self::InvalidJson(_)
+            | Self::TooDeep { .. }
+            | Self::InvalidEvent(_) => 400,
+        }
+    }
+
+    /// The per-minute stats reason this outcome is counted under.
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            Self::UnknownProject(_)
+            | Self::MissingAuth
+            | Self::InvalidKey
+            | Self::ConflictingAuth => Outcome::Unauthorized,
+            Self::TooLarge { .. } => Outcome::TooLarge,
+            Self::RateLimited { .. } => Outcome::RateLimited,
+            _ => Outcome::Invalid,
+        }
+    }
+
+    /// The JSON body: `{"error": code, "detail": text}` plus `limit`/`size` for size errors and
+    /// `retry_after` for rate limits.
+    pub fn body(&self) -> Value {
+        let mut body = json!({ "error": self.code(), "detail": self.to_string() });
+        match self {
+            Self::TooLarge { limit, size, .. } => {
+                body["limit"] = json!(limit);
+                body["size"] = json!(size);
+            }
+            Self::TooDeep { limit } => body["limit"] = json!(limit),
+            Self::RateLimited { retry_after_secs } => body["retry_after"] = json!(retry_after_secs),
+            _ => {}
+        }
+        body
+    }
+}
+
+/// Why a read-API request (`/api/{project}/issues`, `events`, `stats`) was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ApiError {
+    /// No `Authorization: Bearer` header.
+    #[error("missing admin token: send Authorization: Bearer <token>")]
+    MissingToken,
+    /// Wrong token.
+    #[error("invalid admin token")]
+    InvalidToken,
+    /// Unknown project or event.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// A query parameter is malformed.
+    #[error("invalid parameter '{name}': {detail}")]
+    InvalidParam {
+        /// Parameter name.
+        name: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The deployment's configuration is not valid, so the API refuses to serve.
+    #[error("server misconfigured: {0}")]
+    Misconfigured(String),
+}
+
+impl ApiError {
+    /// Machine-readable error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MissingToken => "missing_token",
+            Self::InvalidToken => "invalid_token",
+            Self::NotFound(_) => "not_found",
+            Self::InvalidParam { .. } => "invalid_param",
+            Self::Misconfigured(_) => "misconfigured",
+        }
+    }
+
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::MissingToken => 401,
+            Self::InvalidToken => 403,
+            Self::NotFound(_) => 404,
+            Self::InvalidParam { .. } => 400,
+            Self::Misconfigured(_) => 503,
+        }
+    }
+
+    /// The JSON body `{"error", "detail"}`.
+    pub fn body(&self) -> Value {
+        json!({ "error": self.code(), "detail": self.to_string() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ingest_errors_map_to_status_outcome_and_body() {
+        let cases: Vec<(IngestError, u16, Outcome)> = vec![
+            (
+                IngestError::UnknownProject("9".into()),
+                404,
+                Outcome::Unauthorized,
+            ),
+            (IngestError::MissingAuth, 401, Outcome::Unauthorized),
+            (IngestError::InvalidKey, 403, Outcome::Unauthorized),
+            (
+                IngestError::too_large("request body", 10, Some(11)),
+                413,
+                Outcome::TooLarge,
+            ),
+            (
+                IngestError::UnsupportedEncoding("zstd".into()),
+                415,
+                Outcome::Invalid,
+            ),
+            (IngestError::InvalidJson("x".into()), 400, Outcome::Invalid),
+            (
+                IngestError::RateLimited {
+                    retry_after_secs: 3,
+                },
+                429,
+                Outcome::RateLimited,
+            ),
+        ];
+        for (err, status, outcome) in cases {
+            assert_eq!(err.status(), status, "{err}");
+            assert_eq!(err.outcome(), outcome, "{err}");
+            assert_eq!(err.body()["error"], err.code(), "{err}");
+        }
+    }
+
+    #[test]
+    fn too_large_body_names_limit_and_size() {
+        let b = IngestError::too_large("request body", 1024, Some(2048)).body();
+        assert_eq!(b["limit"], 1024);
+        assert_eq!(b["size"], 2048);
+        assert_eq!(
+            b["detail"],
+            "request body is too large: 2048 bytes, the limit is 1024 bytes"
+        );
+        let b = IngestError::too_large("request body", 1024, None).body();
+        assert_eq!(b["size"], Value::Null);
+        assert!(b["detail"].as_str().unwrap().contains("more than 1024"));
+    }
+}
