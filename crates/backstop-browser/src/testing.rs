@@ -1,0 +1,72 @@
+//! Hooks for this crate's browser tests. Not part of the SDK's API; hidden from docs.
+
+use std::cell::{Cell, RefCell};
+
+use crate::capture::Kind;
+use crate::{hooks, state};
+
+/// One event the SDK built and handed to a transport.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    /// Its id.
+    pub event_id: String,
+    /// Which hook produced it (`error`, `resource`, `rejection`, `fetch`, `exception`, `message`).
+    pub kind: &'static str,
+    /// `beacon` or `fetch`.
+    pub transport: &'static str,
+    /// The whole envelope.
+    pub envelope: String,
+}
+
+impl Sent {
+    /// The event JSON (the envelope's item payload).
+    pub fn payload(&self) -> &str {
+        self.envelope.lines().nth(2).unwrap_or_default()
+    }
+}
+
+thread_local! {
+    static RECORD: RefCell<Option<Vec<Sent>>> = const { RefCell::new(None) };
+    static NO_BEACON: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Starts keeping every sent event in memory (off by default: pages pay nothing).
+pub fn start_recording() {
+    RECORD.replace(Some(Vec::new()));
+}
+
+/// The events sent since recording started or since the last call.
+pub fn take_recorded() -> Vec<Sent> {
+    RECORD.with(|r| r.borrow_mut().as_mut().map(std::mem::take).unwrap_or_default())
+}
+
+/// Makes the transport skip `sendBeacon` and use `fetch`.
+pub fn set_beacon_disabled(disabled: bool) {
+    NO_BEACON.set(disabled);
+}
+
+/// Back to the state before `init`: hooks removed, `fetch` restored, no config, fresh budget,
+/// guard free, recording off, beacon enabled.
+pub fn reset() {
+    hooks::uninstall();
+    state::reset();
+    RECORD.replace(None);
+    NO_BEACON.set(false);
+}
+
+pub(crate) fn beacon_disabled() -> bool {
+    NO_BEACON.get()
+}
+
+pub(crate) fn record(event_id: &str, kind: Kind, transport: &'static str, envelope: &str) {
+    RECORD.with(|r| {
+        if let Some(sent) = r.borrow_mut().as_mut() {
+            sent.push(Sent {
+                event_id: event_id.into(),
+                kind: kind.as_str(),
+                transport,
+                envelope: envelope.into(),
+            });
+        }
+    });
+}
