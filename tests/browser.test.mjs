@@ -105,7 +105,8 @@ test('the demo page reports every kind of error through the SDK', { timeout: 90_
       async () => {
         const events = await listEvents();
         const f = {
-          typeError: events.find((e) => e.type === 'TypeError'),
+          // (the unreachable fetch is a TypeError too: "Failed to fetch")
+          typeError: events.find((e) => e.type === 'TypeError' && /\bnull\b/.test(e.message)),
           rejection: events.find((e) => String(e.message).includes(REJECTION)),
           early: events.find((e) => String(e.message).includes(EARLY)),
           xss: events.find((e) => String(e.message).includes(XSS)),
@@ -128,6 +129,17 @@ test('the demo page reports every kind of error through the SDK', { timeout: 90_
       assert.equal(e.environment, 'demo', `${name}: environment from data-environment`);
       assert.ok(e.received_at > Date.now() - 120_000 && e.received_at <= Date.now() + 5_000, `${name}: received_at is epoch ms`);
     }
+
+    // How each one was captured (the worker's `kind` is the exception mechanism, else "message").
+    const kinds = Object.fromEntries(Object.entries(found).map(([name, e]) => [name, e.kind]));
+    assert.deepEqual(kinds, {
+      typeError: 'onerror',
+      rejection: 'onunhandledrejection',
+      early: 'onerror',
+      xss: 'message',
+      fetch500: 'fetch',
+      fetchDown: 'fetch',
+    });
 
     // The TypeError from the nested named functions comes with a parsed stack, oldest frame first.
     const detail = await api(`/events/${found.typeError.event_id}`);
