@@ -1,0 +1,22 @@
+//! Reads the worker's vars and secrets into the validated core configuration.
+
+use backstop_core::config::{Config, ConfigError, RawConfig};
+use worker::Env;
+
+/// Loads and validates the configuration (once per request).
+pub(crate) fn load(env: &Env) -> Result<Config, ConfigError> {
+    Config::from_raw(&RawConfig {
+        env: text(env, "BACKSTOP_ENV"),
+        admin_token: text(env, "ADMIN_TOKEN"),
+        projects_json: text(env, "BACKSTOP_PROJECTS"),
+        limits_json: text(env, "BACKSTOP_LIMITS"),
+    })
+}
+
+/// A var or secret as text; JSON-valued vars from `wrangler.toml` are re-serialised.
+fn text(env: &Env, name: &str) -> Option<String> {
+    if let Ok(v) = env.var(name) {
+        return Some(v.to_string());
+    }
+    env.object_var::<serde_json::Value>(name).ok().map(|v| v.to_string())
+}

@@ -1,0 +1,72 @@
+//! Backstop's edge worker: routes requests to ingest, the read API and the demo helpers. All
+//! decisions are made in `backstop-core`; this crate translates between Cloudflare's platform
+//! and core types. Static files (dashboard, demo page, SDK) are served by Workers static assets
+//! before this code runs.
+
+mod api;
+mod config;
+mod error;
+mod http;
+mod ingest;
+#[expect(missing_docs, reason = "the durable_object macro generates undocumented glue")]
+mod rate_limiter;
+mod store;
+
+use backstop_core::config::is_valid_project_id;
+use serde_json::json;
+use worker::{event, Context, Env, Method, Request, Response};
+
+pub use rate_limiter::RateLimiter;
+
+use crate::api::Resource;
+use crate::error::AppError;
+use crate::http::{json_response, preflight};
+use crate::ingest::Endpoint;
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+    let path = req.path();
+    match route(req, &env).await {
+        Ok(resp) => Ok(resp),
+        Err(e) => {
+            if matches!(e, AppError::Storage(_)) {
+                worker::console_error!("{path}: {e}");
+            }
+            e.into_response()
+        }
+    }
+}
+
+async fn route(req: Request, env: &Env) -> Result<Response, AppError> {
+    let path = req.path();
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let method = req.method();
+    if method == Method::Options && segments.first() == Some(&"api") {
+        return Ok(preflight()?);
+    }
+    match (method, segments.as_slice()) {
+        (Method::Get, ["demo", "api", "fail"]) => Ok(json_response(
+            &json!({ "error": "demo_failure", "detail": "this endpoint always fails, so the demo can show a failed fetch" }),
+            500,
+        )?),
+        (Method::Get, ["healthz"]) => Ok(json_response(&json!({ "ok": true }), 200)?),
+        (method, ["api", project, rest @ ..]) if is_valid_project_id(project) => {
+            let now = worker::Date::now().as_millis();
+            let config = config::load(env)?;
+            match (method, rest) {
+                (Method::Post, ["envelope"]) => {
+                    ingest::handle_ingest(req, env, &config, project, Endpoint::Envelope, now).await
+                }
+                (Method::Post, ["store"]) => ingest::handle_ingest(req, env, &config, project, Endpoint::Store, now).await,
+                (Method::Get, ["issues"]) => api::handle_read(&req, env, &config, project, Resource::Issues, now).await,
+                (Method::Get, ["events"]) => api::handle_read(&req, env, &config, project, Resource::Events, now).await,
+                (Method::Get, ["events", id]) => {
+                    api::handle_read(&req, env, &config, project, Resource::Event((*id).to_string()), now).await
+                }
+                (Method::Get, ["stats"]) => api::handle_read(&req, env, &config, project, Resource::Stats, now).await,
+                _ => Err(AppError::NotFound(path)),
+            }
+        }
+        _ => Err(AppError::NotFound(path)),
+    }
+}

@@ -1,0 +1,62 @@
+//! Per-key rate limiting: one Durable Object per project key (sharded by key, never one global
+//! object), holding a core [`TokenBucket`] in its storage.
+
+use std::cell::RefCell;
+
+use backstop_core::rate_limit::{RateDecision, RateLimitConfig, TokenBucket};
+use worker::{durable_object, DurableObject, Env, Method, Request, RequestInit, Response, State};
+
+use crate::error::AppError;
+
+/// Durable Object binding name.
+pub(crate) const BINDING: &str = "RATE_LIMITER";
+const KEY: &str = "bucket";
+
+/// The Durable Object class (declared in `wrangler.toml` as a SQLite-backed class).
+#[durable_object(fetch)]
+pub struct RateLimiter {
+    state: State,
+    bucket: RefCell<Option<TokenBucket>>,
+}
+
+impl DurableObject for RateLimiter {
+    fn new(state: State, _env: Env) -> Self {
+        Self { state, bucket: RefCell::new(None) }
+    }
+
+    async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
+        let Ok(cfg) = req.json::<RateLimitConfig>().await else {
+            return Response::error("expected a rate limit config", 400);
+        };
+        let now = worker::Date::now().as_millis();
+        let cached = *self.bucket.borrow();
+        let mut bucket = match cached {
+            Some(b) => b,
+            None => self.state.storage().get::<TokenBucket>(KEY).await.ok().flatten().unwrap_or_else(|| TokenBucket::full(&cfg, now)),
+        };
+        let decision = bucket.take(&cfg, now);
+        *self.bucket.borrow_mut() = Some(bucket);
+        self.state.storage().put(KEY, bucket).await?;
+        Response::from_json(&decision)
+    }
+}
+
+/// Asks the key's limiter for one token. If the limiter itself fails, the event is accepted
+/// (fail open: losing events because the limiter is down is worse than a burst) and the
+/// failure is logged.
+pub(crate) async fn check(env: &Env, project: &str, key: &str, cfg: &RateLimitConfig) -> Result<RateDecision, AppError> {
+    let attempt = async {
+        let stub = env.durable_object(BINDING)?.id_from_name(&format!("{project}:{key}"))?.get_stub()?;
+        let mut init = RequestInit::new();
+        init.with_method(Method::Post).with_body(Some(serde_json::to_string(cfg)?.into()));
+        let mut resp = stub.fetch_with_request(Request::new_with_init("https://rate-limiter/take", &init)?).await?;
+        resp.json::<RateDecision>().await
+    };
+    match attempt.await {
+        Ok(d) => Ok(d),
+        Err(e) => {
+            worker::console_error!("rate limiter unavailable, accepting: {e}");
+            Ok(RateDecision::Allowed { remaining: 0 })
+        }
+    }
+}

@@ -1,0 +1,262 @@
+//! D1 and R2 access: the index row per event, issues, per-minute outcome counts.
+//! Every statement is parameterised; all values come from core types.
+
+use backstop_core::event::EventSummary;
+use backstop_core::query::EventQuery;
+use backstop_core::stats::{minute_bucket, Outcome};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use wasm_bindgen::JsValue;
+use worker::{D1Database, Env};
+
+use crate::error::AppError;
+
+/// D1 binding name.
+pub(crate) const DB: &str = "DB";
+/// R2 binding name.
+pub(crate) const BUCKET: &str = "BUCKET";
+
+fn db(env: &Env) -> Result<D1Database, AppError> {
+    Ok(env.d1(DB)?)
+}
+
+fn s(v: &str) -> JsValue {
+    JsValue::from_str(v)
+}
+
+fn n(v: u64) -> JsValue {
+    JsValue::from_f64(v as f64)
+}
+
+fn opt(v: Option<u64>) -> JsValue {
+    v.map_or(JsValue::NULL, n)
+}
+
+/// Adds `count` to the project's outcome counter for the current minute.
+pub(crate) async fn count_outcome(env: &Env, project: &str, outcome: Outcome, now_ms: u64) -> Result<(), AppError> {
+    db(env)?
+        .prepare(
+            "INSERT INTO stats (project, minute, reason, count) VALUES (?1, ?2, ?3, 1)
+             ON CONFLICT (project, minute, reason) DO UPDATE SET count = count + 1",
+        )
+        .bind(&[s(project), n(minute_bucket(now_ms)), s(outcome.as_str())])?
+        .run()
+        .await?;
+    Ok(())
+}
+
+/// Stores one event: the index row (payload inline or in R2) and its issue. A repeated
+/// `event_id` is stored once and counted once.
+pub(crate) async fn insert_event(
+    env: &Env,
+    project: &str,
+    summary: &EventSummary,
+    payload: &Value,
+    received_ms: u64,
+    inline_limit: u64,
+) -> Result<bool, AppError> {
+    let raw = payload.to_string();
+    let size = raw.len() as u64;
+    let (inline, r2_key) = if size <= inline_limit {
+        (s(&raw), JsValue::NULL)
+    } else {
+        let key = format!("events/{project}/{}.json", summary.event_id);
+        env.bucket(BUCKET)?.put(&key, raw.into_bytes()).execute().await?;
+        (JsValue::NULL, s(&key))
+    };
+    let tags = serde_json::to_string(&summary.tags).unwrap_or_else(|_| "{}".into());
+    let frames = serde_json::to_string(&summary.frames).unwrap_or_else(|_| "[]".into());
+    let db = db(env)?;
+    let inserted = db
+        .prepare(
+            "INSERT INTO events (project, event_id, received_at, timestamp, level, kind, type, message, url,
+                release, environment, user_email, tags, fingerprint, title, culprit, frames, size, payload, payload_r2_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
+             ON CONFLICT (project, event_id) DO NOTHING",
+        )
+        .bind(&[
+            s(project),
+            s(&summary.event_id),
+            n(received_ms),
+            n(summary.timestamp),
+            s(&summary.level),
+            s(&summary.kind),
+            s(&summary.exc_type),
+            s(&summary.message),
+            s(&summary.url),
+            s(&summary.release),
+            s(&summary.environment),
+            s(&summary.user_email),
+            s(&tags),
+            s(&summary.fingerprint),
+            s(&summary.title),
+            s(&summary.culprit),
+            s(&frames),
+            n(size),
+            inline,
+            r2_key,
+        ])?
+        .run()
+        .await?;
+    let changed = inserted.meta()?.and_then(|m| m.changes).unwrap_or(0) > 0;
+    if changed {
+        db.prepare(
+            "INSERT INTO issues (project, fingerprint, title, culprit, level, count, first_seen, last_seen, last_event_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?6, ?7)
+             ON CONFLICT (project, fingerprint) DO UPDATE SET
+                count = count + 1,
+                last_seen = max(last_seen, excluded.last_seen),
+                last_event_id = excluded.last_event_id,
+                title = excluded.title,
+                culprit = excluded.culprit,
+                level = excluded.level",
+        )
+        .bind(&[
+            s(project),
+            s(&summary.fingerprint),
+            s(&summary.title),
+            s(&summary.culprit),
+            s(&summary.level),
+            n(received_ms),
+            s(&summary.event_id),
+        ])?
+        .run()
+        .await?;
+    }
+    Ok(changed)
+}
+
+/// One issue as the API returns it.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct IssueRow {
+    fingerprint: String,
+    title: String,
+    culprit: String,
+    level: String,
+    count: u64,
+    first_seen: u64,
+    last_seen: u64,
+    last_event_id: String,
+}
+
+/// Issues of a project, most recently seen first.
+pub(crate) async fn list_issues(env: &Env, project: &str) -> Result<Vec<IssueRow>, AppError> {
+    let r = db(env)?
+        .prepare(
+            "SELECT fingerprint, title, culprit, level, count, first_seen, last_seen, last_event_id
+             FROM issues WHERE project = ?1 ORDER BY last_seen DESC LIMIT 500",
+        )
+        .bind(&[s(project)])?
+        .all()
+        .await?;
+    Ok(r.results()?)
+}
+
+/// One event's index row as the API returns it.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct EventRow {
+    event_id: String,
+    received_at: u64,
+    timestamp: u64,
+    level: String,
+    kind: String,
+    #[serde(rename = "type")]
+    ty: String,
+    message: String,
+    url: String,
+    fingerprint: String,
+    title: String,
+    culprit: String,
+    size: u64,
+    release: String,
+    environment: String,
+    user_email: String,
+}
+
+const EVENT_COLUMNS: &str = "event_id, received_at, timestamp, level, kind, type, message, url, fingerprint,
+    title, culprit, size, release, environment, user_email";
+
+/// Events of a project matching the query, newest first.
+pub(crate) async fn list_events(env: &Env, project: &str, q: &EventQuery) -> Result<Vec<EventRow>, AppError> {
+    let like = q.like_pattern();
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM events
+         WHERE project = ?1
+           AND (?2 IS NULL OR received_at >= ?2)
+           AND (?3 IS NULL OR received_at < ?3)
+           AND (?4 IS NULL OR message LIKE ?4 ESCAPE '\\' OR type LIKE ?4 ESCAPE '\\' OR url LIKE ?4 ESCAPE '\\'
+                OR tags LIKE ?4 ESCAPE '\\' OR user_email LIKE ?4 ESCAPE '\\' OR title LIKE ?4 ESCAPE '\\')
+         ORDER BY received_at DESC LIMIT ?5"
+    );
+    let r = db(env)?
+        .prepare(sql)
+        .bind(&[
+            s(project),
+            opt(q.since),
+            opt(q.until),
+            like.as_deref().map_or(JsValue::NULL, s),
+            n(u64::from(q.limit)),
+        ])?
+        .all()
+        .await?;
+    Ok(r.results()?)
+}
+
+#[derive(Deserialize)]
+struct EventDetailRow {
+    #[serde(flatten)]
+    row: EventRow,
+    tags: String,
+    frames: String,
+    payload: Option<String>,
+    payload_r2_key: Option<String>,
+}
+
+/// One event with its frames, tags and raw payload, or `None`.
+pub(crate) async fn get_event(env: &Env, project: &str, event_id: &str) -> Result<Option<Value>, AppError> {
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS}, tags, frames, payload, payload_r2_key FROM events WHERE project = ?1 AND event_id = ?2"
+    );
+    let row: Option<EventDetailRow> = db(env)?.prepare(sql).bind(&[s(project), s(event_id)])?.first(None).await?;
+    let Some(row) = row else { return Ok(None) };
+    let raw = match (row.payload, row.payload_r2_key) {
+        (Some(p), _) => p,
+        (None, Some(key)) => match env.bucket(BUCKET)?.get(&key).execute().await? {
+            Some(obj) => match obj.body() {
+                Some(body) => body.text().await?,
+                None => String::from("null"),
+            },
+            None => String::from("null"),
+        },
+        (None, None) => String::from("null"),
+    };
+    let mut event = serde_json::to_value(&row.row).map_err(|e| AppError::Storage(e.to_string()))?;
+    event["frames"] = serde_json::from_str(&row.frames).unwrap_or(Value::Array(Vec::new()));
+    event["tags"] = serde_json::from_str(&row.tags).unwrap_or(Value::Object(Default::default()));
+    let payload: Value = serde_json::from_str(&raw).unwrap_or(Value::Null);
+    Ok(Some(serde_json::json!({ "event": event, "payload": payload })))
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct StatRow {
+    minute: u64,
+    reason: String,
+    count: u64,
+}
+
+/// Outcome totals and per-minute counts of the last 24 hours.
+pub(crate) async fn stats(env: &Env, project: &str, now_ms: u64) -> Result<Value, AppError> {
+    let since = minute_bucket(now_ms).saturating_sub(24 * 3600 * 1000);
+    let r = db(env)?
+        .prepare("SELECT minute, reason, count FROM stats WHERE project = ?1 AND minute >= ?2 ORDER BY minute, reason")
+        .bind(&[s(project), n(since)])?
+        .all()
+        .await?;
+    let rows: Vec<StatRow> = r.results()?;
+    let mut totals = serde_json::Map::new();
+    for o in Outcome::ALL {
+        let sum: u64 = rows.iter().filter(|r| r.reason == o.as_str()).map(|r| r.count).sum();
+        totals.insert(o.as_str().into(), sum.into());
+    }
+    Ok(serde_json::json!({ "project": project, "since": since, "totals": totals, "minutes": rows }))
+}
