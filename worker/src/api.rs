@@ -36,19 +36,28 @@ pub(crate) async fn handle_read(
 ) -> Result<Response, AppError> {
     authenticate_admin(config, req.headers().get("Authorization")?.as_deref())?;
     if config.project(project).is_none() {
-        return Err(ApiError::NotFound(format!("project '{}'", project.chars().take(64).collect::<String>())).into());
+        return Err(ApiError::NotFound(format!(
+            "project '{}'",
+            project.chars().take(64).collect::<String>()
+        ))
+        .into());
     }
     let body = match resource {
         Resource::Issues => json!({ "issues": store::list_issues(env, project).await? }),
         Resource::Events => {
             let url = req.url()?;
-            let pairs: Vec<(String, String)> = url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+            let pairs: Vec<(String, String)> = url
+                .query_pairs()
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
             let q = EventQuery::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
             json!({ "events": store::list_events(env, project, &q).await? })
         }
         Resource::Event(id) => {
             let id = normalize_event_id(&id).ok_or_else(|| ApiError::NotFound("event".into()))?;
-            store::get_event(env, project, &id).await?.ok_or_else(|| ApiError::NotFound("event".into()))?
+            store::get_event(env, project, &id)
+                .await?
+                .ok_or_else(|| ApiError::NotFound("event".into()))?
         }
         Resource::Stats => store::stats(env, project, now_ms).await?,
     };

@@ -18,5 +18,7 @@ fn text(env: &Env, name: &str) -> Option<String> {
     if let Ok(v) = env.var(name) {
         return Some(v.to_string());
     }
-    env.object_var::<serde_json::Value>(name).ok().map(|v| v.to_string())
+    env.object_var::<serde_json::Value>(name)
+        .ok()
+        .map(|v| v.to_string())
 }

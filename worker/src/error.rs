@@ -42,13 +42,22 @@ impl AppError {
             Self::Api(e) => (e.status(), e.body()),
             Self::Config(e) => {
                 worker::console_error!("configuration: {e}");
-                (503, json!({ "error": "misconfigured", "detail": format!("server misconfigured: {e}") }))
+                (
+                    503,
+                    json!({ "error": "misconfigured", "detail": format!("server misconfigured: {e}") }),
+                )
             }
             Self::Storage(e) => {
                 worker::console_error!("{e}");
-                (503, json!({ "error": "storage_unavailable", "detail": "storage is unavailable, retry later" }))
+                (
+                    503,
+                    json!({ "error": "storage_unavailable", "detail": "storage is unavailable, retry later" }),
+                )
             }
-            Self::NotFound(path) => (404, json!({ "error": "not_found", "detail": format!("no route for {path}") })),
+            Self::NotFound(path) => (
+                404,
+                json!({ "error": "not_found", "detail": format!("no route for {path}") }),
+            ),
         };
         let mut resp = json_response(&body, status)?;
         if let Self::Ingest(IngestError::RateLimited { retry_after_secs }) = &self {

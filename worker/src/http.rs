@@ -24,7 +24,10 @@ fn set_cors(h: &Headers) -> worker::Result<()> {
         "Access-Control-Allow-Headers",
         "x-sentry-auth, content-type, content-encoding, authorization, sentry-trace, baggage",
     )?;
-    h.set("Access-Control-Expose-Headers", "x-sentry-rate-limits, retry-after")?;
+    h.set(
+        "Access-Control-Expose-Headers",
+        "x-sentry-rate-limits, retry-after",
+    )?;
     h.set("Access-Control-Max-Age", "86400")
 }
 

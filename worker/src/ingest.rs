@@ -38,7 +38,9 @@ pub(crate) async fn handle_ingest(
     let result = ingest(req, env, config, project, endpoint, now_ms).await;
     let (counted_project, outcome) = match &result {
         Ok(_) => (project, Some(Outcome::Accepted)),
-        Err(AppError::Ingest(e @ IngestError::UnknownProject(_))) => (UNKNOWN_PROJECT, Some(e.outcome())),
+        Err(AppError::Ingest(e @ IngestError::UnknownProject(_))) => {
+            (UNKNOWN_PROJECT, Some(e.outcome()))
+        }
         Err(AppError::Ingest(e)) => (project, Some(e.outcome())),
         Err(_) => (project, None),
     };
@@ -59,20 +61,31 @@ async fn ingest(
     now_ms: u64,
 ) -> Result<Response, AppError> {
     let url = req.url()?;
-    let query_key = url.query_pairs().find(|(k, _)| k == "sentry_key").map(|(_, v)| v.into_owned());
-    let header_key = req.headers().get("X-Sentry-Auth")?.and_then(|h| parse_sentry_auth(&h).key);
+    let query_key = url
+        .query_pairs()
+        .find(|(k, _)| k == "sentry_key")
+        .map(|(_, v)| v.into_owned());
+    let header_key = req
+        .headers()
+        .get("X-Sentry-Auth")?
+        .and_then(|h| parse_sentry_auth(&h).key);
     let keys = [query_key.as_deref(), header_key.as_deref()];
     let project = authenticate_ingest(config, project_id, &keys)?;
     let key = keys.iter().flatten().next().copied().unwrap_or_default();
 
-    if let RateDecision::Limited { retry_after_secs } = rate_limiter::check(env, project_id, key, &project.rate_limit).await? {
+    if let RateDecision::Limited { retry_after_secs } =
+        rate_limiter::check(env, project_id, key, &project.rate_limit).await?
+    {
         return Err(IngestError::RateLimited { retry_after_secs }.into());
     }
 
     let limits = &config.limits;
     let (body_limit, decoded_limit) = match endpoint {
         Endpoint::Envelope => (limits.max_envelope_bytes, limits.max_decompressed_bytes),
-        Endpoint::Store => (limits.max_event_bytes, limits.max_decompressed_bytes.min(limits.max_event_bytes)),
+        Endpoint::Store => (
+            limits.max_event_bytes,
+            limits.max_decompressed_bytes.min(limits.max_event_bytes),
+        ),
     };
     let encoding = ContentEncoding::parse(req.headers().get("Content-Encoding")?.as_deref())?;
     let body = read_body(&mut req, body_limit).await?;
@@ -89,27 +102,54 @@ async fn ingest(
         Endpoint::Envelope => {
             let envelope = parse_envelope(&body, limits)?;
             let header_id = envelope.event_id().and_then(normalize_event_id);
-            (envelope.items.iter().filter(|i| i.ty == "event").map(|i| i.payload).collect(), header_id)
+            (
+                envelope
+                    .items
+                    .iter()
+                    .filter(|i| i.ty == "event")
+                    .map(|i| i.payload)
+                    .collect(),
+                header_id,
+            )
         }
     };
     // Normalise everything before storing anything, so one bad event refuses the whole request.
     let mut events = Vec::with_capacity(event_payloads.len());
     for payload in event_payloads {
         let fallback_id = header_id.clone().unwrap_or_else(random_event_id);
-        events.push(normalize_event(payload, &fallback_id, now_ms, limits.max_json_depth)?);
+        events.push(normalize_event(
+            payload,
+            &fallback_id,
+            now_ms,
+            limits.max_json_depth,
+        )?);
     }
     let mut ids = Vec::with_capacity(events.len());
     for ev in &events {
-        store::insert_event(env, project_id, &ev.summary, &ev.payload, now_ms, limits.max_inline_payload_bytes).await?;
+        store::insert_event(
+            env,
+            project_id,
+            &ev.summary,
+            &ev.payload,
+            now_ms,
+            limits.max_inline_payload_bytes,
+        )
+        .await?;
         ids.push(ev.summary.event_id.clone());
     }
-    Ok(with_cors(json_response(&json!({ "id": ids.first() }), 200)?)?)
+    Ok(with_cors(json_response(
+        &json!({ "id": ids.first() }),
+        200,
+    )?)?)
 }
 
 /// Reads the body, refusing it on `Content-Length` before reading and, without a length, as
 /// soon as the streamed bytes pass the limit.
 async fn read_body(req: &mut Request, limit: u64) -> Result<Vec<u8>, AppError> {
-    let declared = req.headers().get("Content-Length")?.and_then(|v| v.trim().parse::<u64>().ok());
+    let declared = req
+        .headers()
+        .get("Content-Length")?
+        .and_then(|v| v.trim().parse::<u64>().ok());
     check_declared_length(declared, limit)?;
     let capacity = usize::try_from(declared.unwrap_or(0).min(limit)).unwrap_or(0);
     let mut body = Vec::with_capacity(capacity);
@@ -127,5 +167,12 @@ async fn read_body(req: &mut Request, limit: u64) -> Result<Vec<u8>, AppError> {
 
 /// A random event id for events that come without one (ids need no cryptographic strength).
 fn random_event_id() -> String {
-    (0..4).map(|_| format!("{:08x}", (js_sys::Math::random() * f64::from(u32::MAX)) as u32)).collect()
+    (0..4)
+        .map(|_| {
+            format!(
+                "{:08x}",
+                (js_sys::Math::random() * f64::from(u32::MAX)) as u32
+            )
+        })
+        .collect()
 }

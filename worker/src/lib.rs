@@ -8,7 +8,10 @@ mod config;
 mod error;
 mod http;
 mod ingest;
-#[expect(missing_docs, reason = "the durable_object macro generates undocumented glue")]
+#[expect(
+    missing_docs,
+    reason = "the durable_object macro generates undocumented glue"
+)]
 mod rate_limiter;
 mod store;
 
@@ -57,13 +60,29 @@ async fn route(req: Request, env: &Env) -> Result<Response, AppError> {
                 (Method::Post, ["envelope"]) => {
                     ingest::handle_ingest(req, env, &config, project, Endpoint::Envelope, now).await
                 }
-                (Method::Post, ["store"]) => ingest::handle_ingest(req, env, &config, project, Endpoint::Store, now).await,
-                (Method::Get, ["issues"]) => api::handle_read(&req, env, &config, project, Resource::Issues, now).await,
-                (Method::Get, ["events"]) => api::handle_read(&req, env, &config, project, Resource::Events, now).await,
-                (Method::Get, ["events", id]) => {
-                    api::handle_read(&req, env, &config, project, Resource::Event((*id).to_string()), now).await
+                (Method::Post, ["store"]) => {
+                    ingest::handle_ingest(req, env, &config, project, Endpoint::Store, now).await
                 }
-                (Method::Get, ["stats"]) => api::handle_read(&req, env, &config, project, Resource::Stats, now).await,
+                (Method::Get, ["issues"]) => {
+                    api::handle_read(&req, env, &config, project, Resource::Issues, now).await
+                }
+                (Method::Get, ["events"]) => {
+                    api::handle_read(&req, env, &config, project, Resource::Events, now).await
+                }
+                (Method::Get, ["events", id]) => {
+                    api::handle_read(
+                        &req,
+                        env,
+                        &config,
+                        project,
+                        Resource::Event((*id).to_string()),
+                        now,
+                    )
+                    .await
+                }
+                (Method::Get, ["stats"]) => {
+                    api::handle_read(&req, env, &config, project, Resource::Stats, now).await
+                }
                 _ => Err(AppError::NotFound(path)),
             }
         }

@@ -21,7 +21,10 @@ pub struct RateLimiter {
 
 impl DurableObject for RateLimiter {
     fn new(state: State, _env: Env) -> Self {
-        Self { state, bucket: RefCell::new(None) }
+        Self {
+            state,
+            bucket: RefCell::new(None),
+        }
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
@@ -32,7 +35,14 @@ impl DurableObject for RateLimiter {
         let cached = *self.bucket.borrow();
         let mut bucket = match cached {
             Some(b) => b,
-            None => self.state.storage().get::<TokenBucket>(KEY).await.ok().flatten().unwrap_or_else(|| TokenBucket::full(&cfg, now)),
+            None => self
+                .state
+                .storage()
+                .get::<TokenBucket>(KEY)
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| TokenBucket::full(&cfg, now)),
         };
         let decision = bucket.take(&cfg, now);
         *self.bucket.borrow_mut() = Some(bucket);
@@ -44,12 +54,23 @@ impl DurableObject for RateLimiter {
 /// Asks the key's limiter for one token. If the limiter itself fails, the event is accepted
 /// (fail open: losing events because the limiter is down is worse than a burst) and the
 /// failure is logged.
-pub(crate) async fn check(env: &Env, project: &str, key: &str, cfg: &RateLimitConfig) -> Result<RateDecision, AppError> {
+pub(crate) async fn check(
+    env: &Env,
+    project: &str,
+    key: &str,
+    cfg: &RateLimitConfig,
+) -> Result<RateDecision, AppError> {
     let attempt = async {
-        let stub = env.durable_object(BINDING)?.id_from_name(&format!("{project}:{key}"))?.get_stub()?;
+        let stub = env
+            .durable_object(BINDING)?
+            .id_from_name(&format!("{project}:{key}"))?
+            .get_stub()?;
         let mut init = RequestInit::new();
-        init.with_method(Method::Post).with_body(Some(serde_json::to_string(cfg)?.into()));
-        let mut resp = stub.fetch_with_request(Request::new_with_init("https://rate-limiter/take", &init)?).await?;
+        init.with_method(Method::Post)
+            .with_body(Some(serde_json::to_string(cfg)?.into()));
+        let mut resp = stub
+            .fetch_with_request(Request::new_with_init("https://rate-limiter/take", &init)?)
+            .await?;
         resp.json::<RateDecision>().await
     };
     match attempt.await {

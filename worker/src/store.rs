@@ -33,7 +33,12 @@ fn opt(v: Option<u64>) -> JsValue {
 }
 
 /// Adds `count` to the project's outcome counter for the current minute.
-pub(crate) async fn count_outcome(env: &Env, project: &str, outcome: Outcome, now_ms: u64) -> Result<(), AppError> {
+pub(crate) async fn count_outcome(
+    env: &Env,
+    project: &str,
+    outcome: Outcome,
+    now_ms: u64,
+) -> Result<(), AppError> {
     db(env)?
         .prepare(
             "INSERT INTO stats (project, minute, reason, count) VALUES (?1, ?2, ?3, 1)
@@ -61,7 +66,10 @@ pub(crate) async fn insert_event(
         (s(&raw), JsValue::NULL)
     } else {
         let key = format!("events/{project}/{}.json", summary.event_id);
-        env.bucket(BUCKET)?.put(&key, raw.into_bytes()).execute().await?;
+        env.bucket(BUCKET)?
+            .put(&key, raw.into_bytes())
+            .execute()
+            .await?;
         (JsValue::NULL, s(&key))
     };
     let tags = serde_json::to_string(&summary.tags).unwrap_or_else(|_| "{}".into());
@@ -173,11 +181,16 @@ pub(crate) struct EventRow {
     user_email: String,
 }
 
-const EVENT_COLUMNS: &str = "event_id, received_at, timestamp, level, kind, type, message, url, fingerprint,
+const EVENT_COLUMNS: &str =
+    "event_id, received_at, timestamp, level, kind, type, message, url, fingerprint,
     title, culprit, size, release, environment, user_email";
 
 /// Events of a project matching the query, newest first.
-pub(crate) async fn list_events(env: &Env, project: &str, q: &EventQuery) -> Result<Vec<EventRow>, AppError> {
+pub(crate) async fn list_events(
+    env: &Env,
+    project: &str,
+    q: &EventQuery,
+) -> Result<Vec<EventRow>, AppError> {
     let like = q.like_pattern();
     let sql = format!(
         "SELECT {EVENT_COLUMNS} FROM events
@@ -213,11 +226,19 @@ struct EventDetailRow {
 }
 
 /// One event with its frames, tags and raw payload, or `None`.
-pub(crate) async fn get_event(env: &Env, project: &str, event_id: &str) -> Result<Option<Value>, AppError> {
+pub(crate) async fn get_event(
+    env: &Env,
+    project: &str,
+    event_id: &str,
+) -> Result<Option<Value>, AppError> {
     let sql = format!(
         "SELECT {EVENT_COLUMNS}, tags, frames, payload, payload_r2_key FROM events WHERE project = ?1 AND event_id = ?2"
     );
-    let row: Option<EventDetailRow> = db(env)?.prepare(sql).bind(&[s(project), s(event_id)])?.first(None).await?;
+    let row: Option<EventDetailRow> = db(env)?
+        .prepare(sql)
+        .bind(&[s(project), s(event_id)])?
+        .first(None)
+        .await?;
     let Some(row) = row else { return Ok(None) };
     let raw = match (row.payload, row.payload_r2_key) {
         (Some(p), _) => p,
@@ -234,7 +255,9 @@ pub(crate) async fn get_event(env: &Env, project: &str, event_id: &str) -> Resul
     event["frames"] = serde_json::from_str(&row.frames).unwrap_or(Value::Array(Vec::new()));
     event["tags"] = serde_json::from_str(&row.tags).unwrap_or(Value::Object(Default::default()));
     let payload: Value = serde_json::from_str(&raw).unwrap_or(Value::Null);
-    Ok(Some(serde_json::json!({ "event": event, "payload": payload })))
+    Ok(Some(
+        serde_json::json!({ "event": event, "payload": payload }),
+    ))
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -255,7 +278,11 @@ pub(crate) async fn stats(env: &Env, project: &str, now_ms: u64) -> Result<Value
     let rows: Vec<StatRow> = r.results()?;
     let mut totals = serde_json::Map::new();
     for o in Outcome::ALL {
-        let sum: u64 = rows.iter().filter(|r| r.reason == o.as_str()).map(|r| r.count).sum();
+        let sum: u64 = rows
+            .iter()
+            .filter(|r| r.reason == o.as_str())
+            .map(|r| r.count)
+            .sum();
         totals.insert(o.as_str().into(), sum.into());
     }
     Ok(serde_json::json!({ "project": project, "since": since, "totals": totals, "minutes": rows }))
