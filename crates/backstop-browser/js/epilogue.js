@@ -23,7 +23,7 @@
     pending.forEach(function (c) {
       try { wasm_bindgen[c[0]].apply(null, c[1]); } catch (e) { /* idem */ }
     });
-    resolveReady(true);
+    resolveReady();
   }
 
   var wasmUrl = /backstop\.js([?#]|$)/.test(src)
@@ -43,6 +43,6 @@
     buffer = [];
     calls = [];
     console.warn('[backstop] SDK disabled: ' + ((e && e.message) || e));
-    resolveReady(false);
+    rejectReady(e);
   });
 })();

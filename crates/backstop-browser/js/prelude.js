@@ -15,6 +15,9 @@
   var started = false;
   var failed = false;
   var resolveReady;
+  var rejectReady;
+  var ready = new Promise(function (resolve, reject) { resolveReady = resolve; rejectReady = reject; });
+  ready.catch(function () { /* a failed load is never an unhandled rejection */ });
 
   function onError(e) {
     if (buffer.length >= MAX) return;
@@ -37,7 +40,7 @@
   }
 
   window.Backstop = {
-    ready: new Promise(function (resolve) { resolveReady = resolve; }),
+    ready: ready,
     init: function (opts) {
       if (loaded) start(opts);
       else if (!failed) options = opts;
