@@ -14,6 +14,7 @@ mod ingest;
 )]
 mod rate_limiter;
 mod store;
+mod webhook;
 
 use backstop_core::config::is_valid_project_id;
 use serde_json::json;
@@ -53,6 +54,7 @@ async fn route(req: Request, env: &Env) -> Result<Response, AppError> {
             500,
         )?),
         (Method::Get, ["healthz"]) => Ok(json_response(&json!({ "ok": true }), 200)?),
+        (_, ["api", "webhooks", ..]) => webhook::handle_api(req, env).await,
         (method, ["api", project, rest @ ..]) if is_valid_project_id(project) => {
             let now = worker::Date::now().as_millis();
             let config = config::load(env)?;
@@ -86,6 +88,9 @@ async fn route(req: Request, env: &Env) -> Result<Response, AppError> {
                 _ => Err(AppError::NotFound(path)),
             }
         }
-        _ => Err(AppError::NotFound(path)),
+        _ => match webhook::handle_guarded(req, env).await? {
+            Some(resp) => Ok(resp),
+            None => Err(AppError::NotFound(path)),
+        },
     }
 }

@@ -34,3 +34,5 @@ pub mod size;
 pub mod stats;
 #[cfg(feature = "server")]
 pub mod time;
+#[cfg(feature = "server")]
+pub mod webhook;

@@ -1,0 +1,12 @@
+//! `cargo xtask bench <what>`: benchmarks that report figures as ratios against a baseline
+//! measured in the same run (never timed assertions).
+
+use crate::TaskResult;
+
+/// Dispatches to one benchmark.
+pub(crate) fn run(args: &[String]) -> TaskResult {
+    match args.first().map(String::as_str) {
+        Some(other) => Err(format!("unknown benchmark '{other}'")),
+        None => Err("usage: cargo xtask bench <name>".into()),
+    }
+}
