@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use backstop_core::sdk::{self, MAX_VALUE_LEN};
 use backstop_core::stack::{is_in_app, parse_stack};
 use backstop_protocol::{
-    write_single_item, EnvelopeHeader, Event, Exception, ExceptionList, Frame, Mechanism, RequestInfo,
-    SdkInfo, Stacktrace, SDK_NAME, SDK_VERSION,
+    write_single_item, EnvelopeHeader, Event, Exception, ExceptionList, Frame, Mechanism,
+    RequestInfo, SdkInfo, Stacktrace, SDK_NAME, SDK_VERSION,
 };
 use wasm_bindgen::prelude::*;
 
@@ -60,7 +60,13 @@ pub(crate) struct Draft {
 
 impl Draft {
     fn exception(kind: Kind, exception: Exception) -> Self {
-        Self { kind, level: "error", message: None, exception: Some(exception), tags: BTreeMap::new() }
+        Self {
+            kind,
+            level: "error",
+            message: None,
+            exception: Some(exception),
+            tags: BTreeMap::new(),
+        }
     }
 
     fn tag(mut self, key: &str, value: String) -> Self {
@@ -76,10 +82,15 @@ pub(crate) fn capture(draft: impl FnOnce() -> Option<Draft>) -> Option<String> {
     state::GUARD.with(|guard| {
         let _entered = guard.enter()?;
         let config = state::config()?;
-        if !state::take_budget() {
+        // Cheap exit first (an error loop past the cap reads nothing); the event is only
+        // counted once the draft exists (a declined fetch abort costs nothing).
+        if !state::budget_left() {
             return None;
         }
         let draft = draft()?;
+        if !state::take_budget() {
+            return None;
+        }
         send(&config, draft)
     })
 }
@@ -100,11 +111,17 @@ fn send(config: &Config, draft: Draft) -> Option<String> {
         level: draft.level.into(),
         message: draft.message,
         exception: draft.exception.map(|e| ExceptionList { values: vec![e] }),
-        request: Some(RequestInfo { url: js::page_url(), headers }),
+        request: Some(RequestInfo {
+            url: js::page_url(),
+            headers,
+        }),
         release: config.release.clone(),
         environment: config.environment.clone(),
         tags: draft.tags,
-        sdk: SdkInfo { name: SDK_NAME.into(), version: SDK_VERSION.into() },
+        sdk: SdkInfo {
+            name: SDK_NAME.into(),
+            version: SDK_VERSION.into(),
+        },
     };
     let header = EnvelopeHeader {
         event_id: Some(event_id.clone()),
@@ -126,14 +143,19 @@ fn notify(event_id: &str, kind: Kind, ty: Option<&str>, message: &str, transport
     let detail = js_sys::Object::new();
     js::set(&detail, "event_id", &JsValue::from_str(event_id));
     js::set(&detail, "kind", &JsValue::from_str(kind.as_str()));
-    js::set(&detail, "type", &ty.map_or(JsValue::NULL, JsValue::from_str));
+    js::set(
+        &detail,
+        "type",
+        &ty.map_or(JsValue::NULL, JsValue::from_str),
+    );
     js::set(&detail, "message", &JsValue::from_str(message));
     js::set(&detail, "transport", &JsValue::from_str(transport));
     let init = web_sys::CustomEventInit::new();
     init.set_detail(&detail);
-    if let (Some(window), Ok(event)) =
-        (web_sys::window(), web_sys::CustomEvent::new_with_event_init_dict("backstop:sent", &init))
-    {
+    if let (Some(window), Ok(event)) = (
+        web_sys::window(),
+        web_sys::CustomEvent::new_with_event_init_dict("backstop:sent", &init),
+    ) {
         let _ = window.dispatch_event(&event);
     }
 }
@@ -143,7 +165,10 @@ fn bounded(s: &str) -> String {
 }
 
 fn mechanism(ty: &str, handled: bool) -> Option<Mechanism> {
-    Some(Mechanism { ty: ty.into(), handled })
+    Some(Mechanism {
+        ty: ty.into(),
+        handled,
+    })
 }
 
 fn stacktrace(frames: Vec<Frame>) -> Option<Stacktrace> {
@@ -153,10 +178,14 @@ fn stacktrace(frames: Vec<Frame>) -> Option<Stacktrace> {
 /// An exception from an `Error`-like value, reading `stack`, `name` and `message` (in that
 /// order; each read may run a page getter, which the guard makes harmless).
 fn exception_from_error(err: &JsValue, mechanism_type: &str, handled: bool) -> Exception {
-    let frames = get_str(err, "stack").map(|s| parse_stack(&s)).unwrap_or_default();
+    let frames = get_str(err, "stack")
+        .map(|s| parse_stack(&s))
+        .unwrap_or_default();
     Exception {
         ty: get_nonempty(err, "name").map_or_else(|| "Error".into(), |n| bounded(&n)),
-        value: get_str(err, "message").map(|m| bounded(&m)).unwrap_or_default(),
+        value: get_str(err, "message")
+            .map(|m| bounded(&m))
+            .unwrap_or_default(),
         mechanism: mechanism(mechanism_type, handled),
         stacktrace: stacktrace(frames),
     }
@@ -214,12 +243,15 @@ fn resource_src(target: &JsValue) -> String {
 
 /// The draft for an element (`<img>`, `<script>`, `<link>`) that failed to load.
 pub(crate) fn resource_draft(tag: &str, src: &str) -> Draft {
-    Draft::exception(Kind::Resource, Exception {
-        ty: "ResourceLoadError".into(),
-        value: sdk::resource_error_value(tag, src),
-        mechanism: mechanism("onerror", false),
-        stacktrace: None,
-    })
+    Draft::exception(
+        Kind::Resource,
+        Exception {
+            ty: "ResourceLoadError".into(),
+            value: sdk::resource_error_value(tag, src),
+            mechanism: mechanism("onerror", false),
+            stacktrace: None,
+        },
+    )
     .tag("resource.tag", tag.to_ascii_lowercase())
 }
 
@@ -274,21 +306,32 @@ pub(crate) fn fetch_error_draft(method: &str, url: &str, reason: &JsValue) -> Op
     let mut exception = if js::is_error_like(reason) {
         exception_from_error(reason, "fetch", false)
     } else {
-        Exception { ty: "TypeError".into(), value: js::describe(reason), ..Exception::default() }
+        Exception {
+            ty: "TypeError".into(),
+            value: js::describe(reason),
+            ..Exception::default()
+        }
     };
     exception.mechanism = mechanism("fetch", false);
     exception.value = bounded(&format!("{method} {url} failed: {}", exception.value));
-    Some(Draft::exception(Kind::Fetch, exception).tag("http.method", method.into()).tag("http.url", bounded(url)))
+    Some(
+        Draft::exception(Kind::Fetch, exception)
+            .tag("http.method", method.into())
+            .tag("http.url", bounded(url)),
+    )
 }
 
 /// The draft for a `fetch` answered with a reportable status.
 pub(crate) fn fetch_status_draft(method: &str, url: &str, status: u16) -> Draft {
-    Draft::exception(Kind::Fetch, Exception {
-        ty: "HTTPError".into(),
-        value: bounded(&format!("{method} {url} responded {status}")),
-        mechanism: mechanism("fetch", false),
-        stacktrace: None,
-    })
+    Draft::exception(
+        Kind::Fetch,
+        Exception {
+            ty: "HTTPError".into(),
+            value: bounded(&format!("{method} {url} responded {status}")),
+            mechanism: mechanism("fetch", false),
+            stacktrace: None,
+        },
+    )
     .tag("http.method", method.into())
     .tag("http.url", bounded(url))
     .tag("http.status_code", status.to_string())

@@ -122,7 +122,8 @@ pub(crate) fn swallow(promise: &JsValue) {
 /// `window.fetch` as the page sees it: calls the original and returns its very promise (or its
 /// synchronous exception), observing the outcome on a side chain that never rejects.
 fn wrapped_fetch(input: JsValue, init: JsValue) -> Result<JsValue, JsValue> {
-    let original = original_fetch().ok_or_else(|| JsValue::from(js_sys::TypeError::new("fetch is not available")))?;
+    let original = original_fetch()
+        .ok_or_else(|| JsValue::from(js_sys::TypeError::new("fetch is not available")))?;
     let result = original.call2(&js::global(), &input, &init)?;
     observe(&result, &input, &init);
     Ok(result)
@@ -145,7 +146,8 @@ fn observe(result: &JsValue, input: &JsValue, init: &JsValue) {
     let Some(then) = get_fn(result, "then") else {
         return;
     };
-    let ctx: JsValue = js_sys::Array::of2(&JsValue::from_str(&method), &JsValue::from_str(&url)).into();
+    let ctx: JsValue =
+        js_sys::Array::of2(&JsValue::from_str(&method), &JsValue::from_str(&url)).into();
     CALLBACKS.with(|cb| {
         let settled = Callbacks::function(&cb.settled);
         let on_ok = settled.bind2(&JsValue::NULL, &ctx, &JsValue::TRUE);
@@ -165,7 +167,10 @@ fn request_target(input: &JsValue, init: &JsValue) -> (String, String) {
     let url = web_sys::Url::new_with_base(&url, &js::page_url()).map_or(url, |u| u.href());
     let method = get_str(init, "method")
         .or_else(|| get_str(input, "method"))
-        .map_or_else(|| "GET".to_string(), |m| sdk::truncate(&m, 32).to_ascii_uppercase());
+        .map_or_else(
+            || "GET".to_string(),
+            |m| sdk::truncate(&m, 32).to_ascii_uppercase(),
+        );
     (method, url)
 }
 
@@ -177,7 +182,9 @@ fn fetch_settled(ctx: JsValue, ok: JsValue, value: JsValue) {
         let Some(config) = state::config() else {
             return;
         };
-        let status = get(&value, "status").and_then(|s| s.as_f64()).unwrap_or(0.0);
+        let status = get(&value, "status")
+            .and_then(|s| s.as_f64())
+            .unwrap_or(0.0);
         if !(0.0..=f64::from(u16::MAX)).contains(&status) {
             return;
         }

@@ -57,7 +57,8 @@ pub(crate) fn is_error_like(v: &JsValue) -> bool {
     if !(v.is_object() || v.is_function()) {
         return false;
     }
-    get_str(v, "stack").is_some() || (get_str(v, "name").is_some() && get_str(v, "message").is_some())
+    get_str(v, "stack").is_some()
+        || (get_str(v, "name").is_some() && get_str(v, "message").is_some())
 }
 
 /// A readable description of any value that is not an `Error`: strings as they are, objects as
@@ -90,12 +91,16 @@ pub(crate) fn global() -> JsValue {
 
 /// `location.href`, or empty.
 pub(crate) fn page_url() -> String {
-    get(&global(), "location").and_then(|l| get_str(&l, "href")).unwrap_or_default()
+    get(&global(), "location")
+        .and_then(|l| get_str(&l, "href"))
+        .unwrap_or_default()
 }
 
 /// `navigator.userAgent`, or empty.
 pub(crate) fn user_agent() -> String {
-    get(&global(), "navigator").and_then(|n| get_str(&n, "userAgent")).unwrap_or_default()
+    get(&global(), "navigator")
+        .and_then(|n| get_str(&n, "userAgent"))
+        .unwrap_or_default()
 }
 
 /// 16 random bytes from `crypto.getRandomValues`, or `Math.random` where that is missing.

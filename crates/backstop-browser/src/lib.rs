@@ -80,6 +80,11 @@ mod state {
         BUDGET.set(budget);
     }
 
+    /// Whether the page's budget has an event left.
+    pub(crate) fn budget_left() -> bool {
+        BUDGET.get().remaining() > 0
+    }
+
     /// Takes one event from the page's budget.
     pub(crate) fn take_budget() -> bool {
         let mut budget = BUDGET.get();
@@ -105,8 +110,12 @@ pub fn init(options: JsValue) -> Result<(), JsError> {
     console_error_panic_hook::set_once();
     let options: InitOptions = serde_wasm_bindgen::from_value(options)
         .map_err(|e| JsError::new(&format!("Backstop.init: invalid options: {e}")))?;
-    let dsn = Dsn::parse(&options.dsn)
-        .map_err(|e| JsError::new(&format!("Backstop.init: invalid dsn {:?}: {e}", options.dsn)))?;
+    let dsn = Dsn::parse(&options.dsn).map_err(|e| {
+        JsError::new(&format!(
+            "Backstop.init: invalid dsn {:?}: {e}",
+            options.dsn
+        ))
+    })?;
     let envelope_url = dsn.envelope_url(&format!("{SDK_NAME}/{SDK_VERSION}"));
     let config = Config {
         dsn: dsn.to_string(),

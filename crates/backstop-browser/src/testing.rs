@@ -37,7 +37,12 @@ pub fn start_recording() {
 
 /// The events sent since recording started or since the last call.
 pub fn take_recorded() -> Vec<Sent> {
-    RECORD.with(|r| r.borrow_mut().as_mut().map(std::mem::take).unwrap_or_default())
+    RECORD.with(|r| {
+        r.borrow_mut()
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    })
 }
 
 /// Makes the transport skip `sendBeacon` and use `fetch`.

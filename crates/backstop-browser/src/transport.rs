@@ -29,7 +29,11 @@ fn beacon(url: &str, body: &str) -> bool {
         return false;
     };
     send_beacon
-        .call2(&navigator, &JsValue::from_str(url), &JsValue::from_str(body))
+        .call2(
+            &navigator,
+            &JsValue::from_str(url),
+            &JsValue::from_str(body),
+        )
         .ok()
         .and_then(|r| r.as_bool())
         .unwrap_or(false)
@@ -46,7 +50,11 @@ fn fetch(url: &str, body: &str, keepalive: bool) {
     js::set(&init, "mode", &JsValue::from_str("cors"));
     js::set(&init, "body", &JsValue::from_str(body));
     let headers = js_sys::Object::new();
-    js::set(&headers, "content-type", &JsValue::from_str("text/plain;charset=UTF-8"));
+    js::set(
+        &headers,
+        "content-type",
+        &JsValue::from_str("text/plain;charset=UTF-8"),
+    );
     js::set(&init, "headers", &headers);
     if keepalive {
         // web-sys 0.3.107's RequestInit has no keepalive setter.
