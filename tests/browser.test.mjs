@@ -120,7 +120,8 @@ test('the demo page reports every kind of error through the SDK', { timeout: 90_
       { ...POLL, what: 'the demo page\'s six events in GET /events' },
     ).catch(async (err) => {
       const events = await listEvents().catch((e) => String(e));
-      throw new Error(`${err.message}\nevents: ${JSON.stringify(events, null, 1)}\n${log.describe()}`);
+      const workerLog = worker.logs?.().slice(-4000) ?? '';
+      throw new Error(`${err.message}\nevents: ${JSON.stringify(events, null, 1)}\n${log.describe()}\nworker log:\n${workerLog}`);
     });
 
     for (const [name, e] of Object.entries(found)) {
