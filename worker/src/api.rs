@@ -23,6 +23,8 @@ pub(crate) enum Resource {
     Event(String),
     /// `GET /api/{project}/stats`
     Stats,
+    /// `GET /api/{project}/events/{id}/attachments/{seq}`
+    Attachment(String, String),
 }
 
 /// Serves one read-API request.
@@ -60,6 +62,28 @@ pub(crate) async fn handle_read(
                 .ok_or_else(|| ApiError::NotFound("event".into()))?
         }
         Resource::Stats => store::stats(env, project, now_ms).await?,
+        Resource::Attachment(id, seq) => {
+            let not_found = || ApiError::NotFound("attachment".into());
+            let id = normalize_event_id(&id).ok_or_else(not_found)?;
+            let seq: u64 = seq.parse().map_err(|_| not_found())?;
+            let (filename, content_type, bytes) = store::get_attachment(env, project, &id, seq)
+                .await?
+                .ok_or_else(not_found)?;
+            let resp = Response::from_bytes(bytes)?;
+            let h = resp.headers();
+            // Served as a download, never rendered: the bytes are the sender's.
+            h.set("Content-Type", "application/octet-stream")?;
+            h.set("X-Original-Content-Type", &content_type)?;
+            h.set(
+                "Content-Disposition",
+                &format!(
+                    "attachment; filename=\"{}\"",
+                    filename.replace(['"', '\\'], "_")
+                ),
+            )?;
+            h.set("X-Content-Type-Options", "nosniff")?;
+            return Ok(with_cors(resp)?);
+        }
     };
     Ok(with_cors(json_response(&body, 200)?)?)
 }

@@ -10,6 +10,7 @@ pub(crate) fn load(env: &Env) -> Result<Config, ConfigError> {
         admin_token: text(env, "ADMIN_TOKEN"),
         projects_json: text(env, "BACKSTOP_PROJECTS"),
         limits_json: text(env, "BACKSTOP_LIMITS"),
+        ingest_json: text(env, "BACKSTOP_INGEST"),
     })
 }
 

@@ -1,14 +1,16 @@
-//! `POST /api/{project}/envelope/` and `POST /api/{project}/store/`: translate the request into
-//! core calls (auth, rate limit, size policy, decoding, parsing, normalising) and store the result.
+//! Ingest: `POST /api/{project}/envelope/`, `POST /api/{project}/store/` and the tunnel. Translates
+//! the request into core calls (auth, rate limit, size policy, decoding, parsing, planning) and
+//! stores the plan.
 
-use backstop_core::auth::{authenticate_ingest, parse_sentry_auth};
-use backstop_core::config::Config;
+use backstop_core::auth::{authenticate_ingest, dsn_key, parse_sentry_auth};
+use backstop_core::config::{Config, ProjectConfig};
 use backstop_core::envelope::parse_envelope;
 use backstop_core::error::IngestError;
-use backstop_core::event::{normalize_event, normalize_event_id};
+use backstop_core::ingest::{plan_envelope, plan_store, IngestPlan};
 use backstop_core::rate_limit::RateDecision;
 use backstop_core::size::{check_declared_length, decode_body, BodyCounter, ContentEncoding};
 use backstop_core::stats::{Outcome, UNKNOWN_PROJECT};
+use backstop_protocol::Dsn;
 use futures_util::StreamExt;
 use serde_json::json;
 use worker::{Env, Request, Response};
@@ -20,32 +22,35 @@ use crate::{rate_limiter, store};
 /// Which ingest endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Endpoint {
-    /// Envelope body.
+    /// Envelope body at `/api/{project}/envelope/`.
     Envelope,
-    /// One event as JSON (legacy).
+    /// One event as JSON at `/api/{project}/store/` (legacy).
     Store,
+    /// Envelope at the tunnel path: the project and key come from the envelope's `dsn`.
+    Tunnel,
 }
 
-/// Handles one ingest request and counts its outcome, whatever it is.
+/// Handles one ingest request and counts its outcome, whatever it is. `project` is the URL's
+/// (none for the tunnel).
 pub(crate) async fn handle_ingest(
     req: Request,
     env: &Env,
     config: &Config,
-    project: &str,
+    project: Option<&str>,
     endpoint: Endpoint,
     now_ms: u64,
 ) -> Result<Response, AppError> {
-    let result = ingest(req, env, config, project, endpoint, now_ms).await;
-    let (counted_project, outcome) = match &result {
-        Ok(_) => (project, Some(Outcome::Accepted)),
-        Err(AppError::Ingest(e @ IngestError::UnknownProject(_))) => {
-            (UNKNOWN_PROJECT, Some(e.outcome()))
-        }
-        Err(AppError::Ingest(e)) => (project, Some(e.outcome())),
-        Err(_) => (project, None),
+    let mut counted = project.map(str::to_string);
+    let result = ingest(req, env, config, &mut counted, endpoint, now_ms).await;
+    let counted = counted.filter(|p| config.project(p).is_some());
+    let counted = counted.as_deref().unwrap_or(UNKNOWN_PROJECT);
+    let outcome = match &result {
+        Ok(_) => Some(Outcome::Accepted),
+        Err(AppError::Ingest(e)) => Some(e.outcome()),
+        Err(_) => None,
     };
     if let Some(outcome) = outcome {
-        if let Err(e) = store::count_outcome(env, counted_project, outcome, now_ms).await {
+        if let Err(e) = store::count_outcome(env, counted, outcome, now_ms).await {
             worker::console_error!("could not count outcome {}: {e}", outcome.as_str());
         }
     }
@@ -56,7 +61,7 @@ async fn ingest(
     mut req: Request,
     env: &Env,
     config: &Config,
-    project_id: &str,
+    project_id: &mut Option<String>,
     endpoint: Endpoint,
     now_ms: u64,
 ) -> Result<Response, AppError> {
@@ -69,19 +74,27 @@ async fn ingest(
         .headers()
         .get("X-Sentry-Auth")?
         .and_then(|h| parse_sentry_auth(&h).key);
-    let keys = [query_key.as_deref(), header_key.as_deref()];
-    let project = authenticate_ingest(config, project_id, &keys)?;
-    let key = keys.iter().flatten().next().copied().unwrap_or_default();
 
-    if let RateDecision::Limited { retry_after_secs } =
-        rate_limiter::check(env, project_id, key, &project.rate_limit).await?
-    {
-        return Err(IngestError::RateLimited { retry_after_secs }.into());
+    // A key in the URL or a header is checked (and rate limited) before the body is read.
+    let mut admitted: Option<(&ProjectConfig, RateDecision)> = None;
+    if let Some(project) = project_id.as_deref() {
+        let keys = [query_key.as_deref(), header_key.as_deref()];
+        if keys.iter().any(Option::is_some) {
+            let p = authenticate_ingest(config, project, &keys)?;
+            admitted = Some((
+                p,
+                take_token(env, project, keys.iter().flatten().next().copied(), p).await?,
+            ));
+        } else if config.project(project).is_none() {
+            return Err(IngestError::UnknownProject(project.chars().take(64).collect()).into());
+        }
     }
 
     let limits = &config.limits;
     let (body_limit, decoded_limit) = match endpoint {
-        Endpoint::Envelope => (limits.max_envelope_bytes, limits.max_decompressed_bytes),
+        Endpoint::Envelope | Endpoint::Tunnel => {
+            (limits.max_envelope_bytes, limits.max_decompressed_bytes)
+        }
         Endpoint::Store => (
             limits.max_event_bytes,
             limits.max_decompressed_bytes.min(limits.max_event_bytes),
@@ -90,57 +103,86 @@ async fn ingest(
     let encoding = ContentEncoding::parse(req.headers().get("Content-Encoding")?.as_deref())?;
     let body = read_body(&mut req, body_limit).await?;
     let body = decode_body(encoding, body, decoded_limit)?;
+    let mut new_id = random_event_id;
 
-    // Event payloads with the id to use when the payload has none (the envelope header's).
-    let (event_payloads, header_id): (Vec<&[u8]>, Option<String>) = match endpoint {
-        Endpoint::Store => {
-            if body.iter().all(u8::is_ascii_whitespace) {
-                return Err(IngestError::EmptyBody.into());
-            }
-            (vec![body.as_slice()], None)
-        }
-        Endpoint::Envelope => {
-            let envelope = parse_envelope(&body, limits)?;
-            let header_id = envelope.event_id().and_then(normalize_event_id);
-            (
-                envelope
-                    .items
-                    .iter()
-                    .filter(|i| i.ty == "event")
-                    .map(|i| i.payload)
-                    .collect(),
-                header_id,
+    let envelope = match endpoint {
+        Endpoint::Store => None,
+        Endpoint::Envelope | Endpoint::Tunnel => Some(parse_envelope(&body, limits)?),
+    };
+    let envelope_dsn = envelope.as_ref().and_then(|e| e.dsn());
+    if endpoint == Endpoint::Tunnel {
+        // The tunnel only forwards to this worker's own ingest, for a project configured here.
+        let dsn = envelope_dsn.ok_or(IngestError::MissingAuth)?;
+        let dsn = Dsn::parse(dsn)
+            .map_err(|e| IngestError::InvalidEnvelope(format!("envelope header dsn: {e}")))?;
+        *project_id = Some(dsn.project_id);
+    }
+    let project = project_id.clone().unwrap_or_default();
+    let dsn_key = dsn_key(envelope_dsn, &project)?;
+    let keys = [
+        query_key.as_deref(),
+        header_key.as_deref(),
+        dsn_key.as_deref(),
+    ];
+    let project_config = authenticate_ingest(config, &project, &keys)?;
+    let decision = match admitted {
+        Some((_, decision)) => decision,
+        None => {
+            take_token(
+                env,
+                &project,
+                keys.iter().flatten().next().copied(),
+                project_config,
             )
+            .await?
         }
     };
-    // Normalise everything before storing anything, so one bad event refuses the whole request.
-    let mut events = Vec::with_capacity(event_payloads.len());
-    for payload in event_payloads {
-        let fallback_id = header_id.clone().unwrap_or_else(random_event_id);
-        events.push(normalize_event(
-            payload,
-            &fallback_id,
-            now_ms,
-            limits.max_json_depth,
-        )?);
+
+    let plan = match &envelope {
+        Some(envelope) => plan_envelope(envelope, config, now_ms, &mut new_id)?,
+        None => plan_store(&body, config, now_ms, &mut new_id)?,
+    };
+    store_plan(env, &project, &plan, config, now_ms).await?;
+
+    let resp = json_response(&json!({ "id": plan.response_id() }), 200)?;
+    if let Some(secs) = decision.preemptive_retry_after(&project_config.rate_limit) {
+        resp.headers()
+            .set("X-Sentry-Rate-Limits", &format!("{secs}::key"))?;
     }
-    let mut ids = Vec::with_capacity(events.len());
-    for ev in &events {
-        store::insert_event(
-            env,
-            project_id,
-            &ev.summary,
-            &ev.payload,
-            now_ms,
-            limits.max_inline_payload_bytes,
-        )
-        .await?;
-        ids.push(ev.summary.event_id.clone());
+    Ok(with_cors(resp)?)
+}
+
+async fn take_token(
+    env: &Env,
+    project: &str,
+    key: Option<&str>,
+    p: &ProjectConfig,
+) -> Result<RateDecision, AppError> {
+    let decision =
+        rate_limiter::check(env, project, key.unwrap_or_default(), &p.rate_limit).await?;
+    match decision {
+        RateDecision::Limited { retry_after_secs } => {
+            Err(IngestError::RateLimited { retry_after_secs }.into())
+        }
+        allowed => Ok(allowed),
     }
-    Ok(with_cors(json_response(
-        &json!({ "id": ids.first() }),
-        200,
-    )?)?)
+}
+
+async fn store_plan(
+    env: &Env,
+    project: &str,
+    plan: &IngestPlan<'_>,
+    config: &Config,
+    now_ms: u64,
+) -> Result<(), AppError> {
+    let inline_limit = config.limits.max_inline_payload_bytes;
+    for ev in &plan.events {
+        store::insert_event(env, project, &ev.summary, &ev.payload, now_ms, inline_limit).await?;
+    }
+    for (seq, a) in plan.attachments.iter().enumerate() {
+        store::insert_attachment(env, project, seq, a, now_ms).await?;
+    }
+    store::count_items(env, project, plan, now_ms).await
 }
 
 /// Reads the body, refusing it on `Content-Length` before reading and, without a length, as

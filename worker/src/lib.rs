@@ -41,6 +41,12 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
     }
 }
 
+/// Whether `path` is the configured tunnel path (an invalid configuration has no tunnel).
+fn is_tunnel(env: &Env, path: &str) -> bool {
+    config::load(env)
+        .is_ok_and(|c| c.ingest.tunnel_path.trim_end_matches('/') == path.trim_end_matches('/'))
+}
+
 async fn route(req: Request, env: &Env) -> Result<Response, AppError> {
     let path = req.path();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
@@ -60,10 +66,16 @@ async fn route(req: Request, env: &Env) -> Result<Response, AppError> {
             let config = config::load(env)?;
             match (method, rest) {
                 (Method::Post, ["envelope"]) => {
-                    ingest::handle_ingest(req, env, &config, project, Endpoint::Envelope, now).await
+                    ingest::handle_ingest(req, env, &config, Some(project), Endpoint::Envelope, now)
+                        .await
                 }
                 (Method::Post, ["store"]) => {
-                    ingest::handle_ingest(req, env, &config, project, Endpoint::Store, now).await
+                    ingest::handle_ingest(req, env, &config, Some(project), Endpoint::Store, now)
+                        .await
+                }
+                (Method::Get, ["events", id, "attachments", seq]) => {
+                    let resource = Resource::Attachment((*id).to_string(), (*seq).to_string());
+                    api::handle_read(&req, env, &config, project, resource, now).await
                 }
                 (Method::Get, ["issues"]) => {
                     api::handle_read(&req, env, &config, project, Resource::Issues, now).await
@@ -88,6 +100,15 @@ async fn route(req: Request, env: &Env) -> Result<Response, AppError> {
                 _ => Err(AppError::NotFound(path)),
             }
         }
+        (method, _) if is_tunnel(env, &path) => match method {
+            Method::Post => {
+                let config = config::load(env)?;
+                let now = worker::Date::now().as_millis();
+                ingest::handle_ingest(req, env, &config, None, Endpoint::Tunnel, now).await
+            }
+            Method::Options => Ok(preflight()?),
+            _ => Err(AppError::NotFound(path)),
+        },
         _ => match webhook::handle_guarded(req, env).await? {
             Some(resp) => Ok(resp),
             None => Err(AppError::NotFound(path)),

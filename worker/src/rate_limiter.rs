@@ -77,7 +77,9 @@ pub(crate) async fn check(
         Ok(d) => Ok(d),
         Err(e) => {
             worker::console_error!("rate limiter unavailable, accepting: {e}");
-            Ok(RateDecision::Allowed { remaining: 0 })
+            Ok(RateDecision::Allowed {
+                remaining: u32::MAX,
+            })
         }
     }
 }

@@ -2,7 +2,9 @@
 //! Every statement is parameterised; all values come from core types.
 
 use backstop_core::event::EventSummary;
+use backstop_core::ingest::{AttachmentPlan, IngestPlan};
 use backstop_core::query::EventQuery;
+use backstop_core::session::crash_free_rate;
 use backstop_core::stats::{minute_bucket, Outcome};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -47,6 +49,102 @@ pub(crate) async fn count_outcome(
         .bind(&[s(project), n(minute_bucket(now_ms)), s(outcome.as_str())])?
         .run()
         .await?;
+    Ok(())
+}
+
+/// Keeps an attachment in R2 and indexes it under its event.
+pub(crate) async fn insert_attachment(
+    env: &Env,
+    project: &str,
+    seq: usize,
+    a: &AttachmentPlan<'_>,
+    now_ms: u64,
+) -> Result<(), AppError> {
+    let owner = if a.event_id.is_empty() {
+        format!("none-{now_ms}")
+    } else {
+        a.event_id.clone()
+    };
+    let key = format!("attachments/{project}/{owner}/{seq}");
+    env.bucket(BUCKET)?
+        .put(&key, a.payload.to_vec())
+        .execute()
+        .await?;
+    db(env)?
+        .prepare(
+            "INSERT INTO attachments (project, event_id, seq, filename, content_type, size, r2_key, received_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (project, event_id, seq) DO NOTHING",
+        )
+        .bind(&[
+            s(project),
+            s(&a.event_id),
+            n(seq as u64),
+            s(&a.filename),
+            s(&a.content_type),
+            n(a.payload.len() as u64),
+            s(&key),
+            n(now_ms),
+        ])?
+        .run()
+        .await?;
+    Ok(())
+}
+
+/// Adds a plan's counters: items by type (`item:<type>`), the SDK's own drops
+/// (`client:<reason>:<category>`, by quantity) and release health, in one batch.
+pub(crate) async fn count_items(
+    env: &Env,
+    project: &str,
+    plan: &IngestPlan<'_>,
+    now_ms: u64,
+) -> Result<(), AppError> {
+    let db = db(env)?;
+    let minute = n(minute_bucket(now_ms));
+    let add = "INSERT INTO stats (project, minute, reason, count) VALUES (?1, ?2, ?3, ?4)
+               ON CONFLICT (project, minute, reason) DO UPDATE SET count = count + excluded.count";
+    let mut statements = Vec::new();
+    for (item, count) in &plan.item_counts {
+        statements.push(db.prepare(add).bind(&[
+            s(project),
+            minute.clone(),
+            s(&format!("item:{item}")),
+            n(*count),
+        ])?);
+    }
+    for d in &plan.discards {
+        let reason = format!("client:{}:{}", d.reason, d.category);
+        statements.push(db.prepare(add).bind(&[
+            s(project),
+            minute.clone(),
+            s(&reason),
+            n(d.quantity),
+        ])?);
+    }
+    for c in &plan.sessions {
+        statements.push(
+            db.prepare(
+                "INSERT INTO sessions (project, release, environment, minute, started, errored, crashed, abnormal)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (project, release, environment, minute) DO UPDATE SET
+                    started = started + excluded.started, errored = errored + excluded.errored,
+                    crashed = crashed + excluded.crashed, abnormal = abnormal + excluded.abnormal",
+            )
+            .bind(&[
+                s(project),
+                s(&c.release),
+                s(&c.environment),
+                minute.clone(),
+                n(c.started),
+                n(c.errored),
+                n(c.crashed),
+                n(c.abnormal),
+            ])?,
+        );
+    }
+    if !statements.is_empty() {
+        db.batch(statements).await?;
+    }
     Ok(())
 }
 
@@ -255,9 +353,53 @@ pub(crate) async fn get_event(
     event["frames"] = serde_json::from_str(&row.frames).unwrap_or(Value::Array(Vec::new()));
     event["tags"] = serde_json::from_str(&row.tags).unwrap_or(Value::Object(Default::default()));
     let payload: Value = serde_json::from_str(&raw).unwrap_or(Value::Null);
+    let attachments: Vec<AttachmentRow> = db(env)?
+        .prepare("SELECT seq, filename, content_type, size FROM attachments WHERE project = ?1 AND event_id = ?2 ORDER BY seq")
+        .bind(&[s(project), s(event_id)])?
+        .all()
+        .await?
+        .results()?;
+    event["attachments"] = serde_json::to_value(&attachments).unwrap_or(Value::Array(Vec::new()));
     Ok(Some(
         serde_json::json!({ "event": event, "payload": payload }),
     ))
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct AttachmentRow {
+    seq: u64,
+    filename: String,
+    content_type: String,
+    size: u64,
+}
+
+/// An attachment's name, content type and bytes.
+pub(crate) async fn get_attachment(
+    env: &Env,
+    project: &str,
+    event_id: &str,
+    seq: u64,
+) -> Result<Option<(String, String, Vec<u8>)>, AppError> {
+    #[derive(Deserialize)]
+    struct Row {
+        filename: String,
+        content_type: String,
+        r2_key: String,
+    }
+    let row: Option<Row> = db(env)?
+        .prepare("SELECT filename, content_type, r2_key FROM attachments WHERE project = ?1 AND event_id = ?2 AND seq = ?3")
+        .bind(&[s(project), s(event_id), n(seq)])?
+        .first(None)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let Some(obj) = env.bucket(BUCKET)?.get(&row.r2_key).execute().await? else {
+        return Ok(None);
+    };
+    let bytes = match obj.body() {
+        Some(body) => body.bytes().await?,
+        None => Vec::new(),
+    };
+    Ok(Some((row.filename, row.content_type, bytes)))
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -267,15 +409,27 @@ struct StatRow {
     count: u64,
 }
 
-/// Outcome totals and per-minute counts of the last 24 hours.
+#[derive(Debug, Serialize, Deserialize)]
+struct SessionRow {
+    release: String,
+    environment: String,
+    started: u64,
+    errored: u64,
+    crashed: u64,
+    abnormal: u64,
+}
+
+/// Outcome totals and per-minute counts of the last 24 hours, items by type, the SDKs' own
+/// drops, and release health (crash-free rate per release).
 pub(crate) async fn stats(env: &Env, project: &str, now_ms: u64) -> Result<Value, AppError> {
     let since = minute_bucket(now_ms).saturating_sub(24 * 3600 * 1000);
-    let r = db(env)?
+    let db = db(env)?;
+    let rows: Vec<StatRow> = db
         .prepare("SELECT minute, reason, count FROM stats WHERE project = ?1 AND minute >= ?2 ORDER BY minute, reason")
         .bind(&[s(project), n(since)])?
         .all()
-        .await?;
-    let rows: Vec<StatRow> = r.results()?;
+        .await?
+        .results()?;
     let mut totals = serde_json::Map::new();
     for o in Outcome::ALL {
         let sum: u64 = rows
@@ -285,5 +439,50 @@ pub(crate) async fn stats(env: &Env, project: &str, now_ms: u64) -> Result<Value
             .sum();
         totals.insert(o.as_str().into(), sum.into());
     }
-    Ok(serde_json::json!({ "project": project, "since": since, "totals": totals, "minutes": rows }))
+    let mut items = serde_json::Map::new();
+    let mut discarded: std::collections::BTreeMap<(String, String), u64> = Default::default();
+    for r in &rows {
+        if let Some(item) = r.reason.strip_prefix("item:") {
+            let entry = items.entry(item.to_string()).or_insert(Value::from(0u64));
+            *entry = Value::from(entry.as_u64().unwrap_or(0) + r.count);
+        } else if let Some(rest) = r.reason.strip_prefix("client:") {
+            let (reason, category) = rest.split_once(':').unwrap_or((rest, ""));
+            *discarded
+                .entry((reason.to_string(), category.to_string()))
+                .or_default() += r.count;
+        }
+    }
+    let client_discarded: Vec<Value> = discarded
+        .into_iter()
+        .map(|((reason, category), quantity)| serde_json::json!({ "reason": reason, "category": category, "quantity": quantity }))
+        .collect();
+    let sessions: Vec<SessionRow> = db
+        .prepare(
+            "SELECT release, environment, SUM(started) AS started, SUM(errored) AS errored, SUM(crashed) AS crashed,
+                    SUM(abnormal) AS abnormal
+             FROM sessions WHERE project = ?1 AND minute >= ?2 GROUP BY release, environment ORDER BY release",
+        )
+        .bind(&[s(project), n(since)])?
+        .all()
+        .await?
+        .results()?;
+    let sessions: Vec<Value> = sessions
+        .into_iter()
+        .map(|r| {
+            let rate = crash_free_rate(r.started, r.crashed);
+            let mut v = serde_json::to_value(&r).unwrap_or(Value::Null);
+            v["crash_free_rate"] = rate.map_or(Value::Null, Value::from);
+            v
+        })
+        .collect();
+    let minutes: Vec<&StatRow> = rows.iter().filter(|r| !r.reason.contains(':')).collect();
+    Ok(serde_json::json!({
+        "project": project,
+        "since": since,
+        "totals": totals,
+        "minutes": minutes,
+        "items": items,
+        "client_discarded": client_discarded,
+        "sessions": sessions,
+    }))
 }

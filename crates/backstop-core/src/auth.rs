@@ -59,6 +59,17 @@ pub fn authenticate_ingest<'c>(
     Ok(project)
 }
 
+/// The key and project of an envelope header's `dsn`, checked against the request's project.
+pub fn dsn_key(dsn: Option<&str>, project_id: &str) -> Result<Option<String>, IngestError> {
+    let Some(dsn) = dsn else { return Ok(None) };
+    let dsn = backstop_protocol::Dsn::parse(dsn)
+        .map_err(|e| IngestError::InvalidEnvelope(format!("envelope header dsn: {e}")))?;
+    if dsn.project_id != project_id {
+        return Err(IngestError::DsnProjectMismatch);
+    }
+    Ok(Some(dsn.public_key))
+}
+
 /// Checks `Authorization: Bearer <token>` against the admin token.
 pub fn authenticate_admin(config: &Config, authorization: Option<&str>) -> Result<(), ApiError> {
     let token = authorization
@@ -98,6 +109,7 @@ mod tests {
             admin_token: Some(DEV_ADMIN_TOKEN.into()),
             projects_json: Some(format!(r#"{{"1":{{"public_key":"{KEY}"}}}}"#)),
             limits_json: None,
+            ingest_json: None,
         })
         .unwrap()
     }
@@ -128,6 +140,24 @@ mod tests {
                 .map(|_| ())
                 .map_err(|e| e.code());
             assert_eq!(got, want, "{project} {keys:?}");
+        }
+    }
+
+    #[test]
+    fn reads_the_envelope_dsn() {
+        let cases: Vec<(Option<&str>, Result<Option<&str>, &str>)> = vec![
+            (None, Ok(None)),
+            (Some("http://abc@host:1/1"), Ok(Some("abc"))),
+            (Some("http://abc@host:1/2"), Err("dsn_project_mismatch")),
+            (Some("not a dsn"), Err("invalid_envelope")),
+        ];
+        for (dsn, want) in cases {
+            let got = dsn_key(dsn, "1");
+            assert_eq!(
+                got.as_ref().map(|k| k.as_deref()).map_err(|e| e.code()),
+                want,
+                "{dsn:?}"
+            );
         }
     }
 

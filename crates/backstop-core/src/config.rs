@@ -32,6 +32,10 @@ pub struct Limits {
     pub max_envelope_items: usize,
     /// Raw events up to this size are kept in the D1 row; larger ones go to R2.
     pub max_inline_payload_bytes: u64,
+    /// Largest attachment item (and any item of a type we don't read), in bytes.
+    pub max_attachment_bytes: u64,
+    /// Largest `client_report` or session item, in bytes (Relay: 100 KiB).
+    pub max_client_report_bytes: u64,
 }
 
 impl Default for Limits {
@@ -43,6 +47,28 @@ impl Default for Limits {
             max_json_depth: 64,
             max_envelope_items: 100,
             max_inline_payload_bytes: 64 * 1024,
+            max_attachment_bytes: 20 * 1024 * 1024,
+            max_client_report_bytes: 100 * 1024,
+        }
+    }
+}
+
+/// How items other than errors are handled (`BACKSTOP_INGEST`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestOptions {
+    /// Store `transaction` items as events (kind `transaction`) instead of only counting them.
+    pub store_transactions: bool,
+    /// Path of the same-origin tunnel endpoint for SDKs' `tunnel` option. It must not contain
+    /// the words "sentry" or "monitoring" (ad blockers match them) and must not be under `/api/`.
+    pub tunnel_path: String,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        Self {
+            store_transactions: false,
+            tunnel_path: "/tunnel".into(),
         }
     }
 }
@@ -78,6 +104,8 @@ pub struct RawConfig {
     pub projects_json: Option<String>,
     /// `BACKSTOP_LIMITS` as JSON text.
     pub limits_json: Option<String>,
+    /// `BACKSTOP_INGEST` as JSON text.
+    pub ingest_json: Option<String>,
 }
 
 /// Validated configuration.
@@ -91,6 +119,8 @@ pub struct Config {
     pub projects: BTreeMap<String, ProjectConfig>,
     /// Size limits.
     pub limits: Limits,
+    /// Item handling and the tunnel.
+    pub ingest: IngestOptions,
 }
 
 /// Why the configuration is refused (the worker answers 503 with this text).
@@ -114,6 +144,9 @@ pub enum ConfigError {
     /// Limits JSON invalid.
     #[error("BACKSTOP_LIMITS is not valid: {0}")]
     InvalidLimits(String),
+    /// Ingest options invalid.
+    #[error("BACKSTOP_INGEST is not valid: {0}")]
+    InvalidIngest(String),
 }
 
 impl Config {
@@ -176,6 +209,25 @@ impl Config {
                 "limits must be greater than zero".into(),
             ));
         }
+        let ingest: IngestOptions = match raw.ingest_json.as_deref() {
+            None => IngestOptions::default(),
+            Some(s) if s.trim().is_empty() => IngestOptions::default(),
+            Some(s) => {
+                serde_json::from_str(s).map_err(|e| ConfigError::InvalidIngest(e.to_string()))?
+            }
+        };
+        let tunnel = ingest.tunnel_path.to_ascii_lowercase();
+        if !tunnel.starts_with('/')
+            || tunnel.starts_with("/api/")
+            || tunnel.contains("sentry")
+            || tunnel.contains("monitoring")
+            || tunnel.len() > 100
+        {
+            return Err(ConfigError::InvalidIngest(format!(
+                "tunnel_path '{}' must start with '/', not be under /api/ and not contain 'sentry' or 'monitoring'",
+                ingest.tunnel_path
+            )));
+        }
         if environment == Environment::Production {
             if admin_token == DEV_ADMIN_TOKEN {
                 return Err(ConfigError::DevCredentialsInProduction("admin token"));
@@ -189,6 +241,7 @@ impl Config {
             admin_token,
             projects,
             limits,
+            ingest,
         })
     }
 
@@ -217,6 +270,7 @@ mod tests {
             admin_token: Some(token.into()),
             projects_json: Some(projects.into()),
             limits_json: None,
+            ingest_json: None,
         }
     }
 
@@ -295,5 +349,22 @@ mod tests {
             Config::from_raw(&r),
             Err(ConfigError::InvalidLimits(_))
         ));
+    }
+
+    #[test]
+    fn validates_tunnel_path() {
+        let mut r = raw("local", DEV_ADMIN_TOKEN, "{}");
+        assert_eq!(Config::from_raw(&r).unwrap().ingest.tunnel_path, "/tunnel");
+        for (path, ok) in [
+            ("/bs", true),
+            ("/t/e", true),
+            ("/sentry-tunnel", false),
+            ("/Monitoring", false),
+            ("/api/x", false),
+            ("x", false),
+        ] {
+            r.ingest_json = Some(format!(r#"{{"tunnel_path":"{path}"}}"#));
+            assert_eq!(Config::from_raw(&r).is_ok(), ok, "{path}");
+        }
     }
 }

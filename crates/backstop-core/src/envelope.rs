@@ -7,12 +7,15 @@ use serde_json::Value;
 use crate::config::Limits;
 use crate::error::IngestError;
 use crate::event::parse_json_bounded;
+use crate::item::ItemType;
 
 /// One envelope item.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Item<'a> {
     /// The `type` header.
     pub ty: String,
+    /// The type, classified.
+    pub kind: ItemType,
     /// The whole item header.
     pub header: Value,
     /// The payload bytes.
@@ -32,6 +35,11 @@ impl Envelope<'_> {
     /// The `event_id` of the envelope header, if any.
     pub fn event_id(&self) -> Option<&str> {
         self.header.get("event_id").and_then(Value::as_str)
+    }
+
+    /// The `dsn` of the envelope header, if any (tunnels and some SDKs send it).
+    pub fn dsn(&self) -> Option<&str> {
+        self.header.get("dsn").and_then(Value::as_str)
     }
 }
 
@@ -94,15 +102,28 @@ pub fn parse_envelope<'a>(body: &'a [u8], limits: &Limits) -> Result<Envelope<'a
                 }
             }
         };
-        if ty == "event" && payload.len() as u64 > limits.max_event_bytes {
+        let kind = ItemType::parse(&ty);
+        let (what, limit) = match kind {
+            ItemType::Attachment => ("attachment item", limits.max_attachment_bytes),
+            ItemType::ClientReport => ("client_report item", limits.max_client_report_bytes),
+            ItemType::Session | ItemType::Sessions => {
+                ("session item", limits.max_client_report_bytes)
+            }
+            _ if kind.is_event_like() || kind == ItemType::UserReport => {
+                ("event item", limits.max_event_bytes)
+            }
+            _ => ("item", limits.max_attachment_bytes),
+        };
+        if payload.len() as u64 > limit {
             return Err(IngestError::too_large(
-                "event item",
-                limits.max_event_bytes,
+                what,
+                limit,
                 Some(payload.len() as u64),
             ));
         }
         items.push(Item {
             ty,
+            kind,
             header: item_header,
             payload,
         });
@@ -205,12 +226,36 @@ mod tests {
         let err =
             parse_envelope(b"{}\n{\"type\":\"event\",\"length\":5}\n12345\n", &limits).unwrap_err();
         assert_eq!((err.status(), err.body()["limit"].as_u64()), (413, Some(4)));
-        // Attachments are not bound by the event limit.
+        // Attachments are not bound by the event limit, but by their own.
         assert!(parse_envelope(
             b"{}\n{\"type\":\"attachment\",\"length\":5}\n12345\n",
             &limits
         )
         .is_ok());
+        let small = Limits {
+            max_attachment_bytes: 4,
+            max_client_report_bytes: 2,
+            ..Limits::default()
+        };
+        let err = parse_envelope(
+            b"{}\n{\"type\":\"attachment\",\"length\":5}\n12345\n",
+            &small,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().starts_with("attachment item is too large"),
+            "{err}"
+        );
+        let err = parse_envelope(
+            b"{}\n{\"type\":\"client_report\",\"length\":3}\n{}1\n",
+            &small,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("client_report item is too large"),
+            "{err}"
+        );
         let err = parse_envelope(
             b"{}\n{\"type\":\"a\"}\n1\n{\"type\":\"a\"}\n2\n{\"type\":\"a\"}\n3\n",
             &limits,

@@ -20,6 +20,9 @@ pub enum IngestError {
     /// A key was given but is not this project's public key.
     #[error("invalid public key for this project")]
     InvalidKey,
+    /// The envelope header's DSN names another project than the URL.
+    #[error("the envelope's DSN is for another project than the URL")]
+    DsnProjectMismatch,
     /// Several keys were given and they disagree.
     #[error("conflicting public keys in query string, X-Sentry-Auth and envelope header")]
     ConflictingAuth,
@@ -39,7 +42,7 @@ pub enum IngestError {
     #[error("request body is empty")]
     EmptyBody,
     /// `Content-Encoding` we don't decode.
-    #[error("unsupported Content-Encoding '{0}': use gzip, deflate or identity")]
+    #[error("unsupported Content-Encoding '{0}': use gzip, deflate, br or identity")]
     UnsupportedEncoding(String),
     /// The compressed body is corrupt.
     #[error("body could not be decompressed as {0}")]
@@ -89,6 +92,7 @@ impl IngestError {
             Self::MissingAuth => "missing_auth",
             Self::InvalidKey => "invalid_key",
             Self::ConflictingAuth => "conflicting_auth",
+            Self::DsnProjectMismatch => "dsn_project_mismatch",
             Self::TooLarge { .. } => "too_large",
             Self::EmptyBody => "empty_body",
             Self::UnsupportedEncoding(_) => "unsupported_encoding",
@@ -106,7 +110,7 @@ impl IngestError {
         match self {
             Self::UnknownProject(_) => 404,
             Self::MissingAuth => 401,
-            Self::InvalidKey | Self::ConflictingAuth => 403,
+            Self::InvalidKey | Self::ConflictingAuth | Self::DsnProjectMismatch => 403,
             Self::TooLarge { .. } => 413,
             Self::UnsupportedEncoding(_) => 415,
             Self::RateLimited { .. } => 429,

@@ -155,10 +155,22 @@ pub fn normalize_event(
     let mechanism = exception
         .and_then(|e| e.get("mechanism"))
         .and_then(|m| str_at(m, "type"));
+    let feedback = value
+        .get("contexts")
+        .and_then(|c| c.get("feedback"))
+        .filter(|f| f.is_object());
+    let is_transaction = value.get("type").and_then(Value::as_str) == Some("transaction");
     let kind = match (mechanism, exception.is_some()) {
+        _ if feedback.is_some() => "feedback".into(),
+        _ if is_transaction => "transaction".into(),
         (Some(m), _) if !m.is_empty() => m,
         (_, true) => "exception".into(),
         _ => "message".into(),
+    };
+    let message = match (message.is_empty(), feedback) {
+        (true, Some(f)) => str_at(f, "message").unwrap_or_default(),
+        (true, None) if is_transaction => str_at(&value, "transaction").unwrap_or_default(),
+        _ => message,
     };
     let level = str_at(&value, "level")
         .filter(|l| matches!(l.as_str(), "fatal" | "error" | "warning" | "info" | "debug"))
@@ -200,6 +212,7 @@ pub fn normalize_event(
         user_email: value
             .get("user")
             .and_then(|u| str_at(u, "email"))
+            .or_else(|| feedback.and_then(|f| str_at(f, "contact_email")))
             .unwrap_or_default(),
         tags: read_tags(value.get("tags")),
         frames,
@@ -216,6 +229,42 @@ fn message_or(a: &str, b: &str) -> String {
     } else {
         a.to_string()
     }
+}
+
+/// Reads a legacy `user_report` item (`{event_id, name, email, comments}`) as a feedback event
+/// with its own id, tagged with the event it is about.
+pub fn normalize_user_report(
+    payload: &[u8],
+    own_id: &str,
+    received_ms: u64,
+    max_depth: usize,
+) -> Result<NormalizedEvent, IngestError> {
+    let v = parse_json_bounded(payload, max_depth)?;
+    if !v.is_object() {
+        return Err(IngestError::InvalidEvent(
+            "a user_report must be a JSON object".into(),
+        ));
+    }
+    let mut feedback = serde_json::Map::new();
+    for (from, to) in [
+        ("comments", "message"),
+        ("email", "contact_email"),
+        ("name", "name"),
+    ] {
+        if let Some(text) = str_at(&v, from) {
+            feedback.insert(to.into(), Value::String(text));
+        }
+    }
+    let mut event = serde_json::json!({ "level": "info", "contexts": { "feedback": feedback } });
+    if let Some(associated) = v
+        .get("event_id")
+        .and_then(Value::as_str)
+        .and_then(normalize_event_id)
+    {
+        event["contexts"]["feedback"]["associated_event_id"] = Value::String(associated.clone());
+        event["tags"] = serde_json::json!({ "associated_event_id": associated });
+    }
+    normalize_event(event.to_string().as_bytes(), own_id, received_ms, max_depth)
 }
 
 /// Accepts 32 hex digits, with or without dashes, in any case.
@@ -480,6 +529,50 @@ mod tests {
         for (name, json, get, want) in cases {
             assert_eq!(get(&norm(json)), want, "{name}");
         }
+    }
+
+    #[test]
+    fn reads_feedback_and_transactions() {
+        let s = norm(
+            r#"{"type":"feedback","contexts":{"feedback":{"message":"Checkout is broken","contact_email":"a@b.c","name":"Ann"}}}"#,
+        );
+        assert_eq!(
+            (
+                s.kind.as_str(),
+                s.message.as_str(),
+                s.user_email.as_str(),
+                s.title.as_str()
+            ),
+            (
+                "feedback",
+                "Checkout is broken",
+                "a@b.c",
+                "Checkout is broken"
+            )
+        );
+        let s = norm(r#"{"type":"transaction","transaction":"/checkout"}"#);
+        assert_eq!(
+            (s.kind.as_str(), s.message.as_str()),
+            ("transaction", "/checkout")
+        );
+        let r = normalize_user_report(br#"{"event_id":"9ec79c33ec9942ab8353589fcb2e04dc","name":"Ann","email":"a@b.c","comments":"It broke"}"#, ID, 5, 64).unwrap();
+        assert_eq!(
+            (
+                r.summary.kind.as_str(),
+                r.summary.message.as_str(),
+                r.summary.user_email.as_str()
+            ),
+            ("feedback", "It broke", "a@b.c")
+        );
+        assert_eq!(r.summary.event_id, ID);
+        assert_eq!(
+            r.summary
+                .tags
+                .get("associated_event_id")
+                .map(String::as_str),
+            Some("9ec79c33ec9942ab8353589fcb2e04dc")
+        );
+        assert!(normalize_user_report(b"[]", ID, 5, 64).is_err());
     }
 
     #[test]

@@ -12,12 +12,16 @@
 )]
 
 pub mod fingerprint;
+#[cfg(feature = "server")]
+pub mod ingest;
 pub mod rate_limit;
 pub mod sdk;
 pub mod stack;
 
 #[cfg(feature = "server")]
 pub mod auth;
+#[cfg(feature = "server")]
+pub mod client_report;
 #[cfg(feature = "server")]
 pub mod config;
 #[cfg(feature = "server")]
@@ -27,7 +31,11 @@ pub mod error;
 #[cfg(feature = "server")]
 pub mod event;
 #[cfg(feature = "server")]
+pub mod item;
+#[cfg(feature = "server")]
 pub mod query;
+#[cfg(feature = "server")]
+pub mod session;
 #[cfg(feature = "server")]
 pub mod size;
 #[cfg(feature = "server")]

@@ -38,6 +38,23 @@ pub enum RateDecision {
     },
 }
 
+impl RateDecision {
+    /// For a request that took the last token: how long SDKs should hold off, sent as
+    /// `X-Sentry-Rate-Limits` on the 200 so they back off before being refused. An upper bound
+    /// (the time to refill one whole token), at least 1 s.
+    pub fn preemptive_retry_after(&self, cfg: &RateLimitConfig) -> Option<u64> {
+        match self {
+            Self::Allowed { remaining: 0 }
+                if cfg.per_second.is_finite() && cfg.per_second > 0.0 =>
+            {
+                Some(((1.0 / cfg.per_second).ceil() as u64).max(1))
+            }
+            Self::Allowed { remaining: 0 } => Some(60),
+            _ => None,
+        }
+    }
+}
+
 /// A token bucket's state: tokens left and when they were last counted.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct TokenBucket {
@@ -140,6 +157,35 @@ mod tests {
             "backwards clock refills nothing"
         );
         assert!(matches!(b.take(&cfg, 5), RateDecision::Limited { .. }));
+    }
+
+    #[test]
+    fn warns_when_the_last_token_is_taken() {
+        let cfg = RateLimitConfig {
+            burst: 2,
+            per_second: 0.25,
+        };
+        let cases = [
+            (RateDecision::Allowed { remaining: 1 }, None),
+            (RateDecision::Allowed { remaining: 0 }, Some(4)),
+            (
+                RateDecision::Limited {
+                    retry_after_secs: 3,
+                },
+                None,
+            ),
+        ];
+        for (d, want) in cases {
+            assert_eq!(d.preemptive_retry_after(&cfg), want, "{d:?}");
+        }
+        let fast = RateLimitConfig {
+            burst: 2,
+            per_second: 50.0,
+        };
+        assert_eq!(
+            RateDecision::Allowed { remaining: 0 }.preemptive_retry_after(&fast),
+            Some(1)
+        );
     }
 
     #[test]

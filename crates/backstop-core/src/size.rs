@@ -52,6 +52,8 @@ pub enum ContentEncoding {
     Gzip,
     /// zlib-wrapped deflate (raw deflate is accepted too, as some clients send it).
     Deflate,
+    /// Brotli.
+    Brotli,
 }
 
 impl ContentEncoding {
@@ -64,6 +66,7 @@ impl ContentEncoding {
             "" | "identity" => Ok(Self::Identity),
             "gzip" | "x-gzip" => Ok(Self::Gzip),
             "deflate" => Ok(Self::Deflate),
+            "br" => Ok(Self::Brotli),
             other => Err(IngestError::UnsupportedEncoding(
                 other.chars().take(40).collect(),
             )),
@@ -83,6 +86,11 @@ pub fn decode_body(
             flate2::read::MultiGzDecoder::new(body.as_slice()),
             max_out,
             "gzip",
+        ),
+        ContentEncoding::Brotli => read_bounded(
+            brotli_decompressor::Decompressor::new(body.as_slice(), 4096),
+            max_out,
+            "br",
         ),
         ContentEncoding::Deflate => {
             match read_bounded(
@@ -158,6 +166,7 @@ mod tests {
             (None, Ok(ContentEncoding::Identity)),
             (Some(" GZIP "), Ok(ContentEncoding::Gzip)),
             (Some("deflate"), Ok(ContentEncoding::Deflate)),
+            (Some("br"), Ok(ContentEncoding::Brotli)),
             (Some("zstd"), Err(415)),
         ];
         for (h, want) in cases {
@@ -183,6 +192,26 @@ mod tests {
         assert_eq!(err.body()["limit"], 1_000_000);
         let err = decode_body(ContentEncoding::Gzip, b"not gzip".to_vec(), 100).unwrap_err();
         assert_eq!(err, IngestError::InvalidCompression("gzip"));
+    }
+
+    #[test]
+    fn decodes_brotli_within_bound() {
+        // "hello" compressed with brotli (quality 11), and a stream of 1 MiB of zeros.
+        let hello: &[u8] = &[0x0b, 0x02, 0x80, 0x68, 0x65, 0x6c, 0x6c, 0x6f, 0x03];
+        assert_eq!(
+            decode_body(ContentEncoding::Brotli, hello.to_vec(), 100).unwrap(),
+            b"hello"
+        );
+        assert_eq!(
+            decode_body(ContentEncoding::Brotli, hello.to_vec(), 4)
+                .unwrap_err()
+                .status(),
+            413
+        );
+        assert_eq!(
+            decode_body(ContentEncoding::Brotli, b"garbage!".to_vec(), 100).unwrap_err(),
+            IngestError::InvalidCompression("br")
+        );
     }
 
     #[test]
