@@ -160,8 +160,15 @@ pub fn normalize_event(
         .and_then(|c| c.get("feedback"))
         .filter(|f| f.is_object());
     let is_transaction = value.get("type").and_then(Value::as_str) == Some("transaction");
+    // Sentry SDKs attach a synthetic exception (only a stack) to messages: still a message.
+    let synthetic = exception
+        .and_then(|e| e.get("mechanism"))
+        .and_then(|m| m.get("synthetic"))
+        .and_then(Value::as_bool)
+        == Some(true);
     let kind = match (mechanism, exception.is_some()) {
         _ if feedback.is_some() => "feedback".into(),
+        _ if synthetic && !message.is_empty() => "message".into(),
         _ if is_transaction => "transaction".into(),
         (Some(m), _) if !m.is_empty() => m,
         (_, true) => "exception".into(),
@@ -529,6 +536,12 @@ mod tests {
         for (name, json, get, want) in cases {
             assert_eq!(get(&norm(json)), want, "{name}");
         }
+    }
+
+    #[test]
+    fn a_synthetic_exception_on_a_message_is_still_a_message() {
+        let s = norm(r#"{"message":"msg one","exception":{"values":[{"value":"msg one","mechanism":{"type":"generic","synthetic":true,"handled":true}}]}}"#);
+        assert_eq!((s.kind.as_str(), s.title.as_str(), s.exc_type.as_str()), ("message", "msg one", ""));
     }
 
     #[test]
