@@ -540,8 +540,13 @@ mod tests {
 
     #[test]
     fn a_synthetic_exception_on_a_message_is_still_a_message() {
-        let s = norm(r#"{"message":"msg one","exception":{"values":[{"value":"msg one","mechanism":{"type":"generic","synthetic":true,"handled":true}}]}}"#);
-        assert_eq!((s.kind.as_str(), s.title.as_str(), s.exc_type.as_str()), ("message", "msg one", ""));
+        let s = norm(
+            r#"{"message":"msg one","exception":{"values":[{"value":"msg one","mechanism":{"type":"generic","synthetic":true,"handled":true}}]}}"#,
+        );
+        assert_eq!(
+            (s.kind.as_str(), s.title.as_str(), s.exc_type.as_str()),
+            ("message", "msg one", "")
+        );
     }
 
     #[test]

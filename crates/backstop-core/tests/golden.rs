@@ -59,18 +59,30 @@ fn normalized(body: &[u8]) -> Value {
 #[test]
 fn recorded_envelopes_normalise_as_expected() {
     let paths = envelopes(&fixtures_dir());
-    assert!(!paths.is_empty(), "no fixtures found in {}", fixtures_dir().display());
+    assert!(
+        !paths.is_empty(),
+        "no fixtures found in {}",
+        fixtures_dir().display()
+    );
     let bless = std::env::var("BLESS").is_ok_and(|v| v == "1");
     for path in paths {
         let got = normalized(&std::fs::read(&path).unwrap());
         let expected_path = path.with_extension("expected.json");
         if bless {
-            std::fs::write(&expected_path, serde_json::to_string_pretty(&got).unwrap() + "\n").unwrap();
+            std::fs::write(
+                &expected_path,
+                serde_json::to_string_pretty(&got).unwrap() + "\n",
+            )
+            .unwrap();
             continue;
         }
         let want: Value = serde_json::from_str(
-            &std::fs::read_to_string(&expected_path)
-                .unwrap_or_else(|e| panic!("{}: {e} (run with BLESS=1 to create it)", expected_path.display())),
+            &std::fs::read_to_string(&expected_path).unwrap_or_else(|e| {
+                panic!(
+                    "{}: {e} (run with BLESS=1 to create it)",
+                    expected_path.display()
+                )
+            }),
         )
         .unwrap();
         assert_eq!(got, want, "{}", path.display());

@@ -253,7 +253,10 @@ fn test(args: &[String]) -> ExitCode {
             "CHROMEDRIVER=/usr/bin/chromedriver cargo test -p backstop-browser --target wasm32-unknown-unknown",
         ),
         Step::new("build-sdk", "cargo xtask build-sdk"),
-        Step::new("build-worker", "cargo xtask build-worker"),
+        Step::new(
+            "build-worker",
+            "BACKSTOP_SKIP_WORKER_BUILD=0 cargo xtask build-worker",
+        ),
         Step::new(
             "deploy-dry-run",
             "node_modules/.bin/wrangler deploy --dry-run --outdir target/deploy-dry-run",

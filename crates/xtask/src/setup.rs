@@ -10,6 +10,10 @@ use crate::{run, TaskResult};
 const WASM_BINDGEN_VERSION: &str = "0.2.130";
 /// worker-build version; matches the `worker` crate.
 const WORKER_BUILD_VERSION: &str = "0.8.7";
+/// The Python sentry-sdk the drop-in tests use as a real backend client.
+const SENTRY_PYTHON_VERSION: &str = "2.75.0";
+/// Where it is installed (a venv, so the machine's Python is untouched).
+const PYENV: &str = "target/pyenv";
 /// Debian packages needed to build worker-build.
 const BUILD_PACKAGES: &[&str] = &["pkg-config", "libssl-dev"];
 /// Debian packages for the browser tests.
@@ -68,7 +72,33 @@ pub(crate) fn ensure(needs: &Needs) -> TaskResult {
             "--locked",
         ]))?;
     }
-    npm_ci()
+    npm_ci()?;
+    if needs.browser {
+        python_sentry_sdk()?;
+    }
+    Ok(())
+}
+
+/// Installs the pinned Python sentry-sdk into a venv under target/ (tests only).
+fn python_sentry_sdk() -> TaskResult {
+    let python = format!("{PYENV}/bin/python");
+    let version = Command::new(&python)
+        .args(["-c", "import sentry_sdk; print(sentry_sdk.VERSION)"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    if version == SENTRY_PYTHON_VERSION {
+        return Ok(());
+    }
+    println!("==> installing the Python sentry-sdk {SENTRY_PYTHON_VERSION} into {PYENV} (for the drop-in tests)");
+    run(Command::new("python3").args(["-m", "venv", PYENV]))?;
+    run(Command::new(&python).args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        &format!("sentry-sdk=={SENTRY_PYTHON_VERSION}"),
+    ]))
 }
 
 fn installed_targets() -> Result<String, String> {
