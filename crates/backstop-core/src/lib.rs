@@ -11,11 +11,14 @@
     )
 )]
 
+pub mod breadcrumb;
 pub mod fingerprint;
 #[cfg(feature = "server")]
 pub mod ingest;
 pub mod rate_limit;
 pub mod sdk;
+pub mod sdk_event;
+pub mod sdk_transport;
 pub mod stack;
 
 #[cfg(feature = "server")]

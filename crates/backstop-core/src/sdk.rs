@@ -158,6 +158,115 @@ pub fn resource_error_value(tag: &str, src: &str) -> String {
     out
 }
 
+/// Lowest status of the default failed-request range (`failedRequestStatusCodes`).
+pub const DEFAULT_FAILED_STATUS: (u16, u16) = (500, 599);
+/// Most status ranges kept from the options.
+pub const MAX_STATUS_RANGES: usize = 16;
+/// Deepest `error.cause` chain followed (the caught error plus this many causes).
+pub const MAX_CAUSE_DEPTH: usize = 5;
+
+/// Whether a response `status` is a failure worth an event, given inclusive `ranges` (the
+/// `failedRequestStatusCodes` option; `fetchStatusMin: n` is the range `n..=599`). Only real
+/// HTTP statuses count (opaque responses report 0).
+pub fn is_failed_status(status: u16, ranges: &[(u16, u16)]) -> bool {
+    (100..=599).contains(&status) && ranges.iter().any(|&(lo, hi)| lo <= status && status <= hi)
+}
+
+/// The sampling decision for one event: `random` is uniform in `[0, 1)`; a rate of 1 (or more)
+/// keeps everything, 0, negative or NaN keeps nothing.
+pub fn is_sampled(rate: f64, random: f64) -> bool {
+    if rate >= 1.0 {
+        return true;
+    }
+    rate > 0.0 && random < rate
+}
+
+/// URL prefixes of code that belongs to a browser extension, not the page (Relay's
+/// browser-extensions filter).
+const EXTENSION_URLS: &[&str] = &[
+    "chrome-extension://",
+    "moz-extension://",
+    "safari-extension://",
+    "safari-web-extension://",
+    "ms-browser-extension://",
+    "chrome://",
+    "resource://",
+];
+
+/// Error messages known to come from extensions, toolbars and injected scripts (the same kind
+/// of list Relay's browser-extensions filter keeps).
+const EXTENSION_MESSAGES: &[&str] = &[
+    "top.GLOBALS",
+    "originalCreateNotification",
+    "canvas.contentDocument",
+    "MyApp_RemoveAllHighlights",
+    "http://tt.epicplay.com",
+    "Can't find variable: ZiteReader",
+    "jigsaw is not defined",
+    "ComboSearch is not defined",
+    "http://loading.retry.widdit.com/",
+    "atomicFindClose",
+    "fb_xd_fragment",
+    "bmi_SafeAddOnload",
+    "EBCallBackMessageReceived",
+    "conduitPage",
+    "__gCrWeb",
+];
+
+/// Whether a frame URL is a browser extension's (or the browser's own) code.
+pub fn is_extension_url(url: &str) -> bool {
+    let url = url.trim_start();
+    EXTENSION_URLS.iter().any(|p| {
+        url.get(..p.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(p))
+    }) || url.contains("translate.googleapis.com")
+}
+
+/// Whether an error message is one that extensions and injected scripts are known to cause.
+pub fn is_extension_message(value: &str) -> bool {
+    EXTENSION_MESSAGES.iter().any(|m| value.contains(m))
+}
+
+/// Whether a message is the browser's "Script error." for a cross-origin script: no message, no
+/// stack, nothing to act on (Sentry's SDKs drop it by default too).
+pub fn is_script_error(value: &str) -> bool {
+    let v = value.trim();
+    let v = v.strip_prefix("Uncaught ").unwrap_or(v);
+    matches!(v, "Script error." | "Script error") || v.starts_with("Javascript error: Script error")
+}
+
+/// Whether `value` contains the non-empty `pattern` (string patterns of `ignoreErrors`,
+/// `denyUrls`, `allowUrls`, as in Sentry's SDKs).
+pub fn contains_pattern(value: &str, pattern: &str) -> bool {
+    !pattern.is_empty() && value.contains(pattern)
+}
+
+/// A 64-bit FNV-1a hash of `parts` (each followed by a separator), for dedupe keys.
+pub fn hash_parts<'a>(parts: impl IntoIterator<Item = &'a str>) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for b in part.bytes().chain(core::iter::once(0xff)) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+/// Consecutive-duplicate detection: an event equal to the one just before it (same dedupe key)
+/// is dropped, as Sentry's `Dedupe` integration does.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Dedupe {
+    last: Option<u64>,
+}
+
+impl Dedupe {
+    /// Records `key`; `true` if it equals the previous one (a duplicate).
+    pub fn is_repeat(&mut self, key: u64) -> bool {
+        self.last.replace(key) == Some(key)
+    }
+}
+
 /// A re-entrancy flag: capturing must never capture again (a page getter that throws, a
 /// listener of the SDK's own notification, a patched `sendBeacon`...). Single-threaded, as the
 /// browser main thread is.
@@ -427,5 +536,84 @@ mod tests {
         let _held = g.enter();
         g.reset();
         assert!(!g.is_busy(), "reset frees");
+    }
+
+    #[test]
+    fn failed_status_ranges() {
+        let default = [DEFAULT_FAILED_STATUS];
+        let custom = [(400, 404), (500, 599)];
+        let cases = [
+            (500, &default[..], true, "500 default"),
+            (599, &default[..], true, "599 default"),
+            (499, &default[..], false, "4xx default"),
+            (0, &default[..], false, "opaque"),
+            (404, &custom[..], true, "404 custom"),
+            (405, &custom[..], false, "405 outside"),
+            (503, &[][..], false, "no ranges, nothing fails"),
+            (600, &[(0, 65535)][..], false, "not an http status"),
+        ];
+        for (status, ranges, want, name) in cases {
+            assert_eq!(is_failed_status(status, ranges), want, "case {name}");
+        }
+    }
+
+    #[test]
+    fn sampling() {
+        let cases = [
+            (1.0, 0.999, true, "rate 1 keeps all"),
+            (0.0, 0.0, false, "rate 0 keeps none"),
+            (0.25, 0.1, true, "below"),
+            (0.25, 0.25, false, "at the rate"),
+            (-1.0, 0.0, false, "negative"),
+            (f64::NAN, 0.0, false, "nan"),
+            (7.0, 0.5, true, "above 1"),
+        ];
+        for (rate, random, want, name) in cases {
+            assert_eq!(is_sampled(rate, random), want, "case {name}");
+        }
+    }
+
+    #[test]
+    fn extension_and_script_error_filters() {
+        let urls = [
+            ("chrome-extension://abc/content.js", true),
+            ("MOZ-EXTENSION://x/y.js", true),
+            ("safari-web-extension://x/y.js", true),
+            ("https://translate.googleapis.com/x.js", true),
+            ("https://app.test/chrome-extension.js", false),
+            ("https://app.test/a.js", false),
+            ("", false),
+        ];
+        for (url, want) in urls {
+            assert_eq!(is_extension_url(url), want, "url {url}");
+        }
+        assert!(is_extension_message("Cannot read top.GLOBALS of undefined"));
+        assert!(!is_extension_message("x is not defined"));
+        let messages = [
+            ("Script error.", true),
+            ("Script error", true),
+            ("Uncaught Script error.", true),
+            ("Javascript error: Script error. on line 0", true),
+            ("Script error. in my code", false),
+            ("TypeError: x", false),
+        ];
+        for (m, want) in messages {
+            assert_eq!(is_script_error(m), want, "message {m}");
+        }
+        assert!(contains_pattern("TypeError: boom", "boom"));
+        assert!(
+            !contains_pattern("anything", ""),
+            "empty patterns match nothing"
+        );
+    }
+
+    #[test]
+    fn dedupe_drops_consecutive_repeats_only() {
+        let a = hash_parts(["TypeError", "x"]);
+        let b = hash_parts(["TypeError", "y"]);
+        assert_ne!(a, hash_parts(["TypeErro", "rx"]), "separators matter");
+        let mut d = Dedupe::default();
+        let got: Vec<bool> = [a, a, b, a, a].iter().map(|&k| d.is_repeat(k)).collect();
+        assert_eq!(got, [false, true, false, false, true]);
     }
 }
