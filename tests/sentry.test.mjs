@@ -132,6 +132,26 @@ describe('@sentry/browser against Backstop', () => {
     await close();
   });
 
+  test('the dashboard shows the SDK client reports, the user and the breadcrumbs', async () => {
+    const { events } = await adminGet(w, '/api/1/events?query=card%20declined');
+    assert.ok(events.length >= 1);
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const log = watchPage(page);
+    await page.goto(`${w.base}/#token=${w.adminToken}`);
+    await page.waitForSelector('#client-drops tbody tr', { timeout: 10_000 });
+    assert.match(await page.textContent('#client-drops'), /before_send/);
+    assert.match(await page.textContent('#sessions'), /shop@2\.0\.0/);
+    await page.click(`#events tbody tr[data-event-id="${events[0].event_id}"]`);
+    await page.waitForSelector(`#event-detail[data-event-id="${events[0].event_id}"]`);
+    await page.waitForSelector('#detail-breadcrumbs tbody tr');
+    assert.match(await page.textContent('#detail-breadcrumbs'), /opened cart/);
+    assert.match(await page.textContent('#detail-breadcrumbs'), /stock low/);
+    assert.match(await page.textContent('#detail-user'), /ann@example\.com/);
+    assert.deepEqual(log.pageErrors, [], log.describe());
+    await context.close();
+  });
+
   test('sessions are counted per release', async () => {
     const { page, close } = await openPage(({ dsn }) => {
       window.Sentry.init({ dsn, release: 'health@1.0.0' });

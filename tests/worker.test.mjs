@@ -103,6 +103,30 @@ describe('worker', () => {
     assert.equal(detail.event.kind, 'message');
   });
 
+  test('attachments are kept in R2, listed with their event and downloadable', async () => {
+    const id = randomId();
+    const event = Buffer.from(JSON.stringify({ message: 'with a log file' }));
+    const file = Buffer.from('line 1\nline 2 <script>alert(1)</script>\n');
+    const body = Buffer.concat([
+      Buffer.from(`{"event_id":"${id}"}\n{"type":"event","length":${event.length}}\n`), event,
+      Buffer.from(`\n{"type":"attachment","length":${file.length},"filename":"app.log","content_type":"text/html"}\n`), file,
+      Buffer.from('\n{"type":"replay_recording","length":3}\nabc\n'),
+    ]);
+    const r = await post(w, `/api/1/envelope/?sentry_key=${KEY}`, body);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const detail = await adminGet(w, `/api/1/events/${id}`);
+    assert.deepEqual(detail.event.attachments, [{ seq: 0, filename: 'app.log', content_type: 'text/html', size: file.length }]);
+    const dl = await fetch(`${w.base}/api/1/events/${id}/attachments/0`, { headers: { Authorization: `Bearer ${DEV_ADMIN_TOKEN}` } });
+    assert.equal(dl.status, 200);
+    assert.equal(dl.headers.get('content-type'), 'application/octet-stream', 'never rendered as HTML');
+    assert.match(dl.headers.get('content-disposition'), /attachment; filename="app.log"/);
+    assert.deepEqual(Buffer.from(await dl.arrayBuffer()), file);
+    const noAuth = await fetch(`${w.base}/api/1/events/${id}/attachments/0`);
+    assert.equal(noAuth.status, 401);
+    const { items } = await adminGet(w, '/api/1/stats');
+    assert.ok(items.attachment >= 1 && items.unsupported >= 1, JSON.stringify(items));
+  });
+
   test('a large event is stored with its payload in R2 and read back', async () => {
     const id = randomId();
     const big = 'x'.repeat(200 * 1024);

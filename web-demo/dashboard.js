@@ -212,6 +212,7 @@
   // ---- stats -----------------------------------------------------------------------------------
 
   function renderStats(data) {
+    renderStatsExtra(data);
     var totals = (data && data.totals) || {};
     var minutes = (data && Array.isArray(data.minutes)) ? data.minutes : [];
     var hourAgo = Date.now() - 3600 * 1000;
@@ -235,6 +236,48 @@
       li.appendChild(el('span', 'counter-value', value.toLocaleString()));
       li.appendChild(el('span', 'counter-label', REASON_LABELS[reason] || reason));
       li.appendChild(el('span', 'counter-recent', (lastHour[reason] || 0).toLocaleString() + ' in the last hour'));
+      list.appendChild(li);
+    });
+  }
+
+  function renderStatsExtra(data) {
+    var drops = (data && Array.isArray(data.client_discarded)) ? data.client_discarded : [];
+    var dropBody = $('client-drops').querySelector('tbody');
+    clear(dropBody);
+    drops.forEach(function (d) {
+      var tr = el('tr');
+      tr.appendChild(el('td', 'mono', str(d.reason)));
+      tr.appendChild(el('td', null, str(d.category)));
+      tr.appendChild(el('td', 'num', (Number(d.quantity) || 0).toLocaleString()));
+      dropBody.appendChild(tr);
+    });
+    $('client-drops').hidden = drops.length === 0;
+    $('client-drops-empty').hidden = drops.length > 0;
+
+    var sessions = (data && Array.isArray(data.sessions)) ? data.sessions : [];
+    var sessionBody = $('sessions').querySelector('tbody');
+    clear(sessionBody);
+    sessions.forEach(function (r) {
+      var tr = el('tr');
+      tr.appendChild(el('td', 'mono', str(r.release) || '(none)'));
+      tr.appendChild(el('td', null, str(r.environment)));
+      tr.appendChild(el('td', 'num', (Number(r.started) || 0).toLocaleString()));
+      tr.appendChild(el('td', 'num', (Number(r.crashed) || 0).toLocaleString()));
+      var rate = typeof r.crash_free_rate === 'number' ? (r.crash_free_rate * 100).toFixed(1) + ' %' : '–';
+      tr.appendChild(el('td', 'num', rate));
+      sessionBody.appendChild(tr);
+    });
+    $('sessions').hidden = sessions.length === 0;
+    $('sessions-empty').hidden = sessions.length > 0;
+
+    var items = (data && data.items && typeof data.items === 'object') ? data.items : {};
+    var list = $('items');
+    clear(list);
+    Object.keys(items).sort().forEach(function (k) {
+      var li = el('li', null);
+      li.setAttribute('data-item', k);
+      li.appendChild(el('span', 'item-count', (Number(items[k]) || 0).toLocaleString()));
+      li.appendChild(el('span', 'item-name', k));
       list.appendChild(li);
     });
   }
@@ -416,7 +459,75 @@
     $('detail-no-tags').hidden = tagKeys.length > 0;
 
     var payload = data && Object.prototype.hasOwnProperty.call(data, 'payload') ? data.payload : null;
+    renderUser(payload && typeof payload === 'object' ? payload.user : null);
+    renderBreadcrumbs(payload && typeof payload === 'object' ? payload.breadcrumbs : null);
+    renderAttachments(ev);
     $('detail-payload').textContent = payload === null ? '(no payload stored)' : JSON.stringify(payload, null, 2);
+  }
+
+  function renderUser(user) {
+    var dl = $('detail-user');
+    clear(dl);
+    var u = user && typeof user === 'object' && !Array.isArray(user) ? user : {};
+    ['id', 'email', 'username', 'ip_address', 'name'].forEach(function (k) {
+      if (u[k] !== undefined && u[k] !== null && typeof u[k] !== 'object') addSummary(dl, k, str(u[k]), 'wrap');
+    });
+    $('detail-no-user').hidden = dl.childNodes.length > 0;
+  }
+
+  function renderBreadcrumbs(raw) {
+    // Sentry sends breadcrumbs as a list or as {values: [...]}.
+    var crumbs = Array.isArray(raw) ? raw : (raw && Array.isArray(raw.values) ? raw.values : []);
+    var body = $('detail-breadcrumbs').querySelector('tbody');
+    clear(body);
+    crumbs.slice(-100).forEach(function (b) {
+      b = b && typeof b === 'object' ? b : {};
+      var tr = el('tr');
+      var ts = typeof b.timestamp === 'number' ? b.timestamp * 1000 : Date.parse(str(b.timestamp));
+      tr.appendChild(el('td', 'mono', isFinite(ts) ? new Date(ts).toISOString().slice(11, 23) : ''));
+      tr.appendChild(el('td', null, str(b.category || b.type)));
+      tr.appendChild(el('td', null, str(b.level)));
+      var text = b.message !== undefined ? str(b.message) : (b.data ? JSON.stringify(b.data) : '');
+      tr.appendChild(el('td', 'wrap', text));
+      body.appendChild(tr);
+    });
+    $('detail-breadcrumbs').hidden = crumbs.length === 0;
+    $('detail-no-breadcrumbs').hidden = crumbs.length > 0;
+  }
+
+  function renderAttachments(ev) {
+    var list = $('detail-attachments');
+    clear(list);
+    var attachments = Array.isArray(ev.attachments) ? ev.attachments : [];
+    attachments.forEach(function (a) {
+      var li = el('li');
+      var button = el('button', 'secondary', str(a.filename) || 'attachment');
+      button.type = 'button';
+      button.addEventListener('click', function () { downloadAttachment(ev.event_id, a.seq, str(a.filename)); });
+      li.appendChild(button);
+      li.appendChild(el('span', 'muted', ' ' + str(a.content_type) + ' · ' + formatBytes(Number(a.size) || 0)));
+      list.appendChild(li);
+    });
+    $('detail-no-attachments').hidden = attachments.length > 0;
+  }
+
+  // Attachments need the bearer token, so they are fetched and handed to the browser as a blob.
+  function downloadAttachment(eventId, seq, filename) {
+    var path = projectPath('/events/' + encodeURIComponent(str(eventId)) + '/attachments/' + encodeURIComponent(String(seq)));
+    fetch(path, { headers: { Authorization: 'Bearer ' + state.token } })
+      .then(function (res) {
+        if (!res.ok) throw new ApiError(res.status, 'download_failed', 'attachment download failed');
+        return res.blob();
+      })
+      .then(function (blob) {
+        var a = document.createElement('a');
+        a.href = URL.createObjectURL(blob);
+        a.download = filename || 'attachment';
+        document.body.appendChild(a);
+        a.click();
+        setTimeout(function () { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
+      })
+      .catch(function (err) { setNotice(describeError(err), 'error'); });
   }
 
   function markSelected() {
