@@ -28,9 +28,9 @@ use crate::http::{json_response, preflight};
 use crate::ingest::Endpoint;
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     let path = req.path();
-    match route(req, &env).await {
+    match route(req, &env, &ctx).await {
         Ok(resp) => Ok(resp),
         Err(e) => {
             if matches!(e, AppError::Storage(_)) {
@@ -47,7 +47,7 @@ fn is_tunnel(env: &Env, path: &str) -> bool {
         .is_ok_and(|c| c.ingest.tunnel_path.trim_end_matches('/') == path.trim_end_matches('/'))
 }
 
-async fn route(req: Request, env: &Env) -> Result<Response, AppError> {
+async fn route(req: Request, env: &Env, ctx: &Context) -> Result<Response, AppError> {
     let path = req.path();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let method = req.method();
@@ -109,7 +109,7 @@ async fn route(req: Request, env: &Env) -> Result<Response, AppError> {
             Method::Options => Ok(preflight()?),
             _ => Err(AppError::NotFound(path)),
         },
-        _ => match webhook::handle_guarded(req, env).await? {
+        _ => match webhook::handle_guarded(req, env, ctx).await? {
             Some(resp) => Ok(resp),
             None => Err(AppError::NotFound(path)),
         },
