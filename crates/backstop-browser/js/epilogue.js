@@ -1,28 +1,36 @@
-  /* Backstop epilogue: load the wasm beside this script, then hand over from the buffering
-     listeners to the SDK's own. Never throws into the page. */
-  function stopBuffering() {
-    window.removeEventListener('error', onError, true);
-    window.removeEventListener('unhandledrejection', onRejection);
+  /* Backstop epilogue: read the options into the wasm's arguments, load the wasm beside this
+     script, then run what was queued. Never throws into the page. */
+  function num(v) { return typeof v === 'number' ? v : v == null ? undefined : NaN; }
+  function list(v) {
+    if (!Array.isArray(v)) return '';
+    return v.map(function (p) {
+      if (typeof p === 'string') return p;
+      if (isObj(p) && typeof p.test === 'function') return '\x02' + (regexps.push(p) - 1);
+      return '';
+    }).join('\x01');
   }
 
-  function start(opts) {
+  function start(o) {
     try {
-      wasm_bindgen.init(opts);
+      if (!isObj(o) || Array.isArray(o)) throw new Error('Backstop.init: invalid options: expected an object');
+      if (o.beforeSend != null && typeof o.beforeSend !== 'function') throw new Error('Backstop.init: invalid options: beforeSend must be a function');
+      var codes = o.failedRequestStatusCodes;
+      regexps = [];
+      wasm_bindgen.init(o.dsn == null ? '' : str(o.dsn), str(o.release || ''), str(o.environment || ''),
+        num(o.maxEvents), num(o.maxBreadcrumbs), num(o.sampleRate), num(o.fetchStatusMin),
+        codes == null ? undefined : Array.isArray(codes) ? codes.map(function (c) { return Array.isArray(c) ? c[0] + '-' + c[1] : str(c); }).join(',') : '!',
+        o.offline !== false, list(o.ignoreErrors), list(o.denyUrls), list(o.allowUrls), navigator.userAgent);
+      beforeSend = o.beforeSend || null;
+      if (o.wrapCallbacks === false) wrapOn = false;
     } catch (e) {
       console.error('[backstop] ' + ((e && e.message) || e));
       return;
     }
     if (started) return;
     started = true;
-    stopBuffering();
-    var early = buffer;
-    var pending = calls;
-    buffer = [];
-    calls = [];
-    try { wasm_bindgen.drain_early(early); } catch (e) { /* never into the page */ }
-    pending.forEach(function (c) {
-      try { wasm_bindgen[c[0]].apply(null, c[1]); } catch (e) { /* idem */ }
-    });
+    var pending = queue;
+    queue = [];
+    pending.forEach(soon);
     resolveReady();
   }
 
@@ -39,9 +47,7 @@
     options = null;
   }).catch(function (e) {
     failed = true;
-    stopBuffering();
-    buffer = [];
-    calls = [];
+    queue = [];
     console.warn('[backstop] SDK disabled: ' + ((e && e.message) || e));
     rejectReady(e);
   });

@@ -1,45 +1,304 @@
 /* Backstop browser SDK. prelude.js + wasm-bindgen glue + epilogue.js form one function: the
-   page's global scope only gains window.Backstop. This part runs as the <script> executes and
-   buffers errors until the wasm is ready (~50 ms). */
+   page's global scope only gains window.Backstop.
+   This file is the platform plumbing: it listens and wraps (errors, rejections, fetch, XHR,
+   timers and listeners, history, console, clicks, pagehide), reads page values inside `try`,
+   and hands the wasm plain strings and numbers; the wasm holds the state and makes every
+   decision, and reaches the page only through the bs_* functions below (its ports, see
+   src/host.rs). Until the wasm is ready (~50 ms) everything is queued, in order. */
 (function () {
   'use strict';
   if (window.Backstop) return;
   var script = document.currentScript;
   var src = (script && script.src) || '';
   var data = (script && script.dataset) || {};
-  var MAX = 50;
-  var buffer = [];
-  var calls = [];
+  var MAX = 100;
+  var queue = [];
   var options = null;
   var loaded = false;
   var started = false;
   var failed = false;
+  var busy = false;
+  var lastWrapped;
+  var wrapOn = data.wrapCallbacks !== 'false';
+  var beforeSend = null;
+  var hint;
+  var regexps = [];
+  var timer = 0;
+  var slice = Array.prototype.slice;
+  var origFetch = window.fetch;
+  var origSetTimeout = window.setTimeout;
   var resolveReady;
   var rejectReady;
   var ready = new Promise(function (resolve, reject) { resolveReady = resolve; rejectReady = reject; });
   ready.catch(function () { /* a failed load is never an unhandled rejection */ });
 
-  function onError(e) {
-    if (buffer.length >= MAX) return;
+  /* Runs f now once the SDK is started, else queues it (bounded). */
+  function soon(f) {
+    if (started) { try { f(); } catch (e) { /* never into the page */ } }
+    else if (!failed && queue.length < MAX) queue.push(f);
+  }
+  function str(v) {
+    try { return typeof v === 'string' ? v : String(v); } catch (e) { return '[unprintable value]'; }
+  }
+  function prop(o, k) {
+    try { var v = o[k]; return typeof v === 'string' ? v : null; } catch (e) { return null; }
+  }
+  function isObj(v) { return v !== null && (typeof v === 'object' || typeof v === 'function'); }
+  function isErr(v) {
+    return isObj(v) && (prop(v, 'stack') !== null || (prop(v, 'name') !== null && prop(v, 'message') !== null));
+  }
+  function describe(v) {
+    if (typeof v === 'string') return v;
+    if (isObj(v)) { try { var j = JSON.stringify(v); if (j && j !== '{}') return j; } catch (e) { /* cyclic, toJSON threw */ } }
+    return str(v);
+  }
+  function entry(v) {
+    return isErr(v)
+      ? 'E' + (prop(v, 'name') || '') + '\x01' + (prop(v, 'message') || '') + '\x01' + (prop(v, 'stack') || '')
+      : 'V' + describe(v);
+  }
+  /* The value and its `cause` chain (the wasm bounds it too). */
+  function chain(v) {
+    var out = [entry(v)];
+    var seen = [v];
+    for (var i = 0; i < 5 && isErr(v); i++) {
+      var c;
+      try { c = v.cause; } catch (e) { break; }
+      if (c === undefined || seen.indexOf(c) >= 0) break;
+      out.push(entry(c));
+      seen.push(c);
+      v = c;
+    }
+    return out.join('\x02');
+  }
+  function abs(u) { try { return new URL(u, location.href).href; } catch (e) { return u; } }
+
+  /* One capture. `busy` refuses captures from page code run while reading values (getters). */
+  function report(kind, value, loc, fn) {
+    if (busy) return undefined;
+    busy = true;
+    try { hint = value; return wasm_bindgen.capture(kind, typeof value === 'function' ? value() : chain(value), loc || '', fn || ''); }
+    catch (e) { return undefined; }
+    finally { busy = false; hint = undefined; }
+  }
+
+  /* Ports called by the wasm (src/host.rs). */
+  function bs_now() { return Date.now(); }
+  function bs_random() { return Math.random(); }
+  function bs_iso() { return new Date().toISOString(); }
+  function bs_url() { return location.href; }
+  function bs_test(i, text) { try { return !!regexps[i].test(text); } catch (e) { return false; } }
+  function bs_before_send(json) {
+    if (!beforeSend) return json;
+    try {
+      var r = beforeSend(JSON.parse(json), { originalException: hint });
+      if (!isObj(r) || Array.isArray(r) || typeof r.then === 'function') return undefined;
+      var out = JSON.stringify(r);
+      return out && out.charAt(0) === '{' ? out : undefined;
+    } catch (e) { return undefined; }
+  }
+  function bs_send(url, body, queued) {
+    function done(status, h) {
+      try { wasm_bindgen.settled(body, status, h ? h.get('x-sentry-rate-limits') : undefined, h ? h.get('retry-after') : undefined, queued); } catch (e) { /* idem */ }
+    }
+    try {
+      origFetch.call(window, url, { method: 'POST', body: body, mode: 'cors', keepalive: body.length < 61440 })
+        .then(function (r) { done(r.status, r.headers); }, function () { done(0); });
+    } catch (e) { Promise.resolve().then(function () { done(0); }); }
+  }
+  function bs_beacon(url, body) { try { return navigator.sendBeacon(url, body); } catch (e) { return false; } }
+  function bs_load(key) { try { return localStorage.getItem(key); } catch (e) { return undefined; } }
+  function bs_store(key, value) {
+    try { if (value) localStorage.setItem(key, value); else localStorage.removeItem(key); } catch (e) { /* quota, privacy mode */ }
+  }
+  function bs_timer(ms) {
+    clearTimeout(timer);
+    timer = origSetTimeout.call(window, function () { timer = 0; soon(function () { wasm_bindgen.drain(); }); }, ms);
+  }
+  function bs_notify(id, kind, type, message, transport) {
+    try {
+      window.dispatchEvent(new CustomEvent('backstop:sent', { detail: { event_id: id, kind: kind, type: type === undefined ? null : type, message: message, transport: transport } }));
+    } catch (e) { /* idem */ }
+  }
+
+  /* Errors, failed element loads, rejections. */
+  window.addEventListener('error', function (e) {
     var t = e.target;
     if (t && t !== window && t.tagName) {
-      buffer.push({ kind: 'resource', tag: String(t.tagName), src: t.currentSrc || t.src || t.href || '' });
-    } else {
-      buffer.push({ kind: 'error', error: e.error, message: e.message, filename: e.filename, lineno: e.lineno, colno: e.colno });
+      var tag = str(t.tagName);
+      var url = prop(t, 'currentSrc') || prop(t, 'src') || prop(t, 'href') || '';
+      return soon(function () { wasm_bindgen.capture_resource(tag, url); });
     }
-  }
-  function onRejection(e) {
-    if (buffer.length < MAX) buffer.push({ kind: 'rejection', reason: e.reason });
-  }
-  window.addEventListener('error', onError, true);
-  window.addEventListener('unhandledrejection', onRejection);
+    var err = e.error;
+    if (err !== undefined && err === lastWrapped) { lastWrapped = undefined; return; }
+    var loc = e.filename + '\x01' + e.lineno + '\x01' + e.colno;
+    var msg = str(e.message);
+    soon(function () { report('error', err == null ? function () { return 'V' + msg; } : err, loc); });
+  }, true);
+  window.addEventListener('unhandledrejection', function (e) {
+    var reason = e.reason;
+    soon(function () { report('rejection', reason); });
+  });
+  window.addEventListener('online', function () { soon(function () { wasm_bindgen.drain(); }); });
 
-  function call(name, args) {
-    if (started) {
-      try { return wasm_bindgen[name].apply(null, args); } catch (e) { return undefined; }
-    }
-    if (!failed && calls.length < MAX) calls.push([name, args]);
+  function patch(obj, name, make) {
+    try {
+      var orig = obj && obj[name];
+      if (typeof orig === 'function') obj[name] = make(orig);
+    } catch (e) { /* a frozen object stays as it is */ }
   }
+
+  /* fetch: the page gets the very promise (or exception) the original gave; the outcome is
+     observed on a side chain that never rejects. */
+  patch(window, 'fetch', function (orig) {
+    return function (input, init) {
+      var p = orig.apply(window, arguments);
+      try {
+        var t = Date.now();
+        var url = abs(typeof input === 'string' ? input : prop(input, 'url') || prop(input, 'href') || '');
+        var method = prop(init, 'method') || prop(input, 'method') || 'GET';
+        p.then(function (r) {
+          var status = r && r.status;
+          soon(function () { wasm_bindgen.request_done('fetch', method, url, status, Date.now() - t, ''); });
+        }, function (err) {
+          soon(function () {
+            if (busy) return;
+            busy = true;
+            try { wasm_bindgen.request_done('fetch', method, url, 0, Date.now() - t, entry(err)); } finally { busy = false; }
+          });
+        });
+      } catch (e) { /* a thenable of the page's own */ }
+      return p;
+    };
+  });
+
+  /* XMLHttpRequest: method, URL, status, duration and outcome of each request. */
+  var XHR = window.XMLHttpRequest && XMLHttpRequest.prototype;
+  var xhrs = new WeakMap();
+  patch(XHR, 'open', function (orig) {
+    return function (method, url) {
+      try { xhrs.set(this, { m: str(method), u: abs(str(url)) }); } catch (e) { /* idem */ }
+      return orig.apply(this, arguments);
+    };
+  });
+  patch(XHR, 'send', function (orig) {
+    return function () {
+      var x = this;
+      var info = xhrs.get(x);
+      if (info) {
+        var t = Date.now();
+        var outcome = 'load';
+        var mark = function (e) { outcome = e.type; };
+        try {
+          x.addEventListener('error', mark);
+          x.addEventListener('timeout', mark);
+          x.addEventListener('abort', mark);
+          x.addEventListener('loadend', function () {
+            var status = x.status;
+            var err = outcome === 'load' ? '' : outcome === 'abort' ? 'abort' : outcome === 'timeout' ? 'Vtimed out' : 'Vnetwork error';
+            soon(function () { wasm_bindgen.request_done('xhr', info.m, info.u, status, Date.now() - t, err); });
+          });
+        } catch (e) { /* idem */ }
+      }
+      return orig.apply(this, arguments);
+    };
+  });
+
+  /* Callbacks keep their stack: an error thrown in a wrapped callback is reported with the
+     error object itself (window.onerror would give cross-origin scripts only "Script error."),
+     then rethrown unchanged. The same function always gets the same wrapper, so adding a
+     listener twice and removing it behave as before. */
+  var wrappers = new WeakMap();
+  function wrap(fn, name) {
+    if (!wrapOn || typeof fn !== 'function') return fn;
+    var w = wrappers.get(fn);
+    if (!w) {
+      w = function () {
+        try { return fn.apply(this, arguments); } catch (e) {
+          lastWrapped = e;
+          soon(function () { report('wrapped', e, '', name); });
+          throw e;
+        }
+      };
+      wrappers.set(fn, w);
+    }
+    return w;
+  }
+  ['setTimeout', 'setInterval', 'requestAnimationFrame'].forEach(function (name) {
+    patch(window, name, function (orig) {
+      return function (fn) {
+        var a = slice.call(arguments);
+        a[0] = wrap(fn, name);
+        return orig.apply(window, a);
+      };
+    });
+  });
+  var ET = window.EventTarget && EventTarget.prototype;
+  patch(ET, 'addEventListener', function (orig) {
+    return function (type, fn) {
+      var a = slice.call(arguments);
+      a[1] = wrap(fn, 'addEventListener');
+      return orig.apply(this, a);
+    };
+  });
+  patch(ET, 'removeEventListener', function (orig) {
+    return function (type, fn) {
+      var a = slice.call(arguments);
+      var w = typeof fn === 'function' && wrappers.get(fn);
+      if (w) { a[1] = w; orig.apply(this, a); a[1] = fn; }
+      return orig.apply(this, a);
+    };
+  });
+
+  /* Navigation: history API, back/forward, hash changes. */
+  var href = location.href;
+  function nav() {
+    var from = href;
+    var to = href = location.href;
+    if (to !== from) soon(function () { wasm_bindgen.navigation_crumb(from, to); });
+  }
+  ['pushState', 'replaceState'].forEach(function (name) {
+    patch(window.history, name, function (orig) {
+      return function () { var r = orig.apply(this, arguments); nav(); return r; };
+    });
+  });
+  window.addEventListener('popstate', nav);
+  window.addEventListener('hashchange', nav);
+
+  /* console.warn / console.error. */
+  ['warn', 'error'].forEach(function (level) {
+    patch(window.console, level, function (orig) {
+      return function () {
+        var text = slice.call(arguments).map(str).join(' ');
+        soon(function () { wasm_bindgen.add_breadcrumb('console', text, level); });
+        return orig.apply(this, arguments);
+      };
+    });
+  });
+
+  /* Clicks (capture phase, so stopPropagation in the page does not hide them). */
+  document.addEventListener('click', function (e) {
+    var parts = [];
+    for (var el = e.target, i = 0; i < 5 && el && el.tagName; i++, el = el.parentElement) {
+      parts.push(str(el.tagName) + '\x01' + (prop(el, 'id') || '') + '\x01' + (prop(el, 'className') || ''));
+    }
+    var path = parts.join('\x02');
+    soon(function () { wasm_bindgen.click_crumb(path); });
+  }, true);
+
+  /* The page going away: send the client report while it still can. */
+  function flush() { if (started) try { wasm_bindgen.flush(); } catch (e) { /* idem */ } }
+  window.addEventListener('pagehide', flush);
+  document.addEventListener('visibilitychange', function () {
+    if (document.visibilityState === 'hidden') flush();
+  });
+
+  /* API calls: the return value once started, undefined while queued. */
+  function call(name, args) {
+    if (started) { try { return wasm_bindgen[name].apply(null, args); } catch (e) { return undefined; } }
+    soon(function () { wasm_bindgen[name].apply(null, args); });
+  }
+  function json(v) { try { var j = JSON.stringify(v); return j === undefined ? undefined : j; } catch (e) { return undefined; } }
 
   window.Backstop = {
     ready: ready,
@@ -48,9 +307,22 @@
       else if (!failed) options = opts;
     },
     captureException: function (error) {
-      return call('capture_exception', [error]);
+      if (started) return report('exception', error);
+      soon(function () { report('exception', error); });
     },
     captureMessage: function (message, level) {
-      return call('capture_message', [String(message), level == null ? undefined : String(level)]);
+      return call('capture_message', [str(message), level == null ? undefined : str(level)]);
+    },
+    setUser: function (user) { call('set_user', [isObj(user) ? json(user) : undefined]); },
+    setTag: function (key, value) { call('set_tag', [str(key), str(value)]); },
+    setContext: function (name, context) { call('set_context', [str(name), isObj(context) ? json(context) : undefined]); },
+    setExtra: function (key, value) { call('set_extra', [str(key), value === undefined ? undefined : json(value)]); },
+    addBreadcrumb: function (b) {
+      if (isObj(b)) call('add_breadcrumb', [str(prop(b, 'category') || ''), b.message == null ? '' : str(b.message), prop(b, 'level') || undefined]);
+    },
+    flush: function () { call('flush', []); },
+    /* For Rust/wasm apps: backstop_browser::capture_panic_hook() calls this. */
+    capturePanic: function (message, file, line, column) {
+      return call('capture_panic', [str(message), str(file), line >>> 0, column >>> 0]);
     }
   };

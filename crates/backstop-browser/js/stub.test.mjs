@@ -139,7 +139,7 @@ test('buffers early errors, replays queued calls, sends envelopes and adds only 
     assert.equal(await page.evaluate(() => window.__queuedId), undefined, 'a queued call has no id yet');
     for (const d of sent) {
       assert.match(d.event_id, /^[0-9a-f]{32}$/);
-      assert.equal(d.transport, 'beacon');
+      assert.equal(d.transport, 'fetch');
     }
     const byKind = Object.fromEntries(sent.map((d) => [d.kind, d]));
     assert.equal(byKind.error.type, 'Error');

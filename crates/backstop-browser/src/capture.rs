@@ -1,338 +1,403 @@
-//! Turning page errors into events and sending them.
+//! Turning what the stub saw into events, and sending them.
 //!
-//! Every capture goes through [`capture`]: it takes the re-entrancy guard *first*, then the
-//! budget, and only then reads page values (getters may throw or capture again), builds the
-//! event, sends it and notifies the page, all still inside the guard. Anything that happens
-//! while the guard is held (a throwing `backstop:sent` listener, a `stack` getter calling
-//! `captureException`) is dropped, never captured.
+//! Every capture goes through [`capture`]: it takes the re-entrancy guard *first*, then checks
+//! the budget, builds the draft, filters, dedupes, samples, builds the event, runs
+//! `beforeSend`, sends it and notifies the page, all inside the guard. Page code that runs
+//! meanwhile (a `RegExp` of `ignoreErrors`, `beforeSend`, a `backstop:sent` listener) and calls
+//! `captureException` is refused, never captured. (The stub holds its own flag while it reads
+//! page values, so getters that capture are refused too.)
 
-use std::collections::BTreeMap;
-
-use backstop_core::sdk::{self, MAX_VALUE_LEN};
+use backstop_core::breadcrumb::Breadcrumb;
+use backstop_core::sdk::{self, MAX_CAUSE_DEPTH, MAX_VALUE_LEN};
+use backstop_core::sdk_event::{envelope_header, push_u64, set_pair, write_event, EventParts};
+use backstop_core::sdk_transport::Reason;
 use backstop_core::stack::{is_in_app, parse_stack};
 use backstop_protocol::{
-    write_single_item, EnvelopeHeader, Event, Exception, ExceptionList, Frame, Mechanism,
-    RequestInfo, SdkInfo, Stacktrace, SDK_NAME, SDK_VERSION,
+    write_single_item, Exception, Frame, Mechanism, Stacktrace, SDK_NAME, SDK_VERSION,
 };
-use wasm_bindgen::prelude::*;
 
-use crate::js::{self, get, get_nonempty, get_str, get_u32};
-use crate::{state, testing, transport, Config};
+use crate::config::Config;
+use crate::{host, state, testing, transport};
 
-/// Which hook saw the problem; reported as `detail.kind` of `backstop:sent`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    /// Window `error` with an error (or a cross-origin "Script error.").
-    Error,
-    /// Window `error` from an element that failed to load.
-    Resource,
-    /// `unhandledrejection`.
-    Rejection,
-    /// A `fetch` that failed or answered with a reportable status.
-    Fetch,
-    /// `Backstop.captureException`.
-    Exception,
-    /// `Backstop.captureMessage`.
-    Message,
-}
-
-impl Kind {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Self::Error => "error",
-            Self::Resource => "resource",
-            Self::Rejection => "rejection",
-            Self::Fetch => "fetch",
-            Self::Exception => "exception",
-            Self::Message => "message",
-        }
-    }
-}
-
-/// What a hook contributes to an event.
+/// What one capture contributes to an event.
 pub(crate) struct Draft {
-    kind: Kind,
+    /// Reported as `detail.kind` of `backstop:sent`.
+    kind: &'static str,
     level: &'static str,
     message: Option<String>,
-    exception: Option<Exception>,
-    tags: BTreeMap<String, String>,
+    /// Root cause first, the caught error last.
+    exceptions: Vec<Exception>,
+    tags: Vec<(String, String)>,
+    function: Option<String>,
 }
 
 impl Draft {
-    fn exception(kind: Kind, exception: Exception) -> Self {
+    fn exceptions(kind: &'static str, exceptions: Vec<Exception>) -> Self {
         Self {
             kind,
             level: "error",
             message: None,
-            exception: Some(exception),
-            tags: BTreeMap::new(),
+            exceptions,
+            tags: Vec::new(),
+            function: None,
         }
     }
 
     fn tag(mut self, key: &str, value: String) -> Self {
-        self.tags.insert(key.into(), value);
+        self.tags.push((key.into(), value));
         self
+    }
+
+    /// The caught error (last).
+    fn main(&self) -> Option<&Exception> {
+        self.exceptions.last()
     }
 }
 
-/// Runs one capture: guard, budget, `draft()` (which may touch page values), build, send,
-/// notify. Returns the event id, or `None` when not initialised, re-entered, over budget or
-/// when the draft declines.
+/// Runs one capture: guard, budget, `draft()`, filters, dedupe, sampling, build, `beforeSend`,
+/// send, notify. Returns the event id, or `None` when nothing was sent.
 pub(crate) fn capture(draft: impl FnOnce() -> Option<Draft>) -> Option<String> {
     state::GUARD.with(|guard| {
         let _entered = guard.enter()?;
         let config = state::config()?;
-        // Cheap exit first (an error loop past the cap reads nothing); the event is only
-        // counted once the draft exists (a declined fetch abort costs nothing).
-        if !state::budget_left() {
+        if state::with(|s| s.budget.remaining() == 0) {
+            state::dropped(Reason::EventProcessor, "error");
             return None;
         }
         let draft = draft()?;
-        if !state::take_budget() {
-            return None;
-        }
-        send(&config, draft)
+        process(&config, draft)
     })
 }
 
-fn send(config: &Config, draft: Draft) -> Option<String> {
-    let kind = draft.kind;
-    let event_id = sdk::event_id_from_bytes(js::random_bytes());
-    let (ty, value) = match &draft.exception {
-        Some(e) => (Some(e.ty.clone()), e.value.clone()),
-        None => (None, draft.message.clone().unwrap_or_default()),
+fn process(config: &Config, draft: Draft) -> Option<String> {
+    if is_filtered(config, &draft) || state::with(|s| s.dedupe.is_repeat(dedupe_key(&draft))) {
+        state::dropped(Reason::EventProcessor, "error");
+        return None;
+    }
+    if !sdk::is_sampled(config.sample_rate, host::random()) {
+        state::dropped(Reason::SampleRate, "error");
+        return None;
+    }
+    if transport::is_limited() {
+        state::dropped(Reason::RatelimitBackoff, "error");
+        return None;
+    }
+    let mut bytes = [0u8; 16];
+    for chunk in bytes.chunks_mut(4) {
+        let n = (host::random() * 4_294_967_296.0) as u32;
+        chunk.copy_from_slice(&n.to_le_bytes());
+    }
+    let event_id = sdk::event_id_from_bytes(bytes);
+    let Some(payload) = host::before_send(&build(config, &draft, &event_id)) else {
+        state::dropped(Reason::BeforeSend, "error");
+        return None;
     };
-    let mut headers = BTreeMap::new();
-    headers.insert("User-Agent".to_string(), js::user_agent());
-    let event = Event {
-        event_id: event_id.clone(),
-        timestamp: js_sys::Date::now() / 1000.0,
-        platform: "javascript".into(),
-        level: draft.level.into(),
-        message: draft.message,
-        exception: draft.exception.map(|e| ExceptionList { values: vec![e] }),
-        request: Some(RequestInfo {
-            url: js::page_url(),
-            headers,
-        }),
-        release: config.release.clone(),
-        environment: config.environment.clone(),
-        tags: draft.tags,
-        sdk: SdkInfo {
-            name: SDK_NAME.into(),
-            version: SDK_VERSION.into(),
-        },
-    };
-    let header = EnvelopeHeader {
-        event_id: Some(event_id.clone()),
-        dsn: Some(config.dsn.clone()),
-        sent_at: js_sys::Date::new_0().to_iso_string().as_string(),
-    };
-    let payload = serde_json::to_string(&event).ok()?;
-    let header = serde_json::to_string(&header).ok()?;
+    if !state::with(|s| s.budget.try_take()) {
+        state::dropped(Reason::EventProcessor, "error");
+        return None;
+    }
+    let header = envelope_header(Some(&event_id), &config.dsn, &host::iso_now());
     let envelope = write_single_item(&header, "event", &payload);
-    let transport = transport::send(config, &envelope);
-    testing::record(&event_id, kind, transport, &envelope);
-    notify(&event_id, kind, ty.as_deref(), &value, transport);
+    let transport = transport::send_event(config, &envelope);
+    testing::record(&event_id, draft.kind, transport, &envelope);
+    let (ty, value) = match draft.main() {
+        Some(e) => (Some(e.ty.clone()), e.value.as_str()),
+        None => (None, draft.message.as_deref().unwrap_or_default()),
+    };
+    host::notify(&event_id, draft.kind, ty, value, transport);
     Some(event_id)
 }
 
-/// Dispatches `backstop:sent` on window. Runs inside the guard: a listener that throws makes
-/// the browser report the exception through window `error`, which our listener then ignores.
-fn notify(event_id: &str, kind: Kind, ty: Option<&str>, message: &str, transport: &str) {
-    let detail = js_sys::Object::new();
-    js::set(&detail, "event_id", &JsValue::from_str(event_id));
-    js::set(&detail, "kind", &JsValue::from_str(kind.as_str()));
-    js::set(
-        &detail,
-        "type",
-        &ty.map_or(JsValue::NULL, JsValue::from_str),
-    );
-    js::set(&detail, "message", &JsValue::from_str(message));
-    js::set(&detail, "transport", &JsValue::from_str(transport));
-    let init = web_sys::CustomEventInit::new();
-    init.set_detail(&detail);
-    if let (Some(window), Ok(event)) = (
-        web_sys::window(),
-        web_sys::CustomEvent::new_with_event_init_dict("backstop:sent", &init),
-    ) {
-        let _ = window.dispatch_event(&event);
+/// `ignoreErrors`, `denyUrls`/`allowUrls` (on the innermost frame of the caught error),
+/// browser-extension frames and messages, and the browser's bare `Script error.`.
+fn is_filtered(config: &Config, draft: &Draft) -> bool {
+    let mut texts: Vec<String> = Vec::new();
+    if let Some(m) = &draft.message {
+        texts.push(m.clone());
     }
+    if let Some(e) = draft.main() {
+        let no_stack = e.stacktrace.as_ref().is_none_or(|s| s.frames.len() <= 1);
+        if no_stack && sdk::is_script_error(&e.value) {
+            return true;
+        }
+        texts.push([e.ty.as_str(), ": ", &e.value].concat());
+        texts.push(e.value.clone());
+    }
+    if texts.iter().any(|t| sdk::is_extension_message(t))
+        || texts
+            .iter()
+            .any(|t| config.ignore_errors.iter().any(|p| p.matches(t)))
+    {
+        return true;
+    }
+    let url = draft
+        .main()
+        .and_then(|e| e.stacktrace.as_ref())
+        .and_then(|s| s.frames.iter().rev().find_map(|f| f.abs_path.as_deref()));
+    let Some(url) = url else {
+        return false;
+    };
+    sdk::is_extension_url(url)
+        || config.deny_urls.iter().any(|p| p.matches(url))
+        || (!config.allow_urls.is_empty() && !config.allow_urls.iter().any(|p| p.matches(url)))
+}
+
+/// Message, or type, value and frames of every exception.
+fn dedupe_key(draft: &Draft) -> u64 {
+    let mut key = draft.message.clone().unwrap_or_default();
+    for e in &draft.exceptions {
+        key.push('\u{1}');
+        key.push_str(&e.ty);
+        key.push('\u{1}');
+        key.push_str(&e.value);
+        for f in e.stacktrace.iter().flat_map(|s| &s.frames) {
+            key.push('\u{1}');
+            key.push_str(f.abs_path.as_deref().unwrap_or_default());
+            key.push_str(f.function.as_deref().unwrap_or_default());
+            push_u64(&mut key, u64::from(f.lineno.unwrap_or(0)));
+            key.push(':');
+            push_u64(&mut key, u64::from(f.colno.unwrap_or(0)));
+        }
+    }
+    sdk::hash_parts([key.as_str()])
+}
+
+fn build(config: &Config, draft: &Draft, event_id: &str) -> String {
+    let url = host::page_url();
+    state::with(|s| {
+        let mut tags = s.scope.tags.clone();
+        for (k, v) in &draft.tags {
+            set_pair(&mut tags, k, v.clone(), 64);
+        }
+        let crumbs = s.crumbs.to_vec();
+        write_event(&EventParts {
+            event_id,
+            epoch_ms: host::now() as u64,
+            level: draft.level,
+            message: draft.message.as_deref(),
+            exceptions: &draft.exceptions,
+            mechanism_function: draft.function.as_deref(),
+            url: &url,
+            user_agent: &config.user_agent,
+            release: config.release.as_deref(),
+            environment: config.environment.as_deref(),
+            tags: &tags,
+            user_json: s.scope.user.as_deref(),
+            contexts: &s.scope.contexts,
+            extra: &s.scope.extra,
+            breadcrumbs: &crumbs,
+            sdk: (SDK_NAME, SDK_VERSION),
+        })
+    })
 }
 
 fn bounded(s: &str) -> String {
     sdk::truncate(s, MAX_VALUE_LEN).to_string()
 }
 
-fn mechanism(ty: &str, handled: bool) -> Option<Mechanism> {
-    Some(Mechanism {
-        ty: ty.into(),
-        handled,
-    })
-}
-
-fn stacktrace(frames: Vec<Frame>) -> Option<Stacktrace> {
-    (!frames.is_empty()).then_some(Stacktrace { frames })
-}
-
-/// An exception from an `Error`-like value, reading `stack`, `name` and `message` (in that
-/// order; each read may run a page getter, which the guard makes harmless).
-fn exception_from_error(err: &JsValue, mechanism_type: &str, handled: bool) -> Exception {
-    let frames = get_str(err, "stack")
-        .map(|s| parse_stack(&s))
-        .unwrap_or_default();
+fn exception(
+    ty: &str,
+    value: &str,
+    mechanism: &str,
+    handled: bool,
+    frames: Vec<Frame>,
+) -> Exception {
     Exception {
-        ty: get_nonempty(err, "name").map_or_else(|| "Error".into(), |n| bounded(&n)),
-        value: get_str(err, "message")
-            .map(|m| bounded(&m))
-            .unwrap_or_default(),
-        mechanism: mechanism(mechanism_type, handled),
-        stacktrace: stacktrace(frames),
+        ty: bounded(ty),
+        value: bounded(value),
+        mechanism: Some(Mechanism {
+            ty: mechanism.into(),
+            handled,
+        }),
+        stacktrace: (!frames.is_empty()).then_some(Stacktrace { frames }),
     }
 }
 
-/// The draft for a window `error` event, or for a buffered item of the same shape
-/// (`{error, message, filename, lineno, colno}`). Element targets are resource failures.
-pub(crate) fn error_event_draft(ev: &JsValue) -> Option<Draft> {
-    if let Some(target) = get(ev, "target") {
-        if let Some(tag) = get_nonempty(&target, "tagName") {
-            return Some(resource_draft(&tag, &resource_src(&target)));
-        }
-    }
-    let error = get(ev, "error").unwrap_or(JsValue::UNDEFINED);
-    let mut exception = if js::is_error_like(&error) {
-        exception_from_error(&error, "onerror", false)
+/// One chain entry: `E<name>\u{1}<message>\u{1}<stack>` or `V<description>`. `non_error` turns
+/// a description into (type, value).
+fn entry_exception(
+    entry: &str,
+    mechanism: &str,
+    handled: bool,
+    non_error: impl Fn(&str) -> (&'static str, String),
+) -> Exception {
+    if let Some(err) = entry.strip_prefix('E') {
+        let mut f = err.splitn(3, '\u{1}');
+        let name = f.next().filter(|n| !n.is_empty()).unwrap_or("Error");
+        let message = f.next().unwrap_or("");
+        let frames = parse_stack(f.next().unwrap_or(""));
+        exception(name, message, mechanism, handled, frames)
     } else {
-        let value = if error.is_undefined() || error.is_null() {
-            // Cross-origin scripts give only "Script error." and no error object.
-            get_str(ev, "message").unwrap_or_default()
-        } else {
-            js::describe(&error)
-        };
-        Exception {
-            ty: "Error".into(),
-            value: bounded(&value),
-            mechanism: mechanism("onerror", false),
-            stacktrace: None,
-        }
-    };
-    if exception.stacktrace.is_none() {
-        // No stack: the event's own position is the best frame there is.
-        let frames = get_nonempty(ev, "filename")
-            .map(|url| Frame {
-                function: None,
-                in_app: Some(is_in_app(&url)),
-                filename: Some(url.clone()),
-                abs_path: Some(url),
-                lineno: get_u32(ev, "lineno"),
-                colno: get_u32(ev, "colno"),
-            })
-            .into_iter()
-            .collect();
-        exception.stacktrace = stacktrace(frames);
+        let (ty, value) = non_error(entry.strip_prefix('V').unwrap_or(entry));
+        exception(ty, &value, mechanism, handled, Vec::new())
     }
-    Some(Draft::exception(Kind::Error, exception))
 }
 
-fn resource_src(target: &JsValue) -> String {
-    ["currentSrc", "src", "href"]
-        .iter()
-        .find_map(|k| get_nonempty(target, k))
-        .unwrap_or_default()
+/// The draft for `kind` (`error`, `wrapped`, `rejection`, `exception`) from a chain of values
+/// (see [`crate::capture`](fn@crate::capture)).
+pub(crate) fn error_draft(
+    kind: &str,
+    chain: &str,
+    location: &str,
+    function: &str,
+) -> Option<Draft> {
+    let (kind, mechanism, handled) = match kind {
+        "error" => ("error", "onerror", false),
+        "wrapped" => ("error", "instrument", false),
+        "rejection" => ("rejection", "onunhandledrejection", false),
+        "exception" => ("exception", "generic", true),
+        _ => return None,
+    };
+    let mut exceptions: Vec<Exception> = chain
+        .split('\u{2}')
+        .take(MAX_CAUSE_DEPTH + 1)
+        .enumerate()
+        .map(|(i, entry)| {
+            entry_exception(entry, mechanism, handled, |desc| {
+                if i == 0 && kind == "rejection" {
+                    ("UnhandledRejection", sdk::non_error_rejection_value(desc))
+                } else {
+                    ("Error", desc.into())
+                }
+            })
+        })
+        .collect();
+    exceptions.reverse();
+    if let Some(main) = exceptions.last_mut().filter(|e| e.stacktrace.is_none()) {
+        // No stack: the error event's own position is the best frame there is.
+        let mut f = location.split('\u{1}');
+        if let Some(url) = f.next().filter(|u| !u.is_empty()) {
+            let num = |s: Option<&str>| s.and_then(|n| n.parse::<u32>().ok()).filter(|n| *n > 0);
+            main.stacktrace = Some(Stacktrace {
+                frames: vec![Frame {
+                    function: None,
+                    in_app: Some(is_in_app(url)),
+                    filename: Some(url.into()),
+                    abs_path: Some(url.into()),
+                    lineno: num(f.next()),
+                    colno: num(f.next()),
+                }],
+            });
+        }
+    }
+    let mut draft = Draft::exceptions(kind, exceptions);
+    if mechanism == "instrument" {
+        draft.function = Some(sdk::truncate(function, 64).into());
+    }
+    Some(draft)
 }
 
 /// The draft for an element (`<img>`, `<script>`, `<link>`) that failed to load.
 pub(crate) fn resource_draft(tag: &str, src: &str) -> Draft {
-    Draft::exception(
-        Kind::Resource,
-        Exception {
-            ty: "ResourceLoadError".into(),
-            value: sdk::resource_error_value(tag, src),
-            mechanism: mechanism("onerror", false),
-            stacktrace: None,
-        },
+    let value = sdk::resource_error_value(tag, src);
+    Draft::exceptions(
+        "resource",
+        vec![exception(
+            "ResourceLoadError",
+            &value,
+            "onerror",
+            false,
+            Vec::new(),
+        )],
     )
     .tag("resource.tag", tag.to_ascii_lowercase())
 }
 
-/// The draft for an `unhandledrejection` event (or a buffered `{reason}` item).
-pub(crate) fn rejection_draft(ev: &JsValue) -> Option<Draft> {
-    let reason = get(ev, "reason").unwrap_or(JsValue::UNDEFINED);
-    let exception = if js::is_error_like(&reason) {
-        exception_from_error(&reason, "onunhandledrejection", false)
-    } else {
-        Exception {
-            ty: "UnhandledRejection".into(),
-            value: sdk::non_error_rejection_value(&js::describe(&reason)),
-            mechanism: mechanism("onunhandledrejection", false),
-            stacktrace: None,
-        }
-    };
-    Some(Draft::exception(Kind::Rejection, exception))
-}
-
-/// The draft for `Backstop.captureException(value)`.
-pub(crate) fn exception_draft(value: &JsValue) -> Option<Draft> {
-    let exception = if js::is_error_like(value) {
-        exception_from_error(value, "generic", true)
-    } else {
-        Exception {
-            ty: "Error".into(),
-            value: bounded(&js::describe(value)),
-            mechanism: mechanism("generic", true),
-            stacktrace: None,
-        }
-    };
-    Some(Draft::exception(Kind::Exception, exception))
-}
-
-/// The draft for `Backstop.captureMessage(message, level)`.
+/// The draft for `captureMessage(message, level)`.
 pub(crate) fn message_draft(message: &str, level: Option<&str>) -> Draft {
     Draft {
-        kind: Kind::Message,
+        kind: "message",
         level: sdk::normalize_level(level, "info"),
         message: Some(bounded(message)),
-        exception: None,
-        tags: BTreeMap::new(),
+        exceptions: Vec::new(),
+        tags: Vec::new(),
+        function: None,
     }
 }
 
-/// The draft for a `fetch` that rejected (network error, CORS...).
-pub(crate) fn fetch_error_draft(method: &str, url: &str, reason: &JsValue) -> Option<Draft> {
-    let name = get_str(reason, "name").unwrap_or_default();
-    if !sdk::is_reportable_fetch_rejection(&name) {
-        return None;
-    }
-    let mut exception = if js::is_error_like(reason) {
-        exception_from_error(reason, "fetch", false)
-    } else {
-        Exception {
-            ty: "TypeError".into(),
-            value: js::describe(reason),
-            ..Exception::default()
-        }
+/// The draft for a Rust panic: its message and where it happened.
+pub(crate) fn panic_draft(message: &str, file: &str, line: u32, column: u32) -> Draft {
+    let frame = Frame {
+        function: None,
+        filename: Some(file.into()),
+        abs_path: Some(file.into()),
+        lineno: Some(line),
+        colno: Some(column),
+        in_app: Some(true),
     };
-    exception.mechanism = mechanism("fetch", false);
-    exception.value = bounded(&format!("{method} {url} failed: {}", exception.value));
-    Some(
-        Draft::exception(Kind::Fetch, exception)
-            .tag("http.method", method.into())
-            .tag("http.url", bounded(url)),
-    )
+    let mut d = Draft::exceptions(
+        "panic",
+        vec![exception("panic", message, "panic", false, vec![frame])],
+    );
+    d.level = "fatal";
+    d
 }
 
-/// The draft for a `fetch` answered with a reportable status.
-pub(crate) fn fetch_status_draft(method: &str, url: &str, status: u16) -> Draft {
-    Draft::exception(
-        Kind::Fetch,
-        Exception {
-            ty: "HTTPError".into(),
-            value: bounded(&format!("{method} {url} responded {status}")),
-            mechanism: mechanism("fetch", false),
-            stacktrace: None,
-        },
-    )
-    .tag("http.method", method.into())
-    .tag("http.url", bounded(url))
-    .tag("http.status_code", status.to_string())
+/// See [`crate::request_done`].
+pub(crate) fn request_done(
+    kind: &str,
+    method: &str,
+    url: &str,
+    status: u16,
+    duration_ms: f64,
+    error: &str,
+) {
+    let Some(config) = state::config() else {
+        return;
+    };
+    let kind: &'static str = if kind == "xhr" { "xhr" } else { "fetch" };
+    if sdk::is_own_request(url, &config.ingest_endpoint)
+        || error == "abort"
+        || error.starts_with("EAbortError\u{1}")
+    {
+        return;
+    }
+    let method = sdk::truncate(method, 32).to_ascii_uppercase();
+    let method = if method.is_empty() {
+        "GET".into()
+    } else {
+        method
+    };
+    let duration = if duration_ms > 0.0 {
+        duration_ms as u64
+    } else {
+        0
+    };
+    let now = host::now() as u64;
+    if error.is_empty() {
+        state::crumb(Breadcrumb::http(
+            now,
+            kind,
+            &method,
+            url,
+            Some(status),
+            duration,
+        ));
+        if sdk::is_failed_status(status, &config.failed_status) {
+            let mut code = String::new();
+            push_u64(&mut code, u64::from(status));
+            capture(|| {
+                let value = [method.as_str(), " ", url, " responded ", &code].concat();
+                let e = exception("HTTPError", &value, kind, false, Vec::new());
+                Some(
+                    http_tags(Draft::exceptions(kind, vec![e]), &method, url)
+                        .tag("http.status_code", code.clone()),
+                )
+            });
+        }
+    } else {
+        capture(|| {
+            let mut e = entry_exception(error, kind, false, |d| ("TypeError", d.into()));
+            e.value = bounded(&[method.as_str(), " ", url, " failed: ", &e.value].concat());
+            Some(http_tags(Draft::exceptions(kind, vec![e]), &method, url))
+        });
+        // After the event: the trail describes what came before this failure.
+        state::crumb(Breadcrumb::http(now, kind, &method, url, None, duration));
+    }
+}
+
+fn http_tags(draft: Draft, method: &str, url: &str) -> Draft {
+    draft
+        .tag("http.method", method.into())
+        .tag("http.url", bounded(url))
 }

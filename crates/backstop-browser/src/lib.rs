@@ -1,168 +1,334 @@
-//! Backstop's browser SDK: reports uncaught errors, failed resource loads, unhandled promise
-//! rejections and failing `fetch` calls to a Sentry-compatible collector.
+//! Backstop's browser SDK: reports uncaught errors (with `error.cause` chains), errors thrown in
+//! timer and listener callbacks, failed resource loads, unhandled promise rejections, failing
+//! `fetch` and `XMLHttpRequest` calls and Rust panics to a Sentry-compatible collector, with
+//! breadcrumbs, scope (user, tags, contexts, extra), filters, dedupe, sampling, `beforeSend`,
+//! rate limits, an offline queue and client reports.
 //!
-//! Decisions (stack parsing, budget, which statuses count, own-request detection) live in
-//! `backstop_core::{stack, sdk}`; this crate only reads JS values carefully and calls them.
-//! The JS surface (`window.Backstop`) is the stub in `js/`, which calls these exports.
+//! The split: the JS stub in `js/` does the platform plumbing (listening, wrapping, reading page
+//! values inside `try`, `fetch`, `sendBeacon`, `localStorage`, timers) and hands this crate plain
+//! strings and numbers; this crate holds the state and makes every decision, mostly by calling
+//! `backstop_core::{stack, sdk, breadcrumb, sdk_event, sdk_transport}`, and talks back through
+//! the ports in [`host`]. Rust/wasm apps use the same exports plus [`capture_panic_hook`].
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod capture;
-mod hooks;
-mod js;
+mod config;
+mod host;
+mod panic;
 #[doc(hidden)]
 pub mod testing;
 mod transport;
 
-use backstop_core::sdk::{self, DEFAULT_FETCH_STATUS_MIN, DEFAULT_MAX_EVENTS};
-use backstop_protocol::{Dsn, SDK_NAME, SDK_VERSION};
-use serde::Deserialize;
+use backstop_core::breadcrumb::{element_selector, selector_path, Breadcrumb};
+use backstop_core::sdk::{normalize_level, truncate};
+use backstop_core::sdk_event::set_pair;
 use wasm_bindgen::prelude::*;
 
-/// Options of `Backstop.init(...)`, validated once.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct InitOptions {
-    /// `https://<public_key>@<host>/<project_id>`.
-    dsn: String,
-    /// Release reported with every event.
-    #[serde(default)]
-    release: Option<String>,
-    /// Environment reported with every event.
-    #[serde(default)]
-    environment: Option<String>,
-    /// Cap on events this page load sends (default 100).
-    #[serde(default)]
-    max_events: Option<u32>,
-    /// Lowest `fetch` response status reported (default 500).
-    #[serde(default)]
-    fetch_status_min: Option<u16>,
-}
+pub use panic::{capture_panic, capture_panic_hook};
 
-/// The validated configuration every capture reads.
-#[derive(Debug)]
-pub(crate) struct Config {
-    /// The DSN as given (sent in the envelope header).
-    dsn: String,
-    /// Where envelopes go, with `sentry_key` in the query.
-    envelope_url: String,
-    /// `envelope_url` without its query: fetches there are never reported.
-    ingest_endpoint: String,
-    release: Option<String>,
-    environment: Option<String>,
-    fetch_status_min: u16,
-}
+/// The shipped SDK's allocator: a small free list (the SDK's allocations are short strings).
+#[cfg(feature = "standalone")]
+#[global_allocator]
+static ALLOCATOR: lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator> =
+    lol_alloc::LockedAllocator::new(lol_alloc::FreeListAllocator::new());
 
 /// Global SDK state. Borrows are never held across calls into JS (which may re-enter).
-mod state {
-    use std::cell::{Cell, RefCell};
+pub(crate) mod state {
+    use std::cell::RefCell;
     use std::rc::Rc;
 
-    use backstop_core::sdk::{Guard, SendBudget, DEFAULT_MAX_EVENTS};
+    use backstop_core::breadcrumb::{Breadcrumb, Breadcrumbs, DEFAULT_MAX_BREADCRUMBS};
+    use backstop_core::sdk::{Dedupe, Guard, SendBudget, DEFAULT_MAX_EVENTS};
+    use backstop_core::sdk_transport::{ClientReport, RateLimits, Reason};
 
-    use crate::Config;
+    use crate::config::Config;
+
+    /// User, tags, contexts and extra, as JSON texts ready to embed.
+    #[derive(Default)]
+    pub(crate) struct Scope {
+        pub(crate) user: Option<String>,
+        pub(crate) tags: Vec<(String, String)>,
+        pub(crate) contexts: Vec<(String, String)>,
+        pub(crate) extra: Vec<(String, String)>,
+    }
+
+    /// Everything that changes while the page runs.
+    pub(crate) struct State {
+        pub(crate) config: Option<Rc<Config>>,
+        pub(crate) budget: SendBudget,
+        pub(crate) crumbs: Breadcrumbs,
+        pub(crate) scope: Scope,
+        pub(crate) dedupe: Dedupe,
+        pub(crate) limits: RateLimits,
+        pub(crate) report: ClientReport,
+        /// Envelopes waiting for the network (mirrored to `localStorage`).
+        pub(crate) queue: Vec<String>,
+        /// Consecutive failed sends (for the backoff).
+        pub(crate) failures: u32,
+        /// A queued envelope is in flight.
+        pub(crate) draining: bool,
+    }
+
+    impl State {
+        fn new() -> Self {
+            Self {
+                config: None,
+                budget: SendBudget::new(DEFAULT_MAX_EVENTS),
+                crumbs: Breadcrumbs::new(DEFAULT_MAX_BREADCRUMBS),
+                scope: Scope::default(),
+                dedupe: Dedupe::default(),
+                limits: RateLimits::default(),
+                report: ClientReport::default(),
+                queue: Vec::new(),
+                failures: 0,
+                draining: false,
+            }
+        }
+    }
 
     thread_local! {
         pub(crate) static GUARD: Guard = const { Guard::new() };
-        static CONFIG: RefCell<Option<Rc<Config>>> = const { RefCell::new(None) };
-        static BUDGET: Cell<SendBudget> = const { Cell::new(SendBudget::new(DEFAULT_MAX_EVENTS)) };
+        static STATE: RefCell<State> = RefCell::new(State::new());
+    }
+
+    /// Runs `f` on the state. `f` must not call into JS.
+    pub(crate) fn with<R>(f: impl FnOnce(&mut State) -> R) -> R {
+        STATE.with(|s| f(&mut s.borrow_mut()))
     }
 
     /// The current configuration; `None` before `init`.
     pub(crate) fn config() -> Option<Rc<Config>> {
-        CONFIG.with(|c| c.borrow().clone())
+        with(|s| s.config.clone())
     }
 
-    /// Installs a configuration and applies its event cap to the page's budget.
-    pub(crate) fn configure(config: Config, max_events: u32) {
-        CONFIG.replace(Some(Rc::new(config)));
-        let mut budget = BUDGET.get();
-        budget.set_limit(max_events);
-        BUDGET.set(budget);
+    /// Counts one dropped item of `category`.
+    pub(crate) fn dropped(reason: Reason, category: &'static str) {
+        with(|s| s.report.add(reason, category, 1));
     }
 
-    /// Whether the page's budget has an event left.
-    pub(crate) fn budget_left() -> bool {
-        BUDGET.get().remaining() > 0
+    /// Adds a breadcrumb (only once initialised: before that the stub buffers them).
+    pub(crate) fn crumb(c: Breadcrumb) {
+        with(|s| {
+            if s.config.is_some() {
+                s.crumbs.push(c);
+            }
+        });
     }
 
-    /// Takes one event from the page's budget.
-    pub(crate) fn take_budget() -> bool {
-        let mut budget = BUDGET.get();
-        let ok = budget.try_take();
-        BUDGET.set(budget);
-        ok
-    }
-
-    /// Forgets the configuration and budget (tests share one page).
+    /// Forgets everything (tests share one page).
     pub(crate) fn reset() {
-        CONFIG.replace(None);
-        BUDGET.set(SendBudget::new(DEFAULT_MAX_EVENTS));
+        with(|s| *s = State::new());
         GUARD.with(Guard::reset);
     }
 }
 
-/// Starts the SDK: validates `options` (`{dsn, release?, environment?, maxEvents?,
-/// fetchStatusMin?}`), installs the `error` and `unhandledrejection` listeners and wraps
-/// `window.fetch`. Calling it again replaces the options and keeps the hooks and the budget
-/// already spent.
+/// Starts (or reconfigures) the SDK; the stub reads `Backstop.init(options)` into these
+/// arguments (`None` for absent options, NaN for numbers of the wrong type). Lists are joined
+/// with U+0001; `\u{2}N` stands for the page's `RegExp` number N. A second call keeps scope,
+/// breadcrumbs and the budget already spent.
 #[wasm_bindgen]
-pub fn init(options: JsValue) -> Result<(), JsError> {
-    console_error_panic_hook::set_once();
-    let options: InitOptions = serde_wasm_bindgen::from_value(options)
-        .map_err(|e| JsError::new(&format!("Backstop.init: invalid options: {e}")))?;
-    let dsn = Dsn::parse(&options.dsn).map_err(|e| {
-        JsError::new(&format!(
-            "Backstop.init: invalid dsn {:?}: {e}",
-            options.dsn
-        ))
-    })?;
-    let envelope_url = dsn.envelope_url(&format!("{SDK_NAME}/{SDK_VERSION}"));
-    let config = Config {
-        dsn: dsn.to_string(),
-        ingest_endpoint: sdk::ingest_endpoint(&envelope_url).to_string(),
-        envelope_url,
-        release: options.release.filter(|s| !s.is_empty()),
-        environment: options.environment.filter(|s| !s.is_empty()),
-        fetch_status_min: options.fetch_status_min.unwrap_or(DEFAULT_FETCH_STATUS_MIN),
-    };
-    hooks::install().map_err(|_| JsError::new("Backstop.init: needs a browser window"))?;
-    state::configure(config, options.max_events.unwrap_or(DEFAULT_MAX_EVENTS));
+#[allow(clippy::too_many_arguments)]
+pub fn init(
+    dsn: &str,
+    release: &str,
+    environment: &str,
+    max_events: Option<f64>,
+    max_breadcrumbs: Option<f64>,
+    sample_rate: Option<f64>,
+    fetch_status_min: Option<f64>,
+    failed_status: Option<String>,
+    offline: bool,
+    ignore_errors: &str,
+    deny_urls: &str,
+    allow_urls: &str,
+    user_agent: &str,
+) -> Result<(), JsError> {
+    let (config, max_events, max_crumbs) = config::Config::new(config::Options {
+        dsn,
+        release,
+        environment,
+        max_events,
+        max_breadcrumbs,
+        sample_rate,
+        fetch_status_min,
+        failed_status: failed_status.as_deref(),
+        offline,
+        ignore_errors,
+        deny_urls,
+        allow_urls,
+        user_agent,
+    })
+    .map_err(|e| JsError::new(&e))?;
+    let key = config.storage_key.clone();
+    state::with(|s| {
+        s.budget.set_limit(max_events);
+        s.crumbs.set_max(max_crumbs);
+        s.config = Some(std::rc::Rc::new(config));
+    });
+    transport::load_queue(&key);
+    transport::schedule_drain(0);
     Ok(())
 }
 
-/// Reports `error` (an `Error`, or any value) as a handled exception. Returns the event id,
-/// or `undefined` if nothing was sent (not initialised, budget spent, called re-entrantly).
+/// Reports one problem. `kind`: `error` (window error), `wrapped` (thrown in a wrapped
+/// callback; `function` names the API), `rejection`, `exception` (`captureException`).
+/// `chain` is the caught value then its causes, joined with U+0002, each either
+/// `E<name>\u{1}<message>\u{1}<stack>` for `Error`-like values or `V<description>`.
+/// `location` (`url\u{1}line\u{1}col`) is the error event's position, used when there is no
+/// stack. Returns the event id, or `undefined` when nothing was sent.
 #[wasm_bindgen]
-pub fn capture_exception(error: JsValue) -> Option<String> {
-    capture::capture(|| capture::exception_draft(&error))
+pub fn capture(kind: &str, chain: &str, location: &str, function: &str) -> Option<String> {
+    capture::capture(|| capture::error_draft(kind, chain, location, function))
 }
 
-/// Reports a message at `level` (`fatal`, `error`, `warning`, `info` (default), `debug`).
-/// Returns the event id, or `undefined` if nothing was sent.
+/// `captureMessage(message, level)`.
 #[wasm_bindgen]
 pub fn capture_message(message: &str, level: Option<String>) -> Option<String> {
     capture::capture(|| Some(capture::message_draft(message, level.as_deref())))
 }
 
-/// Reports what the JS stub buffered before the wasm was ready: items
-/// `{kind: "error", error, message, filename, lineno, colno}`, `{kind: "rejection", reason}`
-/// and `{kind: "resource", tag, src}`. Unknown items are skipped; at most 100 are read.
+/// An element (`<img>`, `<script>`, `<link>`) that failed to load.
 #[wasm_bindgen]
-pub fn drain_early(buffer: js_sys::Array) {
-    const MAX_ITEMS: u32 = 100;
-    for i in 0..buffer.length().min(MAX_ITEMS) {
-        let Some(item) = js::get(&buffer, &i.to_string()) else {
-            continue;
-        };
-        match js::get_str(&item, "kind").as_deref() {
-            Some("error") => capture::capture(|| capture::error_event_draft(&item)),
-            Some("rejection") => capture::capture(|| capture::rejection_draft(&item)),
-            Some("resource") => capture::capture(|| {
-                let tag = js::get_str(&item, "tag").unwrap_or_default();
-                let src = js::get_str(&item, "src").unwrap_or_default();
-                Some(capture::resource_draft(&tag, &src))
-            }),
-            _ => None,
-        };
+pub fn capture_resource(tag: &str, src: &str) -> Option<String> {
+    capture::capture(|| Some(capture::resource_draft(tag, src)))
+}
+
+/// A finished `fetch` or `XMLHttpRequest` (`kind`): a breadcrumb, and an event for a failed
+/// status or a failure without response. `error` is empty for a response, else a chain entry
+/// (`E...`/`V...`) for the failure; `abort` (or an `AbortError`) is the page's decision.
+#[wasm_bindgen]
+pub fn request_done(
+    kind: &str,
+    method: &str,
+    url: &str,
+    status: u16,
+    duration_ms: f64,
+    error: &str,
+) {
+    capture::request_done(kind, method, url, status, duration_ms, error);
+}
+
+/// `setUser(user)` as JSON; `None` clears it.
+#[wasm_bindgen]
+pub fn set_user(json: Option<String>) {
+    let json = json.filter(|j| j.starts_with('{') && j.len() <= MAX_JSON);
+    state::with(|s| s.scope.user = json);
+}
+
+/// Longest JSON kept for the user, one context or one extra value.
+const MAX_JSON: usize = 16 * 1024;
+/// Most tags, contexts and extra entries each.
+const MAX_ENTRIES: usize = 50;
+
+/// `setTag(key, value)`; the value is bounded to 200 bytes (Sentry's limit).
+#[wasm_bindgen]
+pub fn set_tag(key: &str, value: &str) {
+    if key.is_empty() {
+        return;
     }
+    let value = truncate(value, 200).into();
+    state::with(|s| set_pair(&mut s.scope.tags, truncate(key, 32), value, MAX_ENTRIES));
+}
+
+/// `setContext(name, object)` as JSON; `None` (or not an object) removes it.
+#[wasm_bindgen]
+pub fn set_context(name: &str, json: Option<String>) {
+    let json = json.filter(|j| j.starts_with('{') && j.len() <= MAX_JSON);
+    state::with(|s| match json {
+        Some(j) => set_pair(&mut s.scope.contexts, name, j, MAX_ENTRIES),
+        None => s.scope.contexts.retain(|(k, _)| k != name),
+    });
+}
+
+/// `setExtra(key, value)` as JSON; `None` removes it.
+#[wasm_bindgen]
+pub fn set_extra(key: &str, json: Option<String>) {
+    let json = json.filter(|j| j.len() <= MAX_JSON);
+    state::with(|s| match json {
+        Some(j) => set_pair(&mut s.scope.extra, key, j, MAX_ENTRIES),
+        None => s.scope.extra.retain(|(k, _)| k != key),
+    });
+}
+
+/// `addBreadcrumb({category, message, level})`; also `console.warn`/`console.error` calls
+/// (category `console`).
+#[wasm_bindgen]
+pub fn add_breadcrumb(category: &str, message: &str, level: Option<String>) {
+    let category = if category.is_empty() {
+        "custom"
+    } else {
+        category
+    };
+    let level = normalize_level(level.as_deref(), "info");
+    state::crumb(Breadcrumb::new(
+        host::now() as u64,
+        category,
+        level,
+        message.into(),
+    ));
+}
+
+/// A navigation (history API, `popstate`, `hashchange`).
+#[wasm_bindgen]
+pub fn navigation_crumb(from: &str, to: &str) {
+    state::crumb(Breadcrumb::navigation(host::now() as u64, from, to));
+}
+
+/// A click: the target and up to four ancestors, innermost first, joined with U+0002, each
+/// `tag\u{1}id\u{1}className`.
+#[wasm_bindgen]
+pub fn click_crumb(path: &str) {
+    let parts: Vec<String> = path
+        .split('\u{2}')
+        .take(5)
+        .filter_map(|el| {
+            let mut f = el.split('\u{1}');
+            let tag = f.next().filter(|t| !t.is_empty())?;
+            Some(element_selector(
+                tag,
+                f.next().unwrap_or(""),
+                f.next().unwrap_or(""),
+            ))
+        })
+        .collect();
+    if !parts.is_empty() {
+        state::crumb(Breadcrumb::new(
+            host::now() as u64,
+            "ui.click",
+            "info",
+            selector_path(&parts),
+        ));
+    }
+}
+
+/// The outcome of one of the SDK's own requests: `status` 0 for a network error, else the
+/// response status and its `X-Sentry-Rate-Limits` and `Retry-After` headers.
+#[wasm_bindgen]
+pub fn settled(
+    body: &str,
+    status: u16,
+    rate_limits: Option<String>,
+    retry_after: Option<String>,
+    queued: bool,
+) {
+    transport::settled(
+        body,
+        status,
+        rate_limits.as_deref(),
+        retry_after.as_deref(),
+        queued,
+    );
+}
+
+/// The retry timer of the offline queue.
+#[wasm_bindgen]
+pub fn drain() {
+    transport::drain();
+}
+
+/// Sends the client report now with `sendBeacon` (the stub calls it on `pagehide` and when the
+/// page is hidden; `Backstop.flush()` too).
+#[wasm_bindgen]
+pub fn flush() {
+    transport::flush();
 }

@@ -2,17 +2,17 @@
 
 use std::cell::{Cell, RefCell};
 
-use crate::capture::Kind;
-use crate::{hooks, state};
+use crate::state;
 
 /// One event the SDK built and handed to a transport.
 #[derive(Debug, Clone)]
 pub struct Sent {
     /// Its id.
     pub event_id: String,
-    /// Which hook produced it (`error`, `resource`, `rejection`, `fetch`, `exception`, `message`).
+    /// Which hook produced it (`error`, `resource`, `rejection`, `fetch`, `xhr`, `exception`,
+    /// `message`, `panic`), or `client_report`.
     pub kind: &'static str,
-    /// `beacon` or `fetch`.
+    /// `fetch`, or `client_report` for a flushed client report.
     pub transport: &'static str,
     /// The whole envelope.
     pub envelope: String,
@@ -45,15 +45,14 @@ pub fn take_recorded() -> Vec<Sent> {
     })
 }
 
-/// Makes the transport skip `sendBeacon` and use `fetch`.
+/// Makes `flush` skip `sendBeacon` and use `fetch`.
 pub fn set_beacon_disabled(disabled: bool) {
     NO_BEACON.set(disabled);
 }
 
-/// Back to the state before `init`: hooks removed, `fetch` restored, no config, fresh budget,
-/// guard free, recording off, beacon enabled.
+/// Back to the state before `init`: no config, fresh budget, scope, breadcrumbs, limits, queue
+/// and counters, guard free, recording off, beacon enabled.
 pub fn reset() {
-    hooks::uninstall();
     state::reset();
     RECORD.replace(None);
     NO_BEACON.set(false);
@@ -63,15 +62,25 @@ pub(crate) fn beacon_disabled() -> bool {
     NO_BEACON.get()
 }
 
-pub(crate) fn record(event_id: &str, kind: Kind, transport: &'static str, envelope: &str) {
+pub(crate) fn record(event_id: &str, kind: &'static str, transport: &'static str, envelope: &str) {
     RECORD.with(|r| {
         if let Some(sent) = r.borrow_mut().as_mut() {
             sent.push(Sent {
                 event_id: event_id.into(),
-                kind: kind.as_str(),
+                kind,
                 transport,
                 envelope: envelope.into(),
             });
         }
     });
+}
+
+/// The client-report counts so far, as the JSON the SDK would send (`None` if empty).
+pub fn client_report() -> Option<String> {
+    state::with(|s| (!s.report.is_empty()).then(|| s.report.to_json(0)))
+}
+
+/// Envelopes in the offline queue.
+pub fn queued() -> usize {
+    state::with(|s| s.queue.len())
 }

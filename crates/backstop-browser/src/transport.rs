@@ -1,66 +1,177 @@
-//! Sending envelopes: `navigator.sendBeacon` for small bodies, else the page's original
-//! (unwrapped) `fetch`. The URL carries `sentry_key` in its query and the body is a plain
-//! string, so the request is CORS-simple (no preflight). Failures are swallowed: the SDK never
-//! reports its own transport.
+//! Sending envelopes (through the stub's original `fetch`), honouring the collector's rate
+//! limits, keeping envelopes that hit a network error in a bounded offline queue
+//! (`localStorage`, retried with exponential backoff, on `online` and on the next page load),
+//! and counting everything the SDK drops for client reports, sent on `pagehide`.
+//!
+//! The URL carries `sentry_key` in its query and the body is a plain string, so requests are
+//! CORS-simple (no preflight). Transport outcomes never become events: they only update
+//! counters, limits and the queue.
 
-use backstop_core::sdk::KEEPALIVE_MAX_BYTES;
-use wasm_bindgen::prelude::*;
+use backstop_core::sdk_event::envelope_header;
+use backstop_core::sdk_transport::{backoff_ms, enqueue, Reason, MAX_QUEUED};
+use backstop_protocol::write_single_item;
 
-use crate::js::{self, get, get_fn};
-use crate::{hooks, testing, Config};
+use crate::config::Config;
+use crate::{host, state, testing};
 
-/// Sends `body`; returns the transport tried: `"beacon"` or `"fetch"`.
-pub(crate) fn send(config: &Config, body: &str) -> &'static str {
-    let small = body.len() < KEEPALIVE_MAX_BYTES;
-    if small && !testing::beacon_disabled() && beacon(&config.envelope_url, body) {
-        return "beacon";
-    }
-    fetch(&config.envelope_url, body, small);
+/// Data category of events (rate limits and client reports).
+const ERROR: &str = "error";
+/// Category of client reports.
+const INTERNAL: &str = "internal";
+
+fn is_report(body: &str) -> bool {
+    body.contains("\"type\":\"client_report\"")
+}
+
+/// Whether the collector's rate limit on events is in force (such events are dropped before
+/// they are built, and counted as `ratelimit_backoff`).
+pub(crate) fn is_limited() -> bool {
+    state::with(|s| s.limits.is_limited(ERROR, host::now() as u64))
+}
+
+/// Sends an event envelope; returns the transport used.
+pub(crate) fn send_event(config: &Config, envelope: &str) -> &'static str {
+    host::send(&config.envelope_url, envelope, false);
     "fetch"
 }
 
-/// `navigator.sendBeacon(url, body)`; `false` if it is missing, throws or refuses (its 64 KiB
-/// in-flight budget is spent).
-fn beacon(url: &str, body: &str) -> bool {
-    let Some(navigator) = get(&js::global(), "navigator") else {
-        return false;
-    };
-    let Some(send_beacon) = get_fn(&navigator, "sendBeacon") else {
-        return false;
-    };
-    send_beacon
-        .call2(
-            &navigator,
-            &JsValue::from_str(url),
-            &JsValue::from_str(body),
-        )
-        .ok()
-        .and_then(|r| r.as_bool())
-        .unwrap_or(false)
+/// The outcome of one of our requests (see [`crate::settled`]).
+pub(crate) fn settled(
+    body: &str,
+    status: u16,
+    rate_limits: Option<&str>,
+    retry_after: Option<&str>,
+    queued: bool,
+) {
+    if status == 0 {
+        on_network_error(body, queued);
+        return;
+    }
+    let now = host::now() as u64;
+    let report = is_report(body);
+    state::with(|s| {
+        s.limits.update(status, rate_limits, retry_after, now);
+        if queued {
+            s.draining = false;
+        }
+        if (200..300).contains(&status) {
+            s.failures = 0;
+        } else if !report {
+            let reason = if status == 429 {
+                Reason::RatelimitBackoff
+            } else {
+                Reason::SendError
+            };
+            s.report.add(reason, ERROR, 1);
+        }
+    });
+    // A working network: send what waited, once the collector's limit (if any) is over.
+    let wait = state::with(|s| s.limits.limited_until(ERROR, now)).map_or(0, |until| until - now);
+    schedule_drain(wait);
 }
 
-/// `fetch(url, {method: "POST", body, mode: "cors", keepalive})` with the unwrapped fetch; the
-/// returned promise gets a no-op rejection handler so a failure is never an unhandled rejection.
-fn fetch(url: &str, body: &str, keepalive: bool) {
-    let Some(fetch) = hooks::original_fetch() else {
+/// A request that never got a response: keep the envelope for later (bounded), or count it.
+fn on_network_error(body: &str, queued: bool) {
+    let Some(config) = state::config() else {
         return;
     };
-    let init = js_sys::Object::new();
-    js::set(&init, "method", &JsValue::from_str("POST"));
-    js::set(&init, "mode", &JsValue::from_str("cors"));
-    js::set(&init, "body", &JsValue::from_str(body));
-    let headers = js_sys::Object::new();
-    js::set(
-        &headers,
-        "content-type",
-        &JsValue::from_str("text/plain;charset=UTF-8"),
-    );
-    js::set(&init, "headers", &headers);
-    if keepalive {
-        // web-sys 0.3.107's RequestInit has no keepalive setter.
-        js::set(&init, "keepalive", &JsValue::TRUE);
+    if is_report(body) {
+        return;
     }
-    if let Ok(promise) = fetch.call2(&js::global(), &JsValue::from_str(url), &init) {
-        hooks::swallow(&promise);
+    if !config.offline {
+        state::dropped(Reason::NetworkError, ERROR);
+        return;
+    }
+    let failures = state::with(|s| {
+        let lost = if queued {
+            // Back at the front: order is kept.
+            s.queue.insert(0, body.into());
+            s.draining = false;
+            let over = s.queue.len().saturating_sub(MAX_QUEUED);
+            s.queue.truncate(MAX_QUEUED);
+            over
+        } else {
+            enqueue(&mut s.queue, body.into())
+        };
+        s.report.add(Reason::QueueOverflow, ERROR, lost as u64);
+        s.failures = s.failures.saturating_add(1);
+        s.failures
+    });
+    store_queue(&config.storage_key);
+    schedule_drain(backoff_ms(failures));
+}
+
+/// Loads the offline queue left by earlier page loads (once per `init`).
+pub(crate) fn load_queue(key: &str) {
+    let Some(text) = host::load(key) else {
+        return;
+    };
+    // Stored as envelopes joined by U+0000 (envelopes are JSON lines: no NUL inside).
+    state::with(|s| {
+        for env in text.split('\0').filter(|e| !e.is_empty()) {
+            let lost = enqueue(&mut s.queue, env.into());
+            s.report.add(Reason::QueueOverflow, ERROR, lost as u64);
+        }
+    });
+}
+
+/// Mirrors the queue to `localStorage` (the stub ignores quota and security errors).
+fn store_queue(key: &str) {
+    let text = state::with(|s| s.queue.join("\0"));
+    host::store(key, &text);
+}
+
+/// Arms the retry timer for the oldest queued envelope after `delay_ms`, unless nothing waits
+/// or a queued envelope is already in flight.
+pub(crate) fn schedule_drain(delay_ms: u64) {
+    if state::with(|s| s.queue.is_empty() || s.draining) {
+        return;
+    }
+    host::timer(delay_ms as f64);
+}
+
+/// The retry timer: sends the oldest queued envelope unless a limit is in force.
+pub(crate) fn drain() {
+    let Some(config) = state::config() else {
+        return;
+    };
+    let now = host::now() as u64;
+    let next = state::with(|s| {
+        if s.draining || s.queue.is_empty() || s.limits.is_limited(ERROR, now) {
+            return None;
+        }
+        s.draining = true;
+        Some(s.queue.remove(0))
+    });
+    if let Some(envelope) = next {
+        store_queue(&config.storage_key);
+        host::send(&config.envelope_url, &envelope, true);
+    }
+}
+
+/// Sends the client report (if anything was dropped and no limit covers it) with
+/// `sendBeacon`, falling back to `fetch`.
+pub(crate) fn flush() {
+    let Some(config) = state::config() else {
+        return;
+    };
+    let now = host::now() as u64;
+    let report = state::with(|s| {
+        if s.report.is_empty() || s.limits.is_limited(INTERNAL, now) {
+            return None;
+        }
+        Some(std::mem::take(&mut s.report).to_json(now))
+    });
+    let Some(report) = report else {
+        return;
+    };
+    let envelope = write_single_item(
+        &envelope_header(None, &config.dsn, &host::iso_now()),
+        "client_report",
+        &report,
+    );
+    testing::record("", "client_report", "client_report", &envelope);
+    if testing::beacon_disabled() || !host::beacon(&config.envelope_url, &envelope) {
+        host::send(&config.envelope_url, &envelope, false);
     }
 }

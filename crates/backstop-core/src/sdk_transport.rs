@@ -159,6 +159,9 @@ pub struct ClientReport {
 impl ClientReport {
     /// Counts `quantity` items of `category` dropped for `reason`.
     pub fn add(&mut self, reason: Reason, category: &'static str, quantity: u64) {
+        if quantity == 0 {
+            return;
+        }
         if let Some(slot) = self
             .outcomes
             .iter_mut()
@@ -344,6 +347,8 @@ mod tests {
     fn client_report_counts_and_json() {
         let mut r = ClientReport::default();
         assert!(r.is_empty());
+        r.add(Reason::SampleRate, "error", 0);
+        assert!(r.is_empty(), "zero counts nothing");
         r.add(Reason::SampleRate, "error", 1);
         r.add(Reason::SampleRate, "error", 2);
         r.add(Reason::QueueOverflow, "error", 1);

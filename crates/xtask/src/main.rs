@@ -84,6 +84,8 @@ fn build_sdk() -> TaskResult {
         "--target",
         "wasm32-unknown-unknown",
         "--release",
+        "--features",
+        "standalone",
     ]))?;
     run(Command::new("wasm-bindgen").args([
         "target/wasm32-unknown-unknown/release/backstop_browser.wasm",
@@ -121,8 +123,15 @@ fn build_sdk() -> TaskResult {
         js.push_str(&std::fs::read_to_string(part).map_err(|e| format!("{part}: {e}"))?);
         js.push('\n');
     }
-    std::fs::write("web-demo/sdk/backstop.js", js)
-        .map_err(|e| format!("web-demo/sdk/backstop.js: {e}"))?;
+    std::fs::write("target/sdk/backstop.full.js", js)
+        .map_err(|e| format!("target/sdk/backstop.full.js: {e}"))?;
+    // Minified: the readable source is prelude.js, the glue and epilogue.js.
+    run(Command::new("node_modules/.bin/esbuild").args([
+        "target/sdk/backstop.full.js",
+        "--minify",
+        "--log-level=warning",
+        "--outfile=web-demo/sdk/backstop.js",
+    ]))?;
     println!("    web-demo/sdk/backstop.js + backstop_bg.wasm written");
     Ok(())
 }

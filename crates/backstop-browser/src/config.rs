@@ -1,0 +1,189 @@
+//! `Backstop.init(options)`, validated once.
+//!
+//! Why not `serde-wasm-bindgen` into a typed struct: it cost ~33 KB raw / 14 KB gzip of wasm
+//! (its error messages format floats, which pulls `core::fmt`'s float code), for a dozen fields.
+//! The stub reads the options into plain arguments instead; validating them here costs ~1 KB.
+
+use backstop_core::breadcrumb::DEFAULT_MAX_BREADCRUMBS;
+use backstop_core::sdk::{self, DEFAULT_FAILED_STATUS, DEFAULT_MAX_EVENTS, MAX_STATUS_RANGES};
+use backstop_protocol::{Dsn, ParseDsnError, SDK_NAME, SDK_VERSION};
+
+use crate::host;
+
+/// A string pattern, or the page's `RegExp` number N (tested by the stub).
+pub(crate) enum Pattern {
+    /// Matches values that contain it.
+    Text(String),
+    /// `RegExp` number N of the options.
+    Host(u32),
+}
+
+impl Pattern {
+    /// Whether `value` matches. A `RegExp` runs page code: callers hold the capture guard.
+    pub(crate) fn matches(&self, value: &str) -> bool {
+        match self {
+            Self::Text(t) => sdk::contains_pattern(value, t),
+            Self::Host(i) => host::test_pattern(*i, value),
+        }
+    }
+}
+
+/// The raw options, as the stub passes them.
+pub(crate) struct Options<'a> {
+    pub(crate) dsn: &'a str,
+    pub(crate) release: &'a str,
+    pub(crate) environment: &'a str,
+    pub(crate) max_events: Option<f64>,
+    pub(crate) max_breadcrumbs: Option<f64>,
+    pub(crate) sample_rate: Option<f64>,
+    pub(crate) fetch_status_min: Option<f64>,
+    pub(crate) failed_status: Option<&'a str>,
+    pub(crate) offline: bool,
+    pub(crate) ignore_errors: &'a str,
+    pub(crate) deny_urls: &'a str,
+    pub(crate) allow_urls: &'a str,
+    pub(crate) user_agent: &'a str,
+}
+
+/// The validated configuration every capture reads.
+pub(crate) struct Config {
+    /// The DSN as given (sent in the envelope header).
+    pub(crate) dsn: String,
+    /// Where envelopes go, with `sentry_key` in the query.
+    pub(crate) envelope_url: String,
+    /// `envelope_url` without its query: requests there are never reported.
+    pub(crate) ingest_endpoint: String,
+    /// `localStorage` key of the offline queue.
+    pub(crate) storage_key: String,
+    pub(crate) release: Option<String>,
+    pub(crate) environment: Option<String>,
+    pub(crate) user_agent: String,
+    /// Inclusive status ranges of failed `fetch`/XHR responses.
+    pub(crate) failed_status: Vec<(u16, u16)>,
+    /// Share of events sent, 0..=1.
+    pub(crate) sample_rate: f64,
+    pub(crate) ignore_errors: Vec<Pattern>,
+    pub(crate) deny_urls: Vec<Pattern>,
+    pub(crate) allow_urls: Vec<Pattern>,
+    /// Keep envelopes that hit a network error and retry them (default true).
+    pub(crate) offline: bool,
+}
+
+fn invalid(what: &str) -> String {
+    ["Backstop.init: invalid options: ", what].concat()
+}
+
+fn dsn_error(e: ParseDsnError) -> &'static str {
+    match e {
+        ParseDsnError::InvalidScheme => "DSN must start with http:// or https://",
+        ParseDsnError::MissingPublicKey => "DSN has no public key (expected key@host)",
+        ParseDsnError::MissingHost => "DSN has no host",
+        ParseDsnError::MissingProjectId => "DSN has no project id",
+    }
+}
+
+/// A whole number in `0..=max`, or the error naming `key`.
+fn whole(value: Option<f64>, key: &str, max: f64, max_text: &str) -> Result<Option<f64>, String> {
+    match value {
+        None => Ok(None),
+        Some(n) if (0.0..=max).contains(&n) && n.fract() == 0.0 => Ok(Some(n)),
+        Some(_) => Err(invalid(
+            &[key, " must be a whole number from 0 to ", max_text].concat(),
+        )),
+    }
+}
+
+fn patterns(list: &str) -> Vec<Pattern> {
+    list.split('\u{1}')
+        .filter(|p| !p.is_empty())
+        .take(100)
+        .map(
+            |p| match p.strip_prefix('\u{2}').and_then(|i| i.parse().ok()) {
+                Some(i) => Pattern::Host(i),
+                None => Pattern::Text(p.into()),
+            },
+        )
+        .collect()
+}
+
+/// `failedRequestStatusCodes` as the stub writes it: `500-599,404`.
+fn status_ranges(text: &str) -> Result<Vec<(u16, u16)>, String> {
+    let bad =
+        || invalid("failedRequestStatusCodes must be an array of statuses and [from, to] pairs");
+    let status = |s: &str| s.trim().parse::<u16>().ok().filter(|n| *n <= 599);
+    text.split(',')
+        .filter(|s| !s.is_empty())
+        .take(MAX_STATUS_RANGES)
+        .map(|item| match item.split_once('-') {
+            Some((a, b)) => Ok((status(a).ok_or_else(bad)?, status(b).ok_or_else(bad)?)),
+            None => status(item).map(|s| (s, s)).ok_or_else(bad),
+        })
+        .collect()
+}
+
+fn nonempty(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.into())
+}
+
+impl Config {
+    /// Validates the options; returns the config, `maxEvents` and `maxBreadcrumbs`.
+    pub(crate) fn new(o: Options<'_>) -> Result<(Self, u32, usize), String> {
+        if o.dsn.is_empty() {
+            return Err(invalid("missing field `dsn`"));
+        }
+        let dsn = Dsn::parse(o.dsn)
+            .map_err(|e| ["Backstop.init: invalid dsn \"", o.dsn, "\": ", dsn_error(e)].concat())?;
+        let mut base = [dsn.scheme.as_str(), "://", &dsn.host].concat();
+        if !dsn.path.is_empty() {
+            base.push('/');
+            base.push_str(&dsn.path);
+        }
+        let ingest_endpoint = [base.as_str(), "/api/", &dsn.project_id, "/envelope/"].concat();
+        let envelope_url = [
+            ingest_endpoint.as_str(),
+            "?sentry_version=7&sentry_key=",
+            &dsn.public_key,
+            "&sentry_client=",
+            SDK_NAME,
+            "/",
+            SDK_VERSION,
+        ]
+        .concat();
+        let max_events = whole(o.max_events, "maxEvents", f64::from(u32::MAX), "4294967295")?
+            .map_or(DEFAULT_MAX_EVENTS, |n| n as u32);
+        let max_crumbs = whole(o.max_breadcrumbs, "maxBreadcrumbs", 100.0, "100")?
+            .map_or(DEFAULT_MAX_BREADCRUMBS, |n| n as usize);
+        let fetch_min = whole(o.fetch_status_min, "fetchStatusMin", 65535.0, "65535")?;
+        let failed_status = match (o.failed_status, fetch_min) {
+            (Some(text), _) => status_ranges(text)?,
+            (None, Some(min)) if min > 599.0 => Vec::new(),
+            (None, Some(min)) => vec![(min as u16, 599)],
+            (None, None) => vec![DEFAULT_FAILED_STATUS],
+        };
+        let sample_rate = match o.sample_rate {
+            None => 1.0,
+            Some(n) if (0.0..=1.0).contains(&n) => n,
+            Some(_) => return Err(invalid("sampleRate must be a number from 0 to 1")),
+        };
+        let storage_key = ["backstop:queue:", ingest_endpoint.as_str()].concat();
+        Ok((
+            Self {
+                dsn: o.dsn.trim().into(),
+                envelope_url,
+                ingest_endpoint,
+                storage_key,
+                release: nonempty(o.release),
+                environment: nonempty(o.environment),
+                user_agent: o.user_agent.into(),
+                failed_status,
+                sample_rate,
+                ignore_errors: patterns(o.ignore_errors),
+                deny_urls: patterns(o.deny_urls),
+                allow_urls: patterns(o.allow_urls),
+                offline: o.offline,
+            },
+            max_events,
+            max_crumbs,
+        ))
+    }
+}
