@@ -39,7 +39,8 @@
     : src.replace(/\.js([?#]|$)/, '_bg.wasm$1');
 
   new Promise(function (resolve) {
-    resolve(wasm_bindgen({ module_or_path: wasmUrl }));
+    /* The original fetch: loading the SDK itself is no breadcrumb. */
+    resolve(wasm_bindgen({ module_or_path: origFetch.call(window, wasmUrl) }));
   }).then(function () {
     loaded = true;
     if (data.dsn) start({ dsn: data.dsn, release: data.release, environment: data.environment });

@@ -97,12 +97,17 @@
       return out && out.charAt(0) === '{' ? out : undefined;
     } catch (e) { return undefined; }
   }
+  /* keepalive (survives the page closing) only within the browser's 64 KiB in-flight quota. */
+  var pendingBytes = 0;
   function bs_send(url, body, queued) {
+    var keep = pendingBytes + body.length < 60000;
+    if (keep) pendingBytes += body.length;
     function done(status, h) {
+      if (keep) pendingBytes -= body.length;
       try { wasm_bindgen.settled(body, status, h ? h.get('x-sentry-rate-limits') : undefined, h ? h.get('retry-after') : undefined, queued); } catch (e) { /* idem */ }
     }
     try {
-      origFetch.call(window, url, { method: 'POST', body: body, mode: 'cors', keepalive: body.length < 61440 })
+      origFetch.call(window, url, { method: 'POST', body: body, mode: 'cors', keepalive: keep })
         .then(function (r) { done(r.status, r.headers); }, function () { done(0); });
     } catch (e) { Promise.resolve().then(function () { done(0); }); }
   }

@@ -20,6 +20,8 @@ let base;
 let browser;
 /** Envelopes the fake collector received: {query, contentType, body}. */
 let received = [];
+/** Project 7's collector is unreachable (connections reset) while this is true. */
+let down = false;
 
 const pages = {
   // Data attributes; errors, a rejection, a failed image and API calls before the wasm is ready.
@@ -48,6 +50,26 @@ const pages = {
     <script src="/broken/backstop.js" data-dsn="http://${KEY}@127.0.0.1:1/1"></script>
     <script>window.__result = Backstop.captureMessage('into the void');</script>
     </head><body></body></html>`,
+  // Callbacks from a cross-origin script (localhost vs 127.0.0.1) throwing in timers/listeners.
+  wrap: (host, port) => `<!doctype html><html><head>
+    <script src="/sdk/backstop.js" data-dsn="http://${KEY}@${host}/1"></script>
+    <script>window.__pageErrors = []; window.onerror = function (m) { window.__pageErrors.push(String(m)); };</script>
+    <script src="http://localhost:${port}/xorigin.js"></script>
+    </head><body><button id="b">b</button></body></html>`,
+  nowrap: (host, port) => `<!doctype html><html><head>
+    <script src="/sdk/backstop.js" data-dsn="http://${KEY}@${host}/1" data-wrap-callbacks="false"></script>
+    <script src="http://localhost:${port}/xorigin.js"></script>
+    </head><body></body></html>`,
+  // Just the SDK; each test drives the page.
+  plain: (host) => `<!doctype html><html><head>
+    <script src="/sdk/backstop.js" data-dsn="http://${KEY}@${host}/1"></script>
+    </head><body><form class="checkout"><button id="pay" class="btn primary" type="button">Pay</button></form></body></html>`,
+  // The collector answers 429 for project 429, and fails at the network level for project 7
+  // while `down` is set.
+  limited: (host) => `<!doctype html><html><head>
+    <script src="/sdk/backstop.js" data-dsn="http://${KEY}@${host}/429"></script></head><body></body></html>`,
+  flaky: (host) => `<!doctype html><html><head>
+    <script src="/sdk/backstop.js" data-dsn="http://${KEY}@${host}/7"></script></head><body></body></html>`,
   // A DSN that does not parse.
   baddsn: () => `<!doctype html><html><head>
     <script src="/sdk/backstop.js" data-dsn="not-a-dsn"></script>
@@ -60,7 +82,20 @@ async function serve(req, res) {
     res.writeHead(status, { 'content-type': type, 'access-control-allow-origin': '*', ...headers });
     res.end(body);
   };
-  if (req.method === 'POST' && url.pathname === '/api/1/envelope/') {
+  if (req.method === 'POST' && url.pathname === '/api/7/envelope/' && down) {
+    req.socket.destroy();
+    return undefined;
+  }
+  if (req.method === 'POST' && url.pathname === '/api/429/envelope/') {
+    const chunks = [];
+    for await (const c of req) chunks.push(c);
+    received.push({ query: url.searchParams, contentType: req.headers['content-type'], body: Buffer.concat(chunks).toString('utf8') });
+    return send(429, 'application/json', '{"error":"rate_limited"}', {
+      'retry-after': '60', 'x-sentry-rate-limits': '60:error:key',
+      'access-control-expose-headers': 'retry-after, x-sentry-rate-limits',
+    });
+  }
+  if (req.method === 'POST' && /^\/api\/(1|7)\/envelope\/$/.test(url.pathname)) {
     const chunks = [];
     for await (const c of req) chunks.push(c);
     received.push({ query: url.searchParams, contentType: req.headers['content-type'], body: Buffer.concat(chunks).toString('utf8') });
@@ -73,8 +108,23 @@ async function serve(req, res) {
     return send(200, type, await readFile(path.join(SDK_DIR, file[2])));
   }
   if (url.pathname === '/api/fail') return send(500, 'text/plain', 'boom');
+  if (url.pathname === '/api/ok') return send(200, 'text/plain', 'ok');
+  if (url.pathname === '/xorigin.js') {
+    return send(200, 'text/javascript', `
+      setTimeout(function timerCallback(a, b) { window.__timerArgs = [a, b]; throw new Error('from cross-origin timer'); }, 0, 1, 2);
+      function onCustom(e) { window.__listenerThis = this === document.getElementById('b'); window.__calls = (window.__calls || 0) + 1; throw new TypeError('from cross-origin listener'); }
+      document.addEventListener('DOMContentLoaded', function () {
+        var b = document.getElementById('b');
+        if (!b) return;
+        b.addEventListener('custom', onCustom);
+        b.addEventListener('custom', onCustom);
+        b.dispatchEvent(new Event('custom'));
+        b.removeEventListener('custom', onCustom);
+        b.dispatchEvent(new Event('custom'));
+      });`);
+  }
   const page = url.pathname.match(/^\/page\/(\w+)\.html$/);
-  if (page && pages[page[1]]) return send(200, 'text/html', pages[page[1]](url.host));
+  if (page && pages[page[1]]) return send(200, 'text/html', pages[page[1]](url.host, url.port));
   return send(404, 'text/plain', 'not found');
 }
 
@@ -115,6 +165,8 @@ async function until(fn, what, timeout = 5000) {
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+const events = () => received.filter((r) => r.body.split('\n')[1].includes('"event"')).map((r) => parseEnvelope(r.body).event);
 
 function parseEnvelope(body) {
   const [header, item, payload, rest] = body.split('\n');
@@ -230,6 +282,183 @@ test('a bad data-dsn is reported on the console, not thrown', async () => {
     assert.deepEqual(log.errors, []);
     assert.equal(await page.evaluate(() => Backstop.captureMessage('x')), undefined, 'not initialised: queued, no id');
   } finally {
+    await context.close();
+  }
+});
+
+test('errors in wrapped timer and listener callbacks keep their stack; behaviour is unchanged', async () => {
+  const { context, page, log } = await open('wrap');
+  try {
+    await page.evaluate(() => window.Backstop.ready);
+    await until(() => events().length >= 2, 'two events from the cross-origin callbacks');
+    await new Promise((r) => setTimeout(r, 300));
+    const evs = events();
+    assert.equal(evs.length, 2, JSON.stringify(evs.map((e) => e.exception.values[0].value)));
+    const byValue = Object.fromEntries(evs.map((e) => [e.exception.values[0].value, e.exception.values[0]]));
+    const timer = byValue['from cross-origin timer'];
+    const listener = byValue['from cross-origin listener'];
+    assert.ok(timer && listener, Object.keys(byValue).join(', '));
+    assert.equal(listener.type, 'TypeError');
+    assert.equal(timer.mechanism.data.function, 'setTimeout');
+    assert.equal(listener.mechanism.data.function, 'addEventListener');
+    const has = (e, name) => e.stacktrace.frames.some((f) => (f.function || '').endsWith(name));
+    assert.ok(has(timer, 'timerCallback'), JSON.stringify(timer.stacktrace));
+    assert.ok(has(listener, 'onCustom'), JSON.stringify(listener.stacktrace));
+    assert.match(timer.stacktrace.frames.at(-1).filename, /^http:\/\/localhost:\d+\/xorigin\.js$/);
+    const seen = await page.evaluate(() => ({ args: window.__timerArgs, self: window.__listenerThis, calls: window.__calls, pageErrors: window.__pageErrors }));
+    assert.deepEqual(seen.args, [1, 2], 'arguments passed through');
+    assert.equal(seen.self, true, 'this is the element');
+    assert.equal(seen.calls, 1, 'added twice, runs once; removed with the original function');
+    assert.equal(seen.pageErrors.length, 2, 'the page still sees its uncaught errors');
+    assert.equal(log.errors.length, 2, 'rethrown unchanged');
+    const r = await page.evaluate(() => { var id = setTimeout(function () {}, 1); clearTimeout(id); return typeof id; });
+    assert.equal(r, 'number');
+  } finally {
+    await context.close();
+  }
+});
+
+test('without wrapping (data-wrap-callbacks="false") a cross-origin error is only "Script error." and dropped', async () => {
+  const { context, page } = await open('nowrap');
+  try {
+    await page.evaluate(() => window.Backstop.ready);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(events().length, 0, 'Script error. is dropped, as Relay and Sentry do');
+    await page.evaluate(() => Backstop.flush());
+    await until(() => received.some((r) => r.body.includes('client_report')), 'the client report');
+    const report = received.find((r) => r.body.includes('client_report')).body.split('\n')[2];
+    assert.deepEqual(JSON.parse(report).discarded_events, [{ reason: 'event_processor', category: 'error', quantity: 1 }]);
+  } finally {
+    await context.close();
+  }
+});
+
+test('breadcrumbs: clicks, navigation, console, fetch and XHR; XHR failures are events', async () => {
+  const { context, page, log } = await open('plain');
+  try {
+    await page.evaluate(() => window.Backstop.ready);
+    await page.click('#pay');
+    await page.evaluate(() => { history.pushState({}, '', '/step/2'); console.warn('low stock', 3); });
+    await page.evaluate(() => fetch('/api/ok').then((r) => r.text()));
+    await page.evaluate(() => new Promise((resolve) => {
+      const x = new XMLHttpRequest(); x.open('POST', '/api/fail'); x.onloadend = resolve; x.send('a');
+    }));
+    await page.evaluate(() => new Promise((resolve) => {
+      const x = new XMLHttpRequest(); x.open('GET', 'http://127.0.0.1:9/nothing'); x.onloadend = resolve; x.send();
+    }));
+    await until(() => events().length >= 2, 'the two XHR events');
+    const [http500, network] = events();
+    assert.equal(http500.exception.values[0].type, 'HTTPError');
+    assert.match(http500.exception.values[0].value, /^POST http:\/\/127\.0\.0\.1:\d+\/api\/fail responded 500$/);
+    assert.equal(http500.exception.values[0].mechanism.type, 'xhr');
+    assert.equal(http500.tags['http.status_code'], '500');
+    assert.equal(network.exception.values[0].value, 'GET http://127.0.0.1:9/nothing failed: network error');
+    const crumbs = http500.breadcrumbs.values;
+    const cats = crumbs.map((c) => c.category);
+    assert.deepEqual(cats.slice(0, 4), ['ui.click', 'navigation', 'console', 'fetch'], JSON.stringify(crumbs));
+    assert.equal(crumbs[0].message, 'html > body > form.checkout > button#pay.btn.primary');
+    assert.match(crumbs[1].data.to, /\/step\/2$/);
+    assert.equal(crumbs[2].message, 'low stock 3');
+    assert.equal(crumbs[2].level, 'warning');
+    assert.equal(crumbs[3].data.status_code, 200);
+    assert.equal(typeof crumbs[3].data.duration_ms, 'number');
+    const xhrCrumb = network.breadcrumbs.values.find((c) => c.category === 'xhr');
+    assert.equal(xhrCrumb.data.method, 'POST');
+    assert.equal(xhrCrumb.data.status_code, 500);
+    assert.deepEqual(log.errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('scope API, beforeSend, ignoreErrors with a RegExp, error.cause, hostile getters', async () => {
+  const { context, page, log } = await open('plain');
+  try {
+    await page.evaluate(() => window.Backstop.ready);
+    await page.evaluate((dsn) => {
+      Backstop.init({
+        dsn, ignoreErrors: [/^Error: ignore me/],
+        beforeSend(event, hint) {
+          if (event.message === 'drop me') return null;
+          if (event.message === 'throw') throw new Error('beforeSend bug');
+          event.tags.seen_by = hint.originalException === undefined ? 'message' : 'exception';
+          return event;
+        },
+      });
+      Backstop.setUser({ id: 'u1', email: 'a@b.test' });
+      Backstop.setTag('plan', 'pro');
+      Backstop.setContext('cart', { items: 3 });
+      Backstop.setExtra('answer', 42);
+      Backstop.addBreadcrumb({ category: 'auth', message: 'signed in', level: 'info' });
+      Backstop.captureMessage('drop me');
+      Backstop.captureMessage('throw');
+      Backstop.captureException(new Error('ignore me please'));
+      const err = new Error('outer', { cause: new RangeError('inner', { cause: 'root text' }) });
+      Backstop.captureException(err);
+      const hostile = new Error('hostile');
+      Object.defineProperty(hostile, 'stack', { get() { Backstop.captureException(new Error('from getter')); throw new Error('getter'); } });
+      Backstop.captureException(hostile);
+    }, `http://${KEY}@${new URL(base).host}/1`);
+    await until(() => events().length >= 2, 'two events');
+    await new Promise((r) => setTimeout(r, 300));
+    const evs = events();
+    assert.equal(evs.length, 2, JSON.stringify(evs.map((e) => e.exception.values.at(-1).value)));
+    const [chained, hostile] = evs;
+    assert.deepEqual(chained.exception.values.map((v) => [v.type, v.value]),
+      [['Error', 'root text'], ['RangeError', 'inner'], ['Error', 'outer']]);
+    assert.deepEqual(chained.user, { id: 'u1', email: 'a@b.test' });
+    assert.equal(chained.tags.plan, 'pro');
+    assert.equal(chained.tags.seen_by, 'exception');
+    assert.deepEqual(chained.contexts.cart, { items: 3 });
+    assert.equal(chained.extra.answer, 42);
+    assert.equal(chained.breadcrumbs.values.at(-1).message, 'signed in');
+    assert.equal(hostile.exception.values[0].value, 'hostile', 'no stack, no second event from the getter');
+    assert.deepEqual(log.errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('a collector answering 429 forever: one request, no loop, the page keeps working, drops reported', async () => {
+  const { context, page, log } = await open('limited');
+  try {
+    await page.evaluate(() => window.Backstop.ready);
+    await page.evaluate(() => setTimeout(() => { throw new Error('first'); }, 0));
+    await until(() => received.length >= 1, 'the first event, answered 429');
+    await new Promise((r) => setTimeout(r, 200));
+    await page.evaluate(() => { for (let i = 0; i < 50; i++) setTimeout(() => { throw new Error('loop ' + i); }, 0); });
+    await new Promise((r) => setTimeout(r, 800));
+    const sent = received.filter((r) => r.body.includes('"type":"event"'));
+    assert.equal(sent.length, 1, 'after the first 429 nothing more is sent');
+    assert.equal(await page.evaluate(() => 1 + 1), 2, 'the page is responsive');
+    await page.evaluate(() => window.dispatchEvent(new Event('pagehide')));
+    await until(() => received.some((r) => r.body.includes('client_report')), 'the client report (internal is not limited)');
+    const report = JSON.parse(received.find((r) => r.body.includes('client_report')).body.split('\n')[2]);
+    assert.deepEqual(report.discarded_events, [{ reason: 'ratelimit_backoff', category: 'error', quantity: 51 }]);
+    assert.equal(log.errors.length, 51, 'only the page\'s own errors');
+  } finally {
+    await context.close();
+  }
+});
+
+test('offline: envelopes that hit a network error are kept in localStorage and sent once the collector is back', async () => {
+  down = true;
+  const { context, page } = await open('flaky');
+  try {
+    await page.evaluate(() => window.Backstop.ready);
+    await page.evaluate(() => { Backstop.captureMessage('while offline 1'); Backstop.captureMessage('while offline 2'); });
+    await until(() => page.evaluate(() => Object.keys(localStorage).some((k) => k.startsWith('backstop:queue:'))), 'the queue in localStorage');
+    assert.equal(events().length, 0);
+    // A reload while still offline keeps them; then the collector comes back.
+    await page.reload();
+    await page.evaluate(() => window.Backstop.ready);
+    down = false;
+    await page.evaluate(() => window.dispatchEvent(new Event('online')));
+    await until(() => events().length >= 2, 'the queued events', 8000);
+    assert.deepEqual(events().map((e) => e.message).sort(), ['while offline 1', 'while offline 2']);
+    await until(() => page.evaluate(() => !Object.keys(localStorage).some((k) => k.startsWith('backstop:queue:'))), 'the queue emptied');
+  } finally {
+    down = false;
     await context.close();
   }
 });

@@ -241,9 +241,11 @@ pub(crate) fn error_draft(
     location: &str,
     function: &str,
 ) -> Option<Draft> {
+    // A wrapped callback's error is still uncaught (the stub rethrows it to the browser), so
+    // it keeps `onerror`; `mechanism.data.function` names the API whose wrapper caught it.
+    let wrapped = kind == "wrapped";
     let (kind, mechanism, handled) = match kind {
-        "error" => ("error", "onerror", false),
-        "wrapped" => ("error", "instrument", false),
+        "error" | "wrapped" => ("error", "onerror", false),
         "rejection" => ("rejection", "onunhandledrejection", false),
         "exception" => ("exception", "generic", true),
         _ => return None,
@@ -281,7 +283,7 @@ pub(crate) fn error_draft(
         }
     }
     let mut draft = Draft::exceptions(kind, exceptions);
-    if mechanism == "instrument" {
+    if wrapped {
         draft.function = Some(sdk::truncate(function, 64).into());
     }
     Some(draft)

@@ -4,6 +4,7 @@
 //! so the two README commands work on a fresh machine.
 
 mod bench;
+mod bench_sdk;
 mod setup;
 mod summary;
 

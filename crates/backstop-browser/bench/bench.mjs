@@ -1,0 +1,196 @@
+// The SDK benchmark's measuring half (run by `cargo xtask bench sdk`, which builds both SDKs
+// first): Backstop's built SDK (web-demo/sdk) against @sentry/browser bundled with esbuild
+// (OUT_DIR/sentry.js), in one headless Chromium run, both pointed at the same local sink that
+// answers 200.
+//
+//   node crates/backstop-browser/bench/bench.mjs OUT_DIR [loads] [captures]
+//
+// Prints the table, then one line `SIZES key=value ...` for xtask's budget check.
+//
+// What is measured:
+// - bytes a page downloads for each SDK: raw, gzip -9, brotli q11 (all files of the SDK);
+// - main-thread time from script start to ready over fresh page loads (new browser context
+//   each, so nothing is cached): Chromium's TaskDuration (CDP Performance.getMetrics, the
+//   main thread's busy time) of the SDK page minus the median of an identical page without an
+//   SDK; wall-clock script start -> ready (performance marks) is printed for information;
+// - cost of capturing one error: synchronous time of captureException(new Error(...)) in
+//   batches of 50 (performance.now() is coarsened to 100 us, so single calls cannot be timed),
+//   median over batches of the per-capture mean.
+import http from 'node:http';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '../../..');
+const outDir = path.resolve(process.argv[2] || path.join(root, 'target/bench-sdk'));
+const LOADS = Number(process.argv[3] || 25);
+const CAPTURES = Number(process.argv[4] || 2000);
+const BATCH = 50;
+const KEY = 'b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0';
+
+const files = {
+  '/sdk/backstop.js': path.join(root, 'web-demo/sdk/backstop.js'),
+  '/sdk/backstop_bg.wasm': path.join(root, 'web-demo/sdk/backstop_bg.wasm'),
+  '/sentry.js': path.join(outDir, 'sentry.js'),
+};
+const content = {};
+for (const [p, f] of Object.entries(files)) content[p] = await readFile(f);
+
+function sizes(paths) {
+  const buf = paths.map((p) => content[p]);
+  const sum = (f) => buf.reduce((n, b) => n + f(b), 0);
+  return {
+    raw: sum((b) => b.length),
+    gzip: sum((b) => zlib.gzipSync(b, { level: 9 }).length),
+    brotli: sum((b) => zlib.brotliCompressSync(b, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } }).length),
+  };
+}
+const size = {
+  ours: sizes(['/sdk/backstop.js', '/sdk/backstop_bg.wasm']),
+  wasm: sizes(['/sdk/backstop_bg.wasm']),
+  js: sizes(['/sdk/backstop.js']),
+  sentry: sizes(['/sentry.js']),
+};
+
+let base;
+const mark = '<script>performance.mark("sdk-start")</script>';
+const done = 'performance.mark("sdk-ready"); window.__ready = true;';
+const pages = {
+  // maxEvents: the capture benchmark makes thousands of events (Sentry has no such cap).
+  ours: () => `<!doctype html><html><head>${mark}<script src="/sdk/backstop.js"></script>
+    <script>Backstop.init({ dsn: 'http://${KEY}@${new URL(base).host}/1', maxEvents: 1e9 });
+    Backstop.ready.then(function () { ${done} });
+    window.__capture = function (e) { return Backstop.captureException(e); };</script></head><body></body></html>`,
+  sentry: () => `<!doctype html><html><head>${mark}<script src="/sentry.js"></script>
+    <script>${done} window.__capture = function (e) { return SentryBench.captureException(e); };</script></head><body></body></html>`,
+  control: () => `<!doctype html><html><head>${mark}<script>${done}</script></head><body></body></html>`,
+};
+
+const server = http.createServer(async (req, res) => {
+  const url = new URL(req.url, base);
+  const cors = { 'access-control-allow-origin': '*', 'access-control-expose-headers': 'x-sentry-rate-limits, retry-after' };
+  if (req.method === 'OPTIONS') {
+    res.writeHead(204, { ...cors, 'access-control-allow-headers': '*', 'access-control-allow-methods': 'POST' });
+    return res.end();
+  }
+  if (req.method === 'POST') {
+    for await (const _ of req) { /* drain */ }
+    res.writeHead(200, { ...cors, 'content-type': 'application/json' });
+    return res.end('{}');
+  }
+  const page = url.pathname.match(/^\/(\w+)\.html$/);
+  if (page && pages[page[1]]) {
+    res.writeHead(200, { 'content-type': 'text/html', 'cache-control': 'no-store' });
+    return res.end(pages[page[1]]());
+  }
+  if (content[url.pathname]) {
+    const type = url.pathname.endsWith('.wasm') ? 'application/wasm' : 'text/javascript';
+    res.writeHead(200, { 'content-type': type, 'cache-control': 'no-store' });
+    return res.end(content[url.pathname]);
+  }
+  res.writeHead(404);
+  res.end();
+});
+await new Promise((r) => server.listen(0, '127.0.0.1', r));
+base = `http://127.0.0.1:${server.address().port}`;
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+});
+
+async function load(name) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Performance.enable');
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${base}/${name}.html`);
+  await page.waitForFunction(() => window.__ready === true, null, { timeout: 10000 });
+  const wall = await page.evaluate(() => performance.measure('m', 'sdk-start', 'sdk-ready').duration);
+  const { metrics } = await cdp.send('Performance.getMetrics');
+  const task = metrics.find((m) => m.name === 'TaskDuration').value * 1000;
+  return { context, page, wall, task, errors };
+}
+
+const quantile = (xs, q) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
+};
+const median = (xs) => quantile(xs, 0.5);
+
+// Warm-up (the browser process, not the pages: each load has a fresh context).
+for (const name of ['control', 'ours', 'sentry']) (await load(name)).context.close();
+
+const loads = { control: [], ours: [], sentry: [] };
+for (let i = 0; i < LOADS; i++) {
+  for (const name of ['control', 'ours', 'sentry']) {
+    const r = await load(name);
+    if (r.errors.length) throw new Error(`${name}: page errors ${r.errors.join('; ')}`);
+    loads[name].push({ wall: r.wall, task: r.task });
+    await r.context.close();
+  }
+}
+const control = median(loads.control.map((l) => l.task));
+const mainThread = (name) => loads[name].map((l) => Math.max(0, l.task - control));
+const wall = (name) => loads[name].map((l) => l.wall);
+
+async function captureCost(name) {
+  const r = await load(name);
+  try {
+    const perCapture = await r.page.evaluate(async ({ captures, batch }) => {
+      const out = [];
+      for (let b = 0; b < captures / batch; b++) {
+        const errors = [];
+        for (let i = 0; i < batch; i++) errors.push(new Error(`bench error ${b}-${i}`));
+        const t0 = performance.now();
+        for (const e of errors) window.__capture(e);
+        out.push(((performance.now() - t0) * 1000) / batch);
+        await new Promise((res) => setTimeout(res, 0));
+      }
+      return out;
+    }, { captures: CAPTURES, batch: BATCH });
+    if (r.errors.length) throw new Error(`${name}: page errors ${r.errors.join('; ')}`);
+    return perCapture;
+  } finally {
+    await r.context.close();
+  }
+}
+const capture = { ours: await captureCost('ours'), sentry: await captureCost('sentry') };
+
+const chromiumVersion = browser.version();
+await browser.close();
+server.close();
+
+const sentryVersion = JSON.parse(await readFile(path.join(root, 'node_modules/@sentry/browser/package.json'), 'utf8')).version;
+const fmtInt = (n) => Math.round(n).toLocaleString('en-US');
+const fmt = (n, d = 1) => n.toFixed(d);
+const rows = [
+  ['bytes downloaded, raw (B)', size.ours.raw, size.sentry.raw, fmtInt, ''],
+  ['bytes downloaded, gzip (B)', size.ours.gzip, size.sentry.gzip, fmtInt, '<= 0.50'],
+  ['bytes downloaded, brotli (B)', size.ours.brotli, size.sentry.brotli, fmtInt, ''],
+  ['main thread, start->ready, median (ms)', median(mainThread('ours')), median(mainThread('sentry')), (n) => fmt(n, 2), '<= 1.00'],
+  ['main thread, start->ready, p90 (ms)', quantile(mainThread('ours'), 0.9), quantile(mainThread('sentry'), 0.9), (n) => fmt(n, 2), '<= 1.00'],
+  ['wall clock, start->ready, median (ms)', median(wall('ours')), median(wall('sentry')), (n) => fmt(n, 1), '(info)'],
+  ['wall clock, start->ready, p90 (ms)', quantile(wall('ours'), 0.9), quantile(wall('sentry'), 0.9), (n) => fmt(n, 1), '(info)'],
+  ['capture one error, median (us)', median(capture.ours), median(capture.sentry), (n) => fmt(n, 1), '<= 0.50'],
+];
+const pad = (s, n) => String(s).padEnd(n);
+const lpad = (s, n) => String(s).padStart(n);
+console.log(`Backstop SDK vs @sentry/browser ${sentryVersion} (esbuild --bundle --minify, default integrations), ${chromiumVersion}`);
+console.log(`${LOADS} fresh page loads each (main thread = CDP TaskDuration minus a no-SDK page, median ${fmt(control, 2)} ms); ${CAPTURES} captures each in batches of ${BATCH}`);
+console.log();
+console.log(`${pad('', 40)}${lpad('Backstop', 11)}${lpad('Sentry', 11)}${lpad('ratio', 8)}  target`);
+for (const [name, ours, sentry, f, target] of rows) {
+  const ratio = sentry > 0 ? ours / sentry : NaN;
+  console.log(`${pad(name, 40)}${lpad(f(ours), 11)}${lpad(f(sentry), 11)}${lpad(fmt(ratio, 2), 8)}  ${target}`);
+}
+console.log();
+console.log(`Backstop parts: backstop_bg.wasm ${fmtInt(size.wasm.raw)} B raw / ${fmtInt(size.wasm.gzip)} B gzip; backstop.js ${fmtInt(size.js.raw)} B raw / ${fmtInt(size.js.gzip)} B gzip`);
+console.log(`SIZES wasm_raw=${size.wasm.raw} wasm_gzip=${size.wasm.gzip} js_raw=${size.js.raw} js_gzip=${size.js.gzip} total_gzip=${size.ours.gzip} total_brotli=${size.ours.brotli} sentry_gzip=${size.sentry.gzip}`);
