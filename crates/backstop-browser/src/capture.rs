@@ -56,7 +56,7 @@ impl Draft {
 
 /// Runs one capture: guard, budget, `draft()`, filters, dedupe, sampling, build, `beforeSend`,
 /// send, notify. Returns the event id, or `None` when nothing was sent.
-pub(crate) fn capture(draft: impl FnOnce() -> Option<Draft>) -> Option<String> {
+pub(crate) fn capture(draft: &mut dyn FnMut() -> Option<Draft>) -> Option<String> {
     state::GUARD.with(|guard| {
         let _entered = guard.enter()?;
         let config = state::config()?;
@@ -378,7 +378,7 @@ pub(crate) fn request_done(
         if sdk::is_failed_status(status, &config.failed_status) {
             let mut code = String::new();
             push_u64(&mut code, u64::from(status));
-            capture(|| {
+            capture(&mut || {
                 let value = [method.as_str(), " ", url, " responded ", &code].concat();
                 let e = exception("HTTPError", &value, kind, false, Vec::new());
                 Some(
@@ -388,7 +388,7 @@ pub(crate) fn request_done(
             });
         }
     } else {
-        capture(|| {
+        capture(&mut || {
             let mut e = entry_exception(error, kind, false, |d| ("TypeError", d.into()));
             e.value = bounded(&[method.as_str(), " ", url, " failed: ", &e.value].concat());
             Some(http_tags(Draft::exceptions(kind, vec![e]), &method, url))

@@ -178,19 +178,19 @@ pub fn init(
 /// stack. Returns the event id, or `undefined` when nothing was sent.
 #[wasm_bindgen]
 pub fn capture(kind: &str, chain: &str, location: &str, function: &str) -> Option<String> {
-    capture::capture(|| capture::error_draft(kind, chain, location, function))
+    capture::capture(&mut || capture::error_draft(kind, chain, location, function))
 }
 
 /// `captureMessage(message, level)`.
 #[wasm_bindgen]
 pub fn capture_message(message: &str, level: Option<String>) -> Option<String> {
-    capture::capture(|| Some(capture::message_draft(message, level.as_deref())))
+    capture::capture(&mut || Some(capture::message_draft(message, level.as_deref())))
 }
 
 /// An element (`<img>`, `<script>`, `<link>`) that failed to load.
 #[wasm_bindgen]
 pub fn capture_resource(tag: &str, src: &str) -> Option<String> {
-    capture::capture(|| Some(capture::resource_draft(tag, src)))
+    capture::capture(&mut || Some(capture::resource_draft(tag, src)))
 }
 
 /// A finished `fetch` or `XMLHttpRequest` (`kind`): a breadcrumb, and an event for a failed

@@ -50,5 +50,5 @@ pub fn capture_panic_hook() {
 /// Reports a Rust panic (what `Backstop.capturePanic` calls). Returns the event id.
 #[wasm_bindgen]
 pub fn capture_panic(message: &str, file: &str, line: u32, column: u32) -> Option<String> {
-    capture::capture(|| Some(capture::panic_draft(message, file, line, column)))
+    capture::capture(&mut || Some(capture::panic_draft(message, file, line, column)))
 }

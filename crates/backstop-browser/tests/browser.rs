@@ -341,7 +341,10 @@ fn errors_without_a_stack_get_the_event_position_and_wrapped_errors_name_their_a
         (Some(3), Some(7))
     );
     let wrapped = main_exception(&sent[1]);
-    assert_eq!(wrapped["mechanism"]["type"], "onerror", "still uncaught: rethrown");
+    assert_eq!(
+        wrapped["mechanism"]["type"], "onerror",
+        "still uncaught: rethrown"
+    );
     assert_eq!(wrapped["mechanism"]["data"]["function"], "setTimeout");
     assert_eq!(
         wrapped["stacktrace"]["frames"].as_array().unwrap().len(),

@@ -103,6 +103,9 @@ fn build_sdk() -> TaskResult {
     std::fs::create_dir_all("web-demo/sdk").map_err(|e| format!("web-demo/sdk: {e}"))?;
     run(Command::new("node_modules/.bin/wasm-opt").args([
         "-Oz",
+        "--converge",
+        "--low-memory-unused",
+        "--zero-filled-memory",
         "--strip-debug",
         "--strip-producers",
         "--enable-bulk-memory",
@@ -271,7 +274,7 @@ fn test(args: &[String]) -> ExitCode {
             "deploy-dry-run",
             "node_modules/.bin/wrangler deploy --dry-run --outdir target/deploy-dry-run",
         ),
-        Step::new("e2e", "node --test --test-concurrency=1 --test-reporter=spec 'tests/*.test.mjs'"),
+        Step::new("e2e", "node --test --test-concurrency=1 --test-reporter=spec 'tests/*.test.mjs' 'crates/backstop-browser/js/*.test.mjs'"),
     ];
     for step in steps {
         if !only.is_empty() && !only.contains(&step.name) {
