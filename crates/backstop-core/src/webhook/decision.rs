@@ -40,6 +40,16 @@ pub fn precheck(route: &Route, content_length: Option<u64>) -> Precheck {
     }
 }
 
+/// Whether requests with this method are held when the origin does not take them. Webhooks
+/// are `POST`s (or `PUT`/`PATCH`/`DELETE`); `GET`, `HEAD` and `OPTIONS` carry no payload to
+/// keep (and a crawler's `GET` must not raise an alert), so they are only proxied.
+pub fn is_held_method(method: &str) -> bool {
+    !matches!(
+        method.to_ascii_uppercase().as_str(),
+        "GET" | "HEAD" | "OPTIONS"
+    )
+}
+
 /// How one attempt to reach the origin ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AttemptResult {
@@ -145,6 +155,31 @@ pub fn classify(result: &AttemptResult) -> Verdict {
     }
 }
 
+/// What to record about an attempt that did not deliver: the error, or for an answer the
+/// `<title>` of an HTML page (nginx's "413 Request Entity Too Large") or the start of the text,
+/// flattened to one line of at most 300 characters.
+pub fn origin_detail(result: &AttemptResult, answer_prefix: &[u8], timeout_ms: u64) -> String {
+    let text = match result {
+        AttemptResult::Timeout => format!("no response within {timeout_ms} ms"),
+        AttemptResult::Unreachable(e) => format!("unreachable: {e}"),
+        AttemptResult::Status(_) => {
+            let body = String::from_utf8_lossy(answer_prefix);
+            let lower = body.to_ascii_lowercase();
+            match (lower.find("<title>"), lower.find("</title>")) {
+                (Some(a), Some(b)) if b > a + 7 => body[a + 7..b].to_string(),
+                _ => body.into_owned(),
+            }
+        }
+    };
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(300)
+        .collect()
+}
+
 /// Per-minute stats reasons the guard counts besides the hold reasons.
 pub mod stats_reason {
     /// Passed through and accepted by the origin on the first attempt.
@@ -240,6 +275,21 @@ mod tests {
     }
 
     #[test]
+    fn holds_only_methods_that_carry_payloads() {
+        for (m, want) in [
+            ("POST", true),
+            ("put", true),
+            ("PATCH", true),
+            ("DELETE", true),
+            ("GET", false),
+            ("head", false),
+            ("OPTIONS", false),
+        ] {
+            assert_eq!(is_held_method(m), want, "{m}");
+        }
+    }
+
+    #[test]
     fn classifies_origin_answers() {
         use HoldReason::*;
         let cases = [
@@ -265,6 +315,37 @@ mod tests {
         for (result, want) in cases {
             assert_eq!(classify(&result), want, "{result:?}");
         }
+    }
+
+    #[test]
+    fn records_what_the_origin_said() {
+        let nginx = b"<html>\r\n<head><title>413 Request Entity Too Large</title></head>\r\n<body>";
+        let cases: Vec<(AttemptResult, &[u8], &str)> = vec![
+            (
+                AttemptResult::Status(413),
+                nginx,
+                "413 Request Entity Too Large",
+            ),
+            (
+                AttemptResult::Status(500),
+                b"{\"error\":\"db down\"}\n",
+                "{\"error\":\"db down\"}",
+            ),
+            (AttemptResult::Status(502), b"", ""),
+            (AttemptResult::Timeout, b"", "no response within 1500 ms"),
+            (
+                AttemptResult::Unreachable("Network connection lost.".into()),
+                b"",
+                "unreachable: Network connection lost.",
+            ),
+        ];
+        for (result, prefix, want) in cases {
+            assert_eq!(origin_detail(&result, prefix, 1500), want, "{result:?}");
+        }
+        assert_eq!(
+            origin_detail(&AttemptResult::Status(500), &[b'a'; 1000], 0).len(),
+            300
+        );
     }
 
     #[test]

@@ -1,0 +1,152 @@
+//! Webhook guard (issue 3): proxies guarded path prefixes to their origins and holds what the
+//! origin does not take — visible, alerted and replayable. Glue only: every rule is in
+//! `backstop_core::webhook`.
+//!
+//! - [`guard`]: a request on a guarded path (pass-through with a tee to R2, or a hold);
+//! - [`delivery_object`]: the `WebhookDelivery` Durable Object (retries by alarm, replays);
+//! - [`api`]: the `/api/webhooks/...` routes;
+//! - [`alert`]: the one place alerts are sent;
+//! - [`store`]: D1 rows and counters; [`proxy`]: one attempt at the origin; [`js`]: streams.
+
+mod alert;
+mod api;
+mod delivery_object;
+mod guard;
+mod js;
+mod proxy;
+mod store;
+
+use backstop_core::error::ApiError;
+use backstop_core::webhook::config::{RawWebhookConfig, WebhookConfig};
+use backstop_core::webhook::WebhookError;
+use serde::Serialize;
+use worker::{event, Context, Env, Request, Response, ScheduleContext, ScheduledEvent};
+
+use crate::error::AppError;
+use crate::http::{json_response, with_cors};
+
+/// R2 binding name (shared with ingest).
+const BUCKET: &str = "BUCKET";
+
+/// A failure inside the guard: a [`WebhookError`], whatever produced it.
+#[derive(Debug)]
+pub(crate) struct Fail(pub(crate) WebhookError);
+
+impl From<WebhookError> for Fail {
+    fn from(e: WebhookError) -> Self {
+        Self(e)
+    }
+}
+
+impl From<ApiError> for Fail {
+    fn from(e: ApiError) -> Self {
+        Self(e.into())
+    }
+}
+
+impl From<worker::Error> for Fail {
+    fn from(e: worker::Error) -> Self {
+        Self(WebhookError::Unavailable(e.to_string()))
+    }
+}
+
+/// The one place a [`WebhookError`] becomes a response: status, `{error, detail}`,
+/// `Retry-After` where the sender should retry, CORS. Server errors are logged here.
+fn error_answer(e: WebhookError) -> worker::Result<Response> {
+    if e.is_server_error() {
+        worker::console_error!("webhook guard: {e}");
+    }
+    let mut resp = json_response(&e.body(), e.status())?;
+    if let Some(secs) = e.retry_after() {
+        resp.headers_mut().set("Retry-After", &secs.to_string())?;
+    }
+    with_cors(resp)
+}
+
+/// A JSON answer with CORS.
+fn json_answer<T: Serialize>(body: &T, status: u16) -> Result<Response, Fail> {
+    Ok(with_cors(json_response(body, status)?)?)
+}
+
+/// Reads and validates the guard's vars.
+fn load_config(env: &Env) -> Result<WebhookConfig, WebhookError> {
+    Ok(WebhookConfig::from_raw(&RawWebhookConfig {
+        routes_json: text(env, "BACKSTOP_WEBHOOK_ROUTES"),
+        alert_url: text(env, "BACKSTOP_ALERT_WEBHOOK_URL"),
+        alert_window_secs: text(env, "BACKSTOP_ALERT_WINDOW_SECS"),
+    })?)
+}
+
+/// A var as text; JSON-valued vars from `wrangler.toml` are re-serialised.
+fn text(env: &Env, name: &str) -> Option<String> {
+    if let Ok(v) = env.var(name) {
+        return Some(v.to_string());
+    }
+    env.object_var::<serde_json::Value>(name)
+        .ok()
+        .map(|v| v.to_string())
+}
+
+/// `/api/webhooks/...`: the deliveries API.
+pub(crate) async fn handle_api(req: Request, env: &Env) -> Result<Response, AppError> {
+    let result = match api::handle(req, env).await {
+        Ok(resp) => Ok(resp),
+        Err(Fail(e)) => error_answer(e),
+    };
+    Ok(result?)
+}
+
+/// A request outside `/api/`: proxied when its path is guarded, else `None`. An invalid guard
+/// configuration answers 503 (senders retry) rather than guessing which paths are guarded.
+pub(crate) async fn handle_guarded(
+    req: Request,
+    env: &Env,
+    ctx: &Context,
+) -> Result<Option<Response>, AppError> {
+    let cfg = match load_config(env) {
+        Ok(cfg) => cfg,
+        Err(e) => return Ok(Some(error_answer(e)?)),
+    };
+    let path = req.path();
+    let Some(route) = cfg.route_for(&path) else {
+        return Ok(None);
+    };
+    let result = match guard::handle(req, env, ctx, &cfg, route).await {
+        Ok(resp) => Ok(resp),
+        Err(Fail(e)) => error_answer(e),
+    };
+    Ok(Some(result?))
+}
+
+/// The cron sweep: re-schedules size holds whose route limit now fits them, and retries whose
+/// alarm is overdue. The decision for each is `plan_attempt` in the delivery's object.
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    if let Err(e) = sweep(&env).await {
+        worker::console_error!("webhook sweep failed: {}", e.0);
+    }
+}
+
+async fn sweep(env: &Env) -> Result<(), Fail> {
+    use backstop_core::webhook::decision::HoldReason;
+    use backstop_core::webhook::delivery::{is_unblocked, DeliveryStatus};
+    let cfg = load_config(env)?;
+    let now = worker::Date::now().as_millis();
+    for row in store::sweep_candidates(env, now).await? {
+        let state = row.state();
+        let due = match state.status {
+            DeliveryStatus::Failed => true,
+            DeliveryStatus::Held => {
+                state.reason.is_some_and(HoldReason::is_size_hold)
+                    && cfg.route_named(&row.route).is_some_and(|r| {
+                        is_unblocked(state.size, state.limit_at_hold, r.body_limit)
+                    })
+            }
+            _ => false,
+        };
+        if due {
+            delivery_object::schedule(env, &row.id, now).await?;
+        }
+    }
+    Ok(())
+}
