@@ -16,8 +16,8 @@ const SENTRY_PYTHON_VERSION: &str = "2.75.0";
 const PYENV: &str = "target/pyenv";
 /// Debian packages needed to build worker-build.
 const BUILD_PACKAGES: &[&str] = &["pkg-config", "libssl-dev"];
-/// Debian packages for the browser tests.
-const BROWSER_PACKAGES: &[&str] = &["chromium", "chromium-driver"];
+/// Debian packages for the tests: Chromium for the browser tests, nginx as the webhook tests' origin.
+const BROWSER_PACKAGES: &[&str] = &["chromium", "chromium-driver", "nginx"];
 
 /// What a task needs installed.
 pub(crate) struct Needs {
