@@ -112,9 +112,11 @@
     } catch (e) { Promise.resolve().then(function () { done(0); }); }
   }
   function bs_beacon(url, body) { try { return navigator.sendBeacon(url, body); } catch (e) { return false; } }
-  function bs_load(key) { try { return localStorage.getItem(key); } catch (e) { return undefined; } }
+  /* Keys starting with "session:" live in sessionStorage (this tab), the others in localStorage. */
+  function storage(key) { return key.indexOf('session:') ? localStorage : sessionStorage; }
+  function bs_load(key) { try { return storage(key).getItem(key); } catch (e) { return undefined; } }
   function bs_store(key, value) {
-    try { if (value) localStorage.setItem(key, value); else localStorage.removeItem(key); } catch (e) { /* quota, privacy mode */ }
+    try { if (value) storage(key).setItem(key, value); else storage(key).removeItem(key); } catch (e) { /* quota, privacy mode */ }
   }
   function bs_timer(ms) {
     clearTimeout(timer);

@@ -70,6 +70,21 @@ const pages = {
     <script src="/sdk/backstop.js" data-dsn="http://${KEY}@${host}/429"></script></head><body></body></html>`,
   flaky: (host) => `<!doctype html><html><head>
     <script src="/sdk/backstop.js" data-dsn="http://${KEY}@${host}/7"></script></head><body></body></html>`,
+  // A page whose own fetch wrapper (installed before the SDK, so the SDK sends through it)
+  // captures an error after every request it sees, the SDK's included.
+  hostile: (host) => `<!doctype html><html><head>
+    <script>
+      var real = window.fetch; window.__seen = 0;
+      window.fetch = function () {
+        window.__seen++;
+        var p = real.apply(this, arguments);
+        p.then(function () { Backstop.captureException(new Error('patched fetch saw request ' + window.__seen)); }, function () {});
+        return p;
+      };
+    </script>
+    <script src="/sdk/backstop.js"></script>
+    <script>Backstop.init({ dsn: 'http://${KEY}@${host}/1', maxEvents: 20 }); Backstop.captureMessage('start');</script>
+    </head><body></body></html>`,
   // A DSN that does not parse.
   baddsn: () => `<!doctype html><html><head>
     <script src="/sdk/backstop.js" data-dsn="not-a-dsn"></script>
@@ -251,6 +266,13 @@ test('Backstop.init before the wasm is ready works and options apply', async () 
     assert.match(ids[0], /^[0-9a-f]{32}$/);
     assert.equal(ids[1], undefined, 'budget of two spent');
     assert.deepEqual(log.errors, []);
+    // The cap is per session: a reload in the same tab does not reset it.
+    received = [];
+    await page.reload();
+    await page.evaluate(() => window.Backstop.ready);
+    assert.equal(await page.evaluate(() => Backstop.captureMessage('after reload')), undefined);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(events().map((e) => e.message || e.exception.values[0].value), [], 'no event after the reload (the old page\'s client report may arrive)');
   } finally {
     await context.close();
   }
@@ -459,6 +481,22 @@ test('offline: envelopes that hit a network error are kept in localStorage and s
     await until(() => page.evaluate(() => !Object.keys(localStorage).some((k) => k.startsWith('backstop:queue:'))), 'the queue emptied');
   } finally {
     down = false;
+    await context.close();
+  }
+});
+
+test('a page whose fetch wrapper captures on every request (the SDK\'s own too) is bounded, never a loop', async () => {
+  const { context, page, log } = await open('hostile');
+  try {
+    await page.evaluate(() => window.Backstop.ready);
+    await new Promise((r) => setTimeout(r, 1500));
+    const n = events().length;
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(events().length, n, 'it stopped');
+    assert.ok(n <= 20, `at most maxEvents events: ${n}`);
+    assert.equal(await page.evaluate(() => 6 * 7), 42, 'the page is responsive');
+    assert.deepEqual(log.errors, []);
+  } finally {
     await context.close();
   }
 });

@@ -92,10 +92,13 @@ fn process(config: &Config, draft: Draft) -> Option<String> {
         state::dropped(Reason::BeforeSend, "error");
         return None;
     };
-    if !state::with(|s| s.budget.try_take()) {
+    let Some(spent) = state::with(|s| s.budget.try_take().then(|| s.budget.used())) else {
         state::dropped(Reason::EventProcessor, "error");
         return None;
-    }
+    };
+    let mut count = String::new();
+    push_u64(&mut count, u64::from(spent));
+    host::store(&config.session_key, &count);
     let header = envelope_header(Some(&event_id), &config.dsn, &host::iso_now());
     let envelope = write_single_item(&header, "event", &payload);
     let transport = transport::send_event(config, &envelope);

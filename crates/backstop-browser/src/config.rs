@@ -55,6 +55,8 @@ pub(crate) struct Config {
     pub(crate) ingest_endpoint: String,
     /// `localStorage` key of the offline queue.
     pub(crate) storage_key: String,
+    /// `sessionStorage` key of the events this tab's session has sent (the per-session cap).
+    pub(crate) session_key: String,
     pub(crate) release: Option<String>,
     pub(crate) environment: Option<String>,
     pub(crate) user_agent: String,
@@ -166,12 +168,14 @@ impl Config {
             Some(_) => return Err(invalid("sampleRate must be a number from 0 to 1")),
         };
         let storage_key = ["backstop:queue:", ingest_endpoint.as_str()].concat();
+        let session_key = ["session:backstop:sent:", ingest_endpoint.as_str()].concat();
         Ok((
             Self {
                 dsn: o.dsn.trim().into(),
                 envelope_url,
                 ingest_endpoint,
                 storage_key,
+                session_key,
                 release: nonempty(o.release),
                 environment: nonempty(o.environment),
                 user_agent: o.user_agent.into(),

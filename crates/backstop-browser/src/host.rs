@@ -38,7 +38,8 @@ extern "C" {
     /// `navigator.sendBeacon(url, body)`; false if refused or missing.
     #[wasm_bindgen(js_name = bs_beacon)]
     pub(crate) fn beacon(url: &str, body: &str) -> bool;
-    /// `localStorage.getItem(key)` (`None` when missing or storage is unavailable).
+    /// `localStorage.getItem(key)`, or `sessionStorage` for keys starting with `session:`
+    /// (`None` when missing or storage is unavailable).
     #[wasm_bindgen(js_name = bs_load)]
     pub(crate) fn load(key: &str) -> Option<String>;
     /// `localStorage.setItem(key, value)`, or `removeItem` for an empty value; errors ignored.

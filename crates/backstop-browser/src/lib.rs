@@ -160,8 +160,11 @@ pub fn init(
     })
     .map_err(|e| JsError::new(&e))?;
     let key = config.storage_key.clone();
+    // The cap is per session: earlier page loads of this tab count.
+    let spent = host::load(&config.session_key).and_then(|n| n.parse::<u32>().ok());
     state::with(|s| {
         s.budget.set_limit(max_events);
+        s.budget.restore_used(spent.unwrap_or(0));
         s.crumbs.set_max(max_crumbs);
         s.config = Some(std::rc::Rc::new(config));
     });

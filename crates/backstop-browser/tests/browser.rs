@@ -838,6 +838,28 @@ fn budget_caps_events_per_page_and_counts_the_rest() {
         "re-init raises the cap, spent events count"
     );
     assert!(capture_message("too many", None).is_none());
+
+    // A reload in the same tab: the session's count comes back from sessionStorage.
+    assert_eq!(
+        js(&format!(
+            "return __bs.store['session:backstop:sent:{ENDPOINT}'];"
+        ))
+        .as_string()
+        .unwrap(),
+        "4"
+    );
+    setup_with(
+        &Opts {
+            max_events: Some(5.0),
+            ..Opts::default()
+        },
+        false,
+    );
+    assert!(capture_message("the fifth of the session", None).is_some());
+    assert!(
+        capture_message("sixth", None).is_none(),
+        "the cap is per session, not per page load"
+    );
 }
 
 #[wasm_bindgen_test]

@@ -46,6 +46,16 @@ impl SendBudget {
     pub fn set_limit(&mut self, limit: u32) {
         self.limit = limit;
     }
+
+    /// Events already spent.
+    pub const fn used(&self) -> u32 {
+        self.used
+    }
+
+    /// Counts what earlier page loads of the same session spent (never lowers the count).
+    pub fn restore_used(&mut self, used: u32) {
+        self.used = self.used.max(used);
+    }
 }
 
 impl Default for SendBudget {
@@ -91,13 +101,15 @@ pub fn is_own_request(url: &str, ingest_base: &str) -> bool {
         return false;
     };
     let after_scheme = base.find("://").map_or(0, |i| i + 3);
-    let origin_end = base[after_scheme..]
+    let origin_end = base
+        .get(after_scheme..)
+        .unwrap_or("")
         .find('/')
         .map_or(base.len(), |i| after_scheme + i);
     let same_origin = head
         .get(..origin_end)
-        .is_some_and(|h| h.eq_ignore_ascii_case(&base[..origin_end]));
-    let same_path = head.get(origin_end..) == Some(&base[origin_end..]);
+        .is_some_and(|h| h.eq_ignore_ascii_case(base.get(..origin_end).unwrap_or("")));
+    let same_path = head.get(origin_end..) == base.get(origin_end..);
     same_origin && same_path && (tail.is_empty() || tail.starts_with(['/', '?', '#']))
 }
 
@@ -123,7 +135,7 @@ pub fn truncate(s: &str, max: usize) -> &str {
     while !s.is_char_boundary(end) {
         end -= 1;
     }
-    &s[..end]
+    s.get(..end).unwrap_or("")
 }
 
 /// An event id (UUID v4 as 32 lowercase hex characters) from 16 random bytes.
@@ -332,6 +344,14 @@ mod tests {
         b.set_limit(1);
         assert_eq!(b.remaining(), 0, "lowered limit never goes negative");
         assert_eq!(SendBudget::default().remaining(), DEFAULT_MAX_EVENTS);
+        let mut session = SendBudget::new(5);
+        session.restore_used(4);
+        session.restore_used(1);
+        assert_eq!(
+            (session.used(), session.remaining()),
+            (4, 1),
+            "restored, never lowered"
+        );
         let mut zero = SendBudget::new(0);
         assert!(!zero.try_take(), "zero budget sends nothing");
     }

@@ -88,8 +88,8 @@ fn split_v8_call(rest: &str) -> Option<(&str, &str)> {
             '(' => {
                 depth -= 1;
                 if depth == 0 {
-                    let function = body[..i].trim_end();
-                    let location = &body[i + 1..];
+                    let function = body.get(..i).unwrap_or("").trim_end();
+                    let location = body.get(i + 1..).unwrap_or("");
                     return if function.is_empty() {
                         None
                     } else {
@@ -114,7 +114,7 @@ fn v8_eval_origin(location: &str) -> (&str, Option<u32>, Option<u32>) {
             '(' => open = Some(i),
             ')' => {
                 if let Some(start) = open.take() {
-                    let inner = &location[start + 1..i];
+                    let inner = location.get(start + 1..i).unwrap_or("");
                     if !inner.contains(char::is_whitespace) {
                         let (url, line, col) = split_location(inner);
                         if line.is_some() && col.is_some() {
@@ -170,7 +170,7 @@ fn gecko_eval_origin(location: &str) -> Option<(&str, Option<u32>)> {
     let digits_end = rest
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(rest.len());
-    Some((url, rest[..digits_end].parse().ok()))
+    Some((url, rest.get(..digits_end).unwrap_or("").parse().ok()))
 }
 
 /// `url:line:col`, `url:line` or a bare `url`. Positions that are zero or out of range become
