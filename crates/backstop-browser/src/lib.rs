@@ -44,7 +44,6 @@ pub(crate) mod state {
     use crate::config::Config;
 
     /// User, tags, contexts and extra, as JSON texts ready to embed.
-    #[derive(Default)]
     pub(crate) struct Scope {
         pub(crate) user: Option<String>,
         pub(crate) tags: Vec<(String, String)>,
@@ -70,15 +69,20 @@ pub(crate) mod state {
     }
 
     impl State {
-        fn new() -> Self {
+        const fn new() -> Self {
             Self {
                 config: None,
                 budget: SendBudget::new(DEFAULT_MAX_EVENTS),
                 crumbs: Breadcrumbs::new(DEFAULT_MAX_BREADCRUMBS),
-                scope: Scope::default(),
-                dedupe: Dedupe::default(),
-                limits: RateLimits::default(),
-                report: ClientReport::default(),
+                scope: Scope {
+                    user: None,
+                    tags: Vec::new(),
+                    contexts: Vec::new(),
+                    extra: Vec::new(),
+                },
+                dedupe: Dedupe::new(),
+                limits: RateLimits::new(),
+                report: ClientReport::new(),
                 queue: Vec::new(),
                 failures: 0,
                 draining: false,
@@ -88,7 +92,7 @@ pub(crate) mod state {
 
     thread_local! {
         pub(crate) static GUARD: Guard = const { Guard::new() };
-        static STATE: RefCell<State> = RefCell::new(State::new());
+        static STATE: RefCell<State> = const { RefCell::new(State::new()) };
     }
 
     /// Runs `f` on the state. `f` must not call into JS.

@@ -142,10 +142,14 @@ pub struct Breadcrumbs {
 
 impl Breadcrumbs {
     /// An empty buffer keeping at most `max` (itself at most [`MAX_BREADCRUMBS`]).
-    pub fn new(max: usize) -> Self {
+    pub const fn new(max: usize) -> Self {
         Self {
             items: VecDeque::new(),
-            max: max.min(MAX_BREADCRUMBS),
+            max: if max < MAX_BREADCRUMBS {
+                max
+            } else {
+                MAX_BREADCRUMBS
+            },
         }
     }
 

@@ -273,6 +273,11 @@ pub struct Dedupe {
 }
 
 impl Dedupe {
+    /// Nothing seen yet.
+    pub const fn new() -> Self {
+        Self { last: None }
+    }
+
     /// Records `key`; `true` if it equals the previous one (a duplicate).
     pub fn is_repeat(&mut self, key: u64) -> bool {
         self.last.replace(key) == Some(key)

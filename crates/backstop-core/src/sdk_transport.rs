@@ -27,6 +27,11 @@ pub struct RateLimits {
 }
 
 impl RateLimits {
+    /// No limits.
+    pub const fn new() -> Self {
+        Self { until: Vec::new() }
+    }
+
     /// Applies a response: `X-Sentry-Rate-Limits` wins; else a 429 uses `Retry-After` (seconds)
     /// or 60 s, for every category. Limits only ever get longer (the longest one is kept).
     pub fn update(
@@ -157,6 +162,13 @@ pub struct ClientReport {
 }
 
 impl ClientReport {
+    /// Nothing dropped yet.
+    pub const fn new() -> Self {
+        Self {
+            outcomes: Vec::new(),
+        }
+    }
+
     /// Counts `quantity` items of `category` dropped for `reason`.
     pub fn add(&mut self, reason: Reason, category: &'static str, quantity: u64) {
         if quantity == 0 {
