@@ -6,8 +6,8 @@
 use backstop_core::webhook::alert::AlertCause;
 use backstop_core::webhook::config::{Route, WebhookConfig};
 use backstop_core::webhook::decision::{
-    classify, is_held_method, origin_detail, precheck, stats_reason, AttemptResult, HoldReason,
-    Precheck, Verdict,
+    classify, is_held_method, keeps_copy_in_memory, origin_detail, precheck, stats_reason,
+    AttemptResult, HoldReason, Precheck, Verdict,
 };
 use backstop_core::webhook::delivery::{
     delivery_id, first_transition, payload_key, DeliveryStatus,
@@ -121,7 +121,11 @@ pub(super) async fn handle(
                     None => return Err(WebhookError::Unavailable("tee failed".into()).into()),
                 },
             };
-            let promise = held.store(to_store, content_length);
+            let copy = if keeps_copy_in_memory(content_length) {
+                Copy::Memory(js::buffer_in_background(to_store))
+            } else {
+                Copy::R2(held.store(to_store, content_length))
+            };
             let headers = attempt_headers(&fwd, &id, 1, None);
             let attempt = proxy::send(
                 &origin_url,
@@ -141,7 +145,8 @@ pub(super) async fn handle(
                         path.clone(),
                         content_type.clone(),
                         stored_headers.clone(),
-                        promise,
+                        copy,
+                        content_length,
                         now,
                         attempt.result.clone(),
                         attempt.duration_ms,
@@ -155,7 +160,11 @@ pub(super) async fn handle(
                     };
                     let prefix = proxy::answer_prefix(response).await;
                     let detail = origin_detail(&attempt.result, &prefix, route.timeout_ms);
-                    let size = match js::stored(&promise).await {
+                    let stored = match &copy {
+                        Copy::R2(promise) => js::stored(promise).await,
+                        Copy::Memory(buffer) => held.store_copy(buffer).await,
+                    };
+                    let size = match stored {
                         Ok(s) => s,
                         Err(e) => return Err(held.unstored(e).await),
                     };
@@ -211,8 +220,16 @@ fn pass_back(resp: web_sys::Response, id: Option<&str>) -> Result<Response, Fail
     Ok(Response::from(out))
 }
 
-/// Background work after a pass-through: wait for the copy, record the delivery, count it,
-/// and drop the copy (a delivered payload is not kept).
+/// Where a forwarded body's replay copy is while the origin decides.
+enum Copy {
+    /// Streaming to R2 (large or chunked bodies); resolves with the size.
+    R2(Promise),
+    /// Read into the isolate's JS memory (small bodies); resolves with an `ArrayBuffer`.
+    Memory(Promise),
+}
+
+/// Background work after a pass-through: record the delivery and count it (one D1 batch), and
+/// drop the copy (a delivered payload is not kept).
 #[expect(clippy::too_many_arguments, reason = "owned values for waitUntil")]
 async fn record_passed(
     env: Env,
@@ -222,12 +239,16 @@ async fn record_passed(
     path: String,
     content_type: String,
     headers: String,
-    promise: Promise,
+    copy: Copy,
+    content_length: Option<u64>,
     now: u64,
     result: AttemptResult,
     duration_ms: u64,
 ) {
-    let size = js::stored(&promise).await.ok();
+    let size = match &copy {
+        Copy::R2(promise) => js::stored(promise).await.ok(),
+        Copy::Memory(_) => content_length,
+    };
     let status = match result {
         AttemptResult::Status(s) => Some(s),
         _ => None,
@@ -252,13 +273,14 @@ async fn record_passed(
         delivered_at: Some(now + duration_ms),
         payload_key: None,
     };
-    if let Err(e) = store::insert_delivery(&env, &row).await {
+    if let Err(e) = store::insert_passed(&env, &row, now).await {
         worker::console_error!("could not record passed delivery {id}: {}", e.0);
     }
-    store::count_logged(&env, &route, stats_reason::PASSED, now).await;
-    if let Ok(bucket) = env.bucket(BUCKET) {
-        if let Err(e) = bucket.delete(payload_key(&id)).await {
-            worker::console_warn!("could not drop the copy of {id}: {e}");
+    if let Copy::R2(_) = copy {
+        if let Ok(bucket) = env.bucket(BUCKET) {
+            if let Err(e) = bucket.delete(payload_key(&id)).await {
+                worker::console_warn!("could not drop the copy of {id}: {e}");
+            }
         }
     }
 }
@@ -292,6 +314,15 @@ impl Held<'_> {
             ),
             Err(e) => Promise::reject(&JsValue::from_str(&e.to_string())),
         }
+    }
+
+    /// Writes an in-memory copy to R2 (the origin did not take the body).
+    async fn store_copy(&self, buffer: &Promise) -> Result<u64, StoreError> {
+        let bucket = self
+            .env
+            .bucket(BUCKET)
+            .map_err(|e| StoreError::Failed(e.to_string()))?;
+        js::store_buffer(&bucket, &payload_key(self.id), buffer, self.content_type).await
     }
 
     /// The payload could not be kept: count it and tell the sender to retry (or that it is

@@ -74,6 +74,39 @@ pub(super) fn store_in_background(
     })
 }
 
+/// Reads a (small) stream into a JS `ArrayBuffer` at once, independently of the caller: the
+/// replay copy of a small body, kept in the isolate's JS heap (never in wasm memory).
+pub(super) fn buffer_in_background(body: Option<ReadableStream>) -> Promise {
+    let buffered = body.as_ref().map(|b| {
+        web_sys::Response::new_with_opt_readable_stream(Some(b)).and_then(|r| r.array_buffer())
+    });
+    match buffered {
+        Some(Ok(p)) => p,
+        Some(Err(e)) => Promise::reject(&e),
+        None => Promise::resolve(&JsValue::from(js_sys::ArrayBuffer::new(0))),
+    }
+}
+
+/// Writes a [`buffer_in_background`] copy to R2 and returns its size.
+pub(super) async fn store_buffer(
+    bucket: &Bucket,
+    key: &str,
+    copy: &Promise,
+    content_type: &str,
+) -> Result<u64, StoreError> {
+    let buffer = JsFuture::from(copy.clone())
+        .await
+        .map_err(|e| StoreError::Failed(format!("reading the body failed: {}", js_text(&e))))?;
+    let buffer: js_sys::ArrayBuffer = buffer
+        .dyn_into()
+        .map_err(|_| StoreError::Failed("the body copy is not a buffer".into()))?;
+    let len = u64::from(buffer.byte_length());
+    let stream = web_sys::Response::new_with_opt_buffer_source(Some(&buffer))
+        .map_err(|e| StoreError::Failed(js_text(&e)))?
+        .body();
+    store_stream(bucket, key, stream, Some(len), content_type, u64::MAX).await
+}
+
 /// Awaits a [`store_in_background`] promise.
 pub(super) async fn stored(p: &Promise) -> Result<u64, StoreError> {
     match JsFuture::from(p.clone()).await {

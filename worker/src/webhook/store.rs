@@ -3,13 +3,13 @@
 
 use backstop_core::stats::minute_bucket;
 use backstop_core::webhook::alert::AlertRecord;
-use backstop_core::webhook::decision::{stats_scope, HoldReason};
+use backstop_core::webhook::decision::{stats_reason, stats_scope, HoldReason};
 use backstop_core::webhook::delivery::{DeliveryState, DeliveryStatus, Transition};
 use backstop_core::webhook::query::DeliveryQuery;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use worker::wasm_bindgen::JsValue;
-use worker::{D1Database, Env};
+use worker::{D1Database, D1PreparedStatement, Env};
 
 use super::Fail;
 
@@ -131,7 +131,21 @@ pub(super) struct NewDelivery<'a> {
 
 /// Inserts a delivery row.
 pub(super) async fn insert_delivery(env: &Env, d: &NewDelivery<'_>) -> Result<(), Fail> {
-    db(env)?
+    insert_statement(&db(env)?, d)?.run().await?;
+    Ok(())
+}
+
+/// Records a pass-through: its row and its counter in one D1 round trip.
+pub(super) async fn insert_passed(env: &Env, d: &NewDelivery<'_>, now_ms: u64) -> Result<(), Fail> {
+    let db = db(env)?;
+    let insert = insert_statement(&db, d)?;
+    let counter = count_statement(&db, d.route, stats_reason::PASSED, now_ms)?;
+    db.batch(vec![insert, counter]).await?;
+    Ok(())
+}
+
+fn insert_statement(db: &D1Database, d: &NewDelivery<'_>) -> Result<D1PreparedStatement, Fail> {
+    Ok(db
         .prepare(
             "INSERT INTO webhook_deliveries (id, route, method, path, received_at, size, content_type, headers,
                 sender, status, reason, limit_bytes, origin_status, origin_error, attempts, replays,
@@ -158,10 +172,7 @@ pub(super) async fn insert_delivery(env: &Env, d: &NewDelivery<'_>) -> Result<()
             opt((d.attempts > 0).then_some(d.received_at)),
             opt(d.delivered_at),
             opt_s(d.payload_key),
-        ])?
-        .run()
-        .await?;
-    Ok(())
+        ])?)
 }
 
 /// One delivery.
@@ -359,15 +370,24 @@ pub(super) async fn list_alerts(env: &Env, delivery_id: Option<&str>) -> Result<
 
 /// Adds one to a route's counter for the current minute.
 pub(super) async fn count(env: &Env, route: &str, reason: &str, now_ms: u64) -> Result<(), Fail> {
-    db(env)?
+    count_statement(&db(env)?, route, reason, now_ms)?
+        .run()
+        .await?;
+    Ok(())
+}
+
+fn count_statement(
+    db: &D1Database,
+    route: &str,
+    reason: &str,
+    now_ms: u64,
+) -> Result<D1PreparedStatement, Fail> {
+    Ok(db
         .prepare(
             "INSERT INTO stats (project, minute, reason, count) VALUES (?1, ?2, ?3, 1)
              ON CONFLICT (project, minute, reason) DO UPDATE SET count = count + 1",
         )
-        .bind(&[s(&stats_scope(route)), n(minute_bucket(now_ms)), s(reason)])?
-        .run()
-        .await?;
-    Ok(())
+        .bind(&[s(&stats_scope(route)), n(minute_bucket(now_ms)), s(reason)])?)
 }
 
 /// Counts, logging instead of failing (a counter must never fail a delivery).
