@@ -7,6 +7,7 @@ use crate::TaskResult;
 pub(crate) fn run(args: &[String]) -> TaskResult {
     match args.first().map(String::as_str) {
         Some("sdk") => crate::bench_sdk::run(),
+        Some("webhook") => crate::bench_webhook::run(),
         Some(other) => Err(format!("unknown benchmark '{other}'")),
         None => Err("usage: cargo xtask bench <name>".into()),
     }

@@ -5,6 +5,7 @@
 
 mod bench;
 mod bench_sdk;
+mod bench_webhook;
 mod setup;
 mod summary;
 
