@@ -175,6 +175,23 @@ describe('webhook guard', { skip: haveNginx() ? false : 'nginx is not installed 
     assert.match(nginx.errorLog(), /client intended to send too large body/);
   });
 
+  test('a chunked body (no Content-Length) is kept in parts and held when the origin refuses it', async () => {
+    const body = randomBytes(12 * MIB);
+    const stream = new ReadableStream({
+      start(controller) {
+        for (let i = 0; i < body.length; i += 256 * 1024) controller.enqueue(body.subarray(i, i + 256 * 1024));
+        controller.close();
+      },
+    });
+    const r = await post(`${w.base}/unknown/chunked`, stream, { 'content-type': 'application/octet-stream' });
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    assert.equal(r.body.reason, 'origin_too_large');
+    const d = await detail(w, r.body.delivery_id);
+    assert.equal(d.delivery.size, body.length);
+    const payload = await fetch(`${w.base}/api/webhooks/deliveries/${r.body.delivery_id}/payload`, { headers: { Authorization: `Bearer ${w.adminToken}` } });
+    assert.equal(sha256(Buffer.from(await payload.arrayBuffer())), sha256(body), 'kept byte for byte');
+  });
+
   test('origin down: held, retried, delivered once it comes back', async () => {
     await flakyNginx.stop();
     const body = Buffer.from(JSON.stringify({ from: 'billing@vendor.example', amount: 42 }));
