@@ -10,9 +10,11 @@
 // What is measured:
 // - bytes a page downloads for each SDK: raw, gzip -9, brotli q11 (all files of the SDK);
 // - main-thread time from script start to ready over fresh page loads (new browser context
-//   each, so nothing is cached): Chromium's TaskDuration (CDP Performance.getMetrics, the
-//   main thread's busy time) of the SDK page minus the median of an identical page without an
-//   SDK; wall-clock script start -> ready (performance marks) is printed for information;
+//   each, so nothing is cached): from a Chromium trace of each load, the renderer main
+//   thread's top-level tasks clipped to the interval between the `sdk-start` mark (before the
+//   SDK's <script>) and the `sdk-ready` mark (Backstop.ready, or right after Sentry's init):
+//   script parse and run, wasm compile and instantiate, init; network waits are not counted.
+//   Wall-clock start -> ready is printed for information;
 // - cost of capturing one error: synchronous time of captureException(new Error(...)) in
 //   batches of 50 (performance.now() is coarsened to 100 us, so single calls cannot be timed),
 //   median over batches of the per-capture mean.
@@ -26,8 +28,8 @@ import { chromium } from 'playwright-core';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../../..');
 const outDir = path.resolve(process.argv[2] || path.join(root, 'target/bench-sdk'));
-const LOADS = Number(process.argv[3] || 25);
-const CAPTURES = Number(process.argv[4] || 2000);
+const LOADS = Number(process.argv[3] || 40);
+const CAPTURES = Number(process.argv[4] || 4000);
 const BATCH = 50;
 const KEY = 'b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0';
 
@@ -66,7 +68,6 @@ const pages = {
     window.__capture = function (e) { return Backstop.captureException(e); };</script></head><body></body></html>`,
   sentry: () => `<!doctype html><html><head>${mark}<script src="/sentry.js"></script>
     <script>${done} window.__capture = function (e) { return SentryBench.captureException(e); };</script></head><body></body></html>`,
-  control: () => `<!doctype html><html><head>${mark}<script>${done}</script></head><body></body></html>`,
 };
 
 const server = http.createServer(async (req, res) => {
@@ -104,19 +105,38 @@ const browser = await chromium.launch({
     '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
 });
 
-async function load(name) {
+/** Main-thread busy time between the two marks: the renderer main thread's top-level tasks
+ * (from a Chromium trace), clipped to [sdk-start, sdk-ready]. Network waits are not counted. */
+function mainThreadMs(trace) {
+  const events = JSON.parse(trace.toString('utf8')).traceEvents || [];
+  const mark = (n) => events.find((e) => e.name === n && String(e.cat).includes('user_timing'));
+  const start = mark('sdk-start');
+  const end = mark('sdk-ready');
+  if (!start || !end) throw new Error('the trace has no sdk-start/sdk-ready marks');
+  const onMain = (e) => e.pid === start.pid && e.tid === start.tid && e.ph === 'X';
+  let names = ['ThreadControllerImpl::RunTask'];
+  if (!events.some((e) => onMain(e) && names.includes(e.name))) names = ['RunTask'];
+  let busy = 0;
+  for (const e of events) {
+    if (!onMain(e) || !names.includes(e.name)) continue;
+    const from = Math.max(e.ts, start.ts);
+    const to = Math.min(e.ts + (e.dur || 0), end.ts);
+    if (to > from) busy += to - from;
+  }
+  return busy / 1000;
+}
+
+async function load(name, traced) {
   const context = await browser.newContext();
   const page = await context.newPage();
-  const cdp = await context.newCDPSession(page);
-  await cdp.send('Performance.enable');
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
+  if (traced) await browser.startTracing(page, { categories: ['toplevel', 'blink.user_timing'] });
   await page.goto(`${base}/${name}.html`);
   await page.waitForFunction(() => window.__ready === true, null, { timeout: 10000 });
   const wall = await page.evaluate(() => performance.measure('m', 'sdk-start', 'sdk-ready').duration);
-  const { metrics } = await cdp.send('Performance.getMetrics');
-  const task = metrics.find((m) => m.name === 'TaskDuration').value * 1000;
-  return { context, page, wall, task, errors };
+  const main = traced ? mainThreadMs(await browser.stopTracing()) : 0;
+  return { context, page, wall, main, errors };
 }
 
 const quantile = (xs, q) => {
@@ -126,23 +146,22 @@ const quantile = (xs, q) => {
 const median = (xs) => quantile(xs, 0.5);
 
 // Warm-up (the browser process, not the pages: each load has a fresh context).
-for (const name of ['control', 'ours', 'sentry']) (await load(name)).context.close();
+for (const name of ['ours', 'sentry']) (await load(name, false)).context.close();
 
-const loads = { control: [], ours: [], sentry: [] };
+const loads = { ours: [], sentry: [] };
 for (let i = 0; i < LOADS; i++) {
-  for (const name of ['control', 'ours', 'sentry']) {
-    const r = await load(name);
+  for (const name of ['ours', 'sentry']) {
+    const r = await load(name, true);
     if (r.errors.length) throw new Error(`${name}: page errors ${r.errors.join('; ')}`);
-    loads[name].push({ wall: r.wall, task: r.task });
+    loads[name].push({ wall: r.wall, main: r.main });
     await r.context.close();
   }
 }
-const control = median(loads.control.map((l) => l.task));
-const mainThread = (name) => loads[name].map((l) => Math.max(0, l.task - control));
+const mainThread = (name) => loads[name].map((l) => l.main);
 const wall = (name) => loads[name].map((l) => l.wall);
 
 async function captureCost(name) {
-  const r = await load(name);
+  const r = await load(name, false);
   try {
     const perCapture = await r.page.evaluate(async ({ captures, batch }) => {
       const out = [];
@@ -184,7 +203,7 @@ const rows = [
 const pad = (s, n) => String(s).padEnd(n);
 const lpad = (s, n) => String(s).padStart(n);
 console.log(`Backstop SDK vs @sentry/browser ${sentryVersion} (esbuild --bundle --minify, default integrations), ${chromiumVersion}`);
-console.log(`${LOADS} fresh page loads each (main thread = CDP TaskDuration minus a no-SDK page, median ${fmt(control, 2)} ms); ${CAPTURES} captures each in batches of ${BATCH}`);
+console.log(`${LOADS} fresh page loads each (main thread = renderer main-thread tasks between the marks, from a trace); ${CAPTURES} captures each in batches of ${BATCH}`);
 console.log();
 console.log(`${pad('', 40)}${lpad('Backstop', 11)}${lpad('Sentry', 11)}${lpad('ratio', 8)}  target`);
 for (const [name, ours, sentry, f, target] of rows) {

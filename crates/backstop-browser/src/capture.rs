@@ -92,6 +92,11 @@ fn process(config: &Config, draft: Draft) -> Option<String> {
         state::dropped(Reason::BeforeSend, "error");
         return None;
     };
+    if !state::with(|s| std::mem::replace(&mut s.session_loaded, true)) {
+        // The cap is per session: earlier page loads of this tab count.
+        let spent = host::load(&config.session_key).and_then(|n| n.parse::<u32>().ok());
+        state::with(|s| s.budget.restore_used(spent.unwrap_or(0)));
+    }
     let Some(spent) = state::with(|s| s.budget.try_take().then(|| s.budget.used())) else {
         state::dropped(Reason::EventProcessor, "error");
         return None;

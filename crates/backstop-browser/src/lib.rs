@@ -22,6 +22,7 @@ mod transport;
 use backstop_core::breadcrumb::{element_selector, selector_path, Breadcrumb};
 use backstop_core::sdk::{normalize_level, truncate};
 use backstop_core::sdk_event::set_pair;
+use backstop_core::sdk_transport::FIRST_QUEUE_CHECK_MS;
 use wasm_bindgen::prelude::*;
 
 pub use panic::{capture_panic, capture_panic_hook};
@@ -66,6 +67,10 @@ pub(crate) mod state {
         pub(crate) failures: u32,
         /// A queued envelope is in flight.
         pub(crate) draining: bool,
+        /// The queue left in `localStorage` by earlier page loads was read (done lazily).
+        pub(crate) queue_loaded: bool,
+        /// This tab's session count was read from `sessionStorage` (done lazily).
+        pub(crate) session_loaded: bool,
     }
 
     impl State {
@@ -86,6 +91,8 @@ pub(crate) mod state {
                 queue: Vec::new(),
                 failures: 0,
                 draining: false,
+                queue_loaded: false,
+                session_loaded: false,
             }
         }
     }
@@ -163,17 +170,14 @@ pub fn init(
         user_agent,
     })
     .map_err(|e| JsError::new(&e))?;
-    let key = config.storage_key.clone();
-    // The cap is per session: earlier page loads of this tab count.
-    let spent = host::load(&config.session_key).and_then(|n| n.parse::<u32>().ok());
+    // No storage access here (see `FIRST_QUEUE_CHECK_MS`): the queue is read by the first
+    // retry timer, the session's count by the first send.
     state::with(|s| {
         s.budget.set_limit(max_events);
-        s.budget.restore_used(spent.unwrap_or(0));
         s.crumbs.set_max(max_crumbs);
         s.config = Some(std::rc::Rc::new(config));
     });
-    transport::load_queue(&key);
-    transport::schedule_drain(0);
+    transport::schedule_drain(FIRST_QUEUE_CHECK_MS);
     Ok(())
 }
 

@@ -82,6 +82,7 @@ fn on_network_error(body: &str, queued: bool) {
         state::dropped(Reason::NetworkError, ERROR);
         return;
     }
+    load_queue(&config.storage_key);
     let failures = state::with(|s| {
         let lost = if queued {
             // Back at the front: order is kept.
@@ -101,15 +102,24 @@ fn on_network_error(body: &str, queued: bool) {
     schedule_drain(backoff_ms(failures));
 }
 
-/// Loads the offline queue left by earlier page loads (once per `init`).
-pub(crate) fn load_queue(key: &str) {
+/// Reads the offline queue left by earlier page loads, once, ahead of what this page queued.
+fn load_queue(key: &str) {
+    if state::with(|s| std::mem::replace(&mut s.queue_loaded, true)) {
+        return;
+    }
     let Some(text) = host::load(key) else {
         return;
     };
     // Stored as envelopes joined by U+0000 (envelopes are JSON lines: no NUL inside).
     state::with(|s| {
-        for env in text.split('\0').filter(|e| !e.is_empty()) {
-            let lost = enqueue(&mut s.queue, env.into());
+        let mine = std::mem::take(&mut s.queue);
+        for env in text
+            .split('\0')
+            .filter(|e| !e.is_empty())
+            .map(String::from)
+            .chain(mine)
+        {
+            let lost = enqueue(&mut s.queue, env);
             s.report.add(Reason::QueueOverflow, ERROR, lost as u64);
         }
     });
@@ -124,7 +134,7 @@ fn store_queue(key: &str) {
 /// Arms the retry timer for the oldest queued envelope after `delay_ms`, unless nothing waits
 /// or a queued envelope is already in flight.
 pub(crate) fn schedule_drain(delay_ms: u64) {
-    if state::with(|s| s.queue.is_empty() || s.draining) {
+    if state::with(|s| (s.queue_loaded && s.queue.is_empty()) || s.draining) {
         return;
     }
     host::timer(delay_ms as f64);
@@ -135,6 +145,7 @@ pub(crate) fn drain() {
     let Some(config) = state::config() else {
         return;
     };
+    load_queue(&config.storage_key);
     let now = host::now() as u64;
     let next = state::with(|s| {
         if s.draining || s.queue.is_empty() || s.limits.is_limited(ERROR, now) {

@@ -13,6 +13,10 @@ pub const MAX_LIMIT_SECS: u64 = 24 * 60 * 60;
 pub const BASE_BACKOFF_MS: u64 = 1_000;
 /// Longest retry delay.
 pub const MAX_BACKOFF_MS: u64 = 5 * 60 * 1_000;
+/// When the SDK first looks at the offline queue left by earlier page loads, after `init`.
+/// Not at `init` itself: a page's first `localStorage` access loads the storage area
+/// synchronously, milliseconds of main thread during start-up.
+pub const FIRST_QUEUE_CHECK_MS: u64 = 1_000;
 /// Most envelopes kept offline.
 pub const MAX_QUEUED: usize = 30;
 /// Most bytes kept offline (all envelopes together; `localStorage` gives ~5 MB per origin).
