@@ -337,34 +337,38 @@ describe('webhook guard', { skip: haveNginx() ? false : 'nginx is not installed 
       await waitFor(async () => (await row.count()) === 1, { timeout: 10_000, what: `delivery ${id} on the dashboard\n${log.describe()}` });
       const text = await row.innerText();
       assert.match(text, /bob@supplier\.example/);
-      assert.match(text, /21\.0 MiB/);
-      assert.match(text, /20\.0 MiB/);
+      assert.match(text, /21\.0 MiB \/ 20\.0 MiB/, 'size vs limit');
+      assert.match(text, /Held/);
       assert.ok(Date.now() - received < 15_000, 'on the dashboard within seconds');
+
+      // Alerted (first hold of the route in this window).
+      const alert = await eventually(() => sink.alerts.find((a) => a.body.backstop?.delivery_id === id));
+      assert.ok(alert, 'alert sent');
+      assert.equal(alert.headers['x-backstop-alert'], '1');
+      assert.match(alert.body.text, /route `email` from Bob Sender <bob@supplier\.example>/);
+      assert.match(alert.body.text, /21\.0 MiB is over the origin's limit of 20\.0 MiB/);
+      assert.ok(alert.body.text.includes(`/webhooks/#delivery=${id}`), 'the alert links to the dashboard');
+
+      // Replay while nginx still allows only 20m: refused again, still held.
+      const rp = await replay(w, id);
+      assert.equal(rp.status, 200, JSON.stringify(rp.body));
+      assert.equal(rp.body.result, 'not_delivered');
+      assert.equal(rp.body.origin_status, 413);
+      assert.equal(rp.body.delivery.status, 'held');
+
+      // Raise nginx's limit, press Replay on the dashboard: delivered.
+      await nginx.reload({ locations: { '/email/': '25m' } });
+      await row.locator('button[data-action="replay"]').click();
+      await waitFor(async () => /Delivered: the origin accepted/.test(await page.locator('#notice').innerText()),
+        { timeout: 20_000, what: `the replay notice\n${log.describe()}` });
+      await waitFor(async () => (await page.locator(`tr[data-delivery-id="${id}"]`).count()) === 0,
+        { what: 'the delivered row to leave the held list' });
       assert.deepEqual(log.pageErrors, []);
     } finally {
       await browser.close();
     }
-
-    // Alerted (first hold of the route in this window).
-    const alert = await eventually(() => sink.alerts.find((a) => a.body.backstop?.delivery_id === id));
-    assert.ok(alert, 'alert sent');
-    assert.equal(alert.headers['x-backstop-alert'], '1');
-    assert.match(alert.body.text, /route `email` from Bob Sender <bob@supplier\.example>/);
-    assert.match(alert.body.text, /21\.0 MiB is over the origin's limit of 20\.0 MiB/);
-
-    // Replay while nginx still allows only 20m: refused again, still held.
-    let rp = await replay(w, id);
-    assert.equal(rp.status, 200, JSON.stringify(rp.body));
-    assert.equal(rp.body.result, 'not_delivered');
-    assert.equal(rp.body.origin_status, 413);
-    assert.equal(rp.body.delivery.status, 'held');
-
-    // Raise nginx's limit, replay: delivered byte for byte with the original headers.
-    await nginx.reload({ locations: { '/email/': '25m' } });
-    rp = await replay(w, id);
-    assert.equal(rp.status, 200, JSON.stringify(rp.body));
-    assert.equal(rp.body.result, 'delivered');
-    assert.equal(rp.body.delivery.status, 'delivered');
+    const after = await detail(w, id);
+    assert.equal(after.delivery.status, 'delivered');
     const got = app.received((q) => q.headers['x-backstop-delivery-id'] === id);
     assert.equal(got.length, 1);
     assert.equal(got[0].url, '/email/receive/?key=abc');
@@ -374,10 +378,17 @@ describe('webhook guard', { skip: haveNginx() ? false : 'nginx is not installed 
     assert.equal(got[0].headers['user-agent'], 'Sendlib/1.0');
     assert.equal(got[0].headers['x-backstop-replay'], '2');
 
-    // A second replay does not deliver again; a forced one does.
-    rp = await replay(w, id);
-    assert.equal(rp.body.result, 'already_delivered');
+    // A second replay does not deliver again.
+    const again = await replay(w, id);
+    assert.equal(again.body.result, 'already_delivered');
     assert.equal(app.received((q) => q.headers['x-backstop-delivery-id'] === id).length, 1, 'exactly once');
+    // Forced, it is sent again (and stays delivered).
+    const forced = await replay(w, id, true);
+    assert.equal(forced.body.result, 'delivered');
+    const both = app.received((q) => q.headers['x-backstop-delivery-id'] === id);
+    assert.equal(both.length, 2);
+    assert.equal(both[1].headers['x-backstop-replay'], '3');
+    assert.equal(both[1].sha256, digest);
     const stats = await adminGet(w, '/api/webhooks/stats');
     assert.equal(stats.routes.email.webhook_held_oversize, 1);
     assert.equal(stats.routes.email.webhook_delivered, 1);

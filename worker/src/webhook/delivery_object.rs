@@ -260,7 +260,7 @@ impl WebhookDelivery {
         {
             worker::console_warn!("could not record attempt {number} of {id}: {}", e.0);
         }
-        store::apply_transition(env, id, &t, status, &detail, done).await?;
+        store::apply_transition(env, id, &t, status, &detail, route.body_limit, done).await?;
         let reason = match verdict {
             Verdict::Delivered if t.delivered_now => Some(stats_reason::DELIVERED),
             Verdict::Delivered => None,

@@ -128,23 +128,17 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
 }
 
 async fn sweep(env: &Env) -> Result<(), Fail> {
-    use backstop_core::webhook::decision::HoldReason;
-    use backstop_core::webhook::delivery::{is_unblocked, DeliveryStatus};
+    use backstop_core::webhook::delivery::{plan_attempt, AttemptKind};
     let cfg = load_config(env)?;
     let now = worker::Date::now().as_millis();
     for row in store::sweep_candidates(env, now).await? {
-        let state = row.state();
-        let due = match state.status {
-            DeliveryStatus::Failed => true,
-            DeliveryStatus::Held => {
-                state.reason.is_some_and(HoldReason::is_size_hold)
-                    && cfg.route_named(&row.route).is_some_and(|r| {
-                        is_unblocked(state.size, state.limit_at_hold, r.body_limit)
-                    })
-            }
-            _ => false,
-        };
-        if due {
+        let due = plan_attempt(
+            &row.state(),
+            AttemptKind::Retry,
+            cfg.route_named(&row.route),
+            now,
+        );
+        if due.is_ok() {
             delivery_object::schedule(env, &row.id, now).await?;
         }
     }

@@ -262,20 +262,23 @@ pub(super) async fn list_attempts(env: &Env, delivery_id: &str) -> Result<Vec<Va
     Ok(r.results()?)
 }
 
-/// Applies a transition after a retry or replay.
+/// Applies a transition after a retry or replay. `limit_bytes` is the route's limit at this
+/// attempt, so a size hold is unblocked only by a later change of the limit.
 pub(super) async fn apply_transition(
     env: &Env,
     id: &str,
     t: &Transition,
     origin_status: Option<u16>,
     detail: &str,
+    limit_bytes: Option<u64>,
     now_ms: u64,
 ) -> Result<(), Fail> {
     db(env)?
         .prepare(
             "UPDATE webhook_deliveries SET status = ?2, reason = ?3, attempts = ?4, replays = ?5,
                 next_attempt_at = ?6, origin_status = ?7, origin_error = ?8, last_attempt_at = ?9,
-                delivered_at = CASE WHEN ?10 THEN ?9 ELSE delivered_at END, updated_at = ?9
+                delivered_at = CASE WHEN ?10 THEN ?9 ELSE delivered_at END, updated_at = ?9,
+                limit_bytes = ?11
              WHERE id = ?1",
         )
         .bind(&[
@@ -289,6 +292,7 @@ pub(super) async fn apply_transition(
             s(detail),
             n(now_ms),
             JsValue::from_bool(t.delivered_now),
+            opt(limit_bytes),
         ])?
         .run()
         .await?;
