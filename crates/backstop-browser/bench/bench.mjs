@@ -13,7 +13,8 @@
 //   each, so nothing is cached): from a Chromium trace of each load, the renderer main
 //   thread's top-level tasks clipped to the interval between the `sdk-start` mark (before the
 //   SDK's <script>) and the `sdk-ready` mark (Backstop.ready, or right after Sentry's init):
-//   script parse and run, wasm compile and instantiate, init; network waits are not counted.
+//   script parse and run, wasm compile and instantiate, init; network waits and tasks that
+//   only render (the page's first frame) are not counted.
 //   Wall-clock start -> ready is printed for information;
 // - cost of capturing one error: synchronous time of captureException(new Error(...)) in
 //   batches of 50 (performance.now() is coarsened to 100 us, so single calls cannot be timed),
@@ -106,22 +107,29 @@ const browser = await chromium.launch({
 });
 
 /** Main-thread busy time between the two marks: the renderer main thread's top-level tasks
- * (from a Chromium trace), clipped to [sdk-start, sdk-ready]. Network waits are not counted. */
+ * (from a Chromium trace), clipped to [sdk-start, sdk-ready]. Network waits are not counted,
+ * nor tasks that only render (style, layout, paint: the page's own first frame, which falls
+ * inside the interval of an SDK that becomes ready asynchronously). */
+const RENDER = new Set(['UpdateLayoutTree', 'Layout', 'PrePaint', 'Paint', 'Layerize', 'UpdateLayer', 'Commit',
+  'ScrollLayer', 'HitTest', 'PaintImage', 'RasterTask', 'UpdateLayerTree', 'BeginMainThreadFrame']);
 function mainThreadMs(trace) {
   const events = JSON.parse(trace.toString('utf8')).traceEvents || [];
   const mark = (n) => events.find((e) => e.name === n && String(e.cat).includes('user_timing'));
   const start = mark('sdk-start');
   const end = mark('sdk-ready');
   if (!start || !end) throw new Error('the trace has no sdk-start/sdk-ready marks');
-  const onMain = (e) => e.pid === start.pid && e.tid === start.tid && e.ph === 'X';
+  const main = events.filter((e) => e.pid === start.pid && e.tid === start.tid && e.ph === 'X');
   let names = ['ThreadControllerImpl::RunTask'];
-  if (!events.some((e) => onMain(e) && names.includes(e.name))) names = ['RunTask'];
+  if (!main.some((e) => names.includes(e.name))) names = ['RunTask'];
   let busy = 0;
-  for (const e of events) {
-    if (!onMain(e) || !names.includes(e.name)) continue;
-    const from = Math.max(e.ts, start.ts);
-    const to = Math.min(e.ts + (e.dur || 0), end.ts);
-    if (to > from) busy += to - from;
+  for (const task of main) {
+    if (!names.includes(task.name)) continue;
+    const from = Math.max(task.ts, start.ts);
+    const to = Math.min(task.ts + (task.dur || 0), end.ts);
+    if (to <= from) continue;
+    const inner = main.filter((e) => e !== task && !names.includes(e.name) && e.ts >= task.ts && e.ts <= task.ts + task.dur);
+    if (inner.length && inner.every((e) => RENDER.has(e.name))) continue;
+    busy += to - from;
   }
   return busy / 1000;
 }
@@ -131,7 +139,7 @@ async function load(name, traced) {
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  if (traced) await browser.startTracing(page, { categories: ['toplevel', 'blink.user_timing'] });
+  if (traced) await browser.startTracing(page, { categories: ['toplevel', 'blink.user_timing', 'devtools.timeline'] });
   await page.goto(`${base}/${name}.html`);
   await page.waitForFunction(() => window.__ready === true, null, { timeout: 10000 });
   const wall = await page.evaluate(() => performance.measure('m', 'sdk-start', 'sdk-ready').duration);
