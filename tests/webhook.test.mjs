@@ -157,6 +157,13 @@ describe('webhook guard', { skip: haveNginx() ? false : 'nginx is not installed 
     assert.equal(sha256(Buffer.from(await payload.arrayBuffer())), sha256(body), 'payload kept byte for byte');
     const anon = await fetch(`${w.base}/api/webhooks/deliveries/${id}/payload`);
     assert.equal(anon.status, 401, 'payload download needs the admin token');
+    // The cron sweep leaves a size hold alone while the route's limit is unchanged.
+    const cron = await fetch(`${w.base}/cdn-cgi/local/scheduled`);
+    assert.equal(cron.status, 200);
+    await new Promise((res) => setTimeout(res, 1000));
+    const still = await detail(w, id);
+    assert.equal(still.delivery.status, 'held');
+    assert.equal(still.attempts.length, 0, 'not retried blindly');
   });
 
   test('the origin answering 413 itself (limit unknown to the config) holds the payload', async () => {
