@@ -68,9 +68,9 @@ async function main() {
     const floor = await latency(`${w.base}/healthz`, SMALL, 'GET');
     console.log();
     console.log(`${pad('small POST (1 KiB)', 40)}${padl('p50', 11)}${padl('p90', 11)}${padl('p99', 11)}${padl('mean', 11)}`);
-    const rows = [['direct to nginx', direct], ['through the worker (guarded route)', guarded],
+    const latencyRows = [['direct to nginx', direct], ['through the worker (guarded route)', guarded],
       ['worker floor: GET /healthz (no guard)', floor]];
-    for (const [name, r] of rows) {
+    for (const [name, r] of latencyRows) {
       console.log(`${pad(name, 40)}${padl(ms(r.p50), 11)}${padl(ms(r.p90), 11)}${padl(ms(r.p99), 11)}${padl(ms(r.mean), 11)}`);
     }
     const ratio = (a, b, k) => `${(a[k] / b[k]).toFixed(2)}x`;
