@@ -94,7 +94,7 @@ fn process(config: &Config, draft: Draft) -> Option<String> {
     };
     if !state::with(|s| std::mem::replace(&mut s.session_loaded, true)) {
         // The cap is per session: earlier page loads of this tab count.
-        let spent = host::load(&config.session_key).and_then(|n| n.parse::<u32>().ok());
+        let spent = host::load(&config.session_key).and_then(|n| sdk::parse_u32(&n));
         state::with(|s| s.budget.restore_used(spent.unwrap_or(0)));
     }
     let Some(spent) = state::with(|s| s.budget.try_take().then(|| s.budget.used())) else {
@@ -277,7 +277,7 @@ pub(crate) fn error_draft(
         // No stack: the error event's own position is the best frame there is.
         let mut f = location.split('\u{1}');
         if let Some(url) = f.next().filter(|u| !u.is_empty()) {
-            let num = |s: Option<&str>| s.and_then(|n| n.parse::<u32>().ok()).filter(|n| *n > 0);
+            let num = |s: Option<&str>| s.and_then(sdk::parse_u32).filter(|n| *n > 0);
             main.stacktrace = Some(Stacktrace {
                 frames: vec![Frame {
                     function: None,

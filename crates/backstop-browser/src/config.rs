@@ -99,12 +99,10 @@ fn patterns(list: &str) -> Vec<Pattern> {
     list.split('\u{1}')
         .filter(|p| !p.is_empty())
         .take(100)
-        .map(
-            |p| match p.strip_prefix('\u{2}').and_then(|i| i.parse().ok()) {
-                Some(i) => Pattern::Host(i),
-                None => Pattern::Text(p.into()),
-            },
-        )
+        .map(|p| match p.strip_prefix('\u{2}').and_then(sdk::parse_u32) {
+            Some(i) => Pattern::Host(i),
+            None => Pattern::Text(p.into()),
+        })
         .collect()
 }
 
@@ -112,15 +110,24 @@ fn patterns(list: &str) -> Vec<Pattern> {
 fn status_ranges(text: &str) -> Result<Vec<(u16, u16)>, String> {
     let bad =
         || invalid("failedRequestStatusCodes must be an array of statuses and [from, to] pairs");
-    let status = |s: &str| s.trim().parse::<u16>().ok().filter(|n| *n <= 599);
-    text.split(',')
+    let status = |s: &str| {
+        sdk::parse_u64(s.trim())
+            .filter(|n| *n <= 599)
+            .map(|n| n as u16)
+    };
+    let mut out = Vec::new();
+    for item in text
+        .split(',')
         .filter(|s| !s.is_empty())
         .take(MAX_STATUS_RANGES)
-        .map(|item| match item.split_once('-') {
-            Some((a, b)) => Ok((status(a).ok_or_else(bad)?, status(b).ok_or_else(bad)?)),
-            None => status(item).map(|s| (s, s)).ok_or_else(bad),
-        })
-        .collect()
+    {
+        let (a, b) = item.split_once('-').unwrap_or((item, item));
+        match (status(a), status(b)) {
+            (Some(a), Some(b)) => out.push((a, b)),
+            _ => return Err(bad()),
+        }
+    }
+    Ok(out)
 }
 
 fn nonempty(s: &str) -> Option<String> {

@@ -126,6 +126,28 @@ pub fn normalize_level(level: Option<&str>, default: &'static str) -> &'static s
     }
 }
 
+/// A whole number written in ASCII digits (at most 19 of them, so it fits), `None` for anything
+/// else (signs, spaces, empty). One parser for every number the SDK reads: each `str::parse`
+/// type is its own code in the wasm.
+pub fn parse_u64(s: &str) -> Option<u64> {
+    if s.is_empty() || s.len() > 19 {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for b in s.bytes() {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + u64::from(b - b'0');
+    }
+    Some(n)
+}
+
+/// [`parse_u64`] for numbers that must fit `u32`.
+pub fn parse_u32(s: &str) -> Option<u32> {
+    parse_u64(s).and_then(|n| u32::try_from(n).ok())
+}
+
 /// Cuts `s` to at most `max` bytes at a char boundary.
 pub fn truncate(s: &str, max: usize) -> &str {
     if s.len() <= max {
@@ -503,6 +525,28 @@ mod tests {
         for (input, want) in cases {
             assert_eq!(normalize_level(input, "info"), want, "case: {input:?}");
         }
+    }
+
+    #[test]
+    fn numbers_parse_only_from_plain_digits() {
+        let cases = [
+            ("0", Some(0)),
+            ("42", Some(42)),
+            ("0042", Some(42)),
+            ("9999999999999999999", Some(9_999_999_999_999_999_999)),
+            ("99999999999999999999", None),
+            ("", None),
+            ("-1", None),
+            ("+1", None),
+            (" 1", None),
+            ("1.5", None),
+            ("1e3", None),
+        ];
+        for (s, want) in cases {
+            assert_eq!(parse_u64(s), want, "case {s:?}");
+        }
+        assert_eq!(parse_u32("4294967295"), Some(u32::MAX));
+        assert_eq!(parse_u32("4294967296"), None, "too big for u32");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! bounds, and client reports (counts of what the SDK itself dropped, by reason and category).
 //! Callers pass the time in; nothing here reads a clock.
 
+use crate::sdk::parse_u64;
 use crate::sdk_event::{push_timestamp, Obj};
 
 /// How long a 429 without usable headers blocks everything (the protocol's default).
@@ -48,7 +49,7 @@ impl RateLimits {
         if let Some(header) = rate_limits.filter(|h| !h.trim().is_empty()) {
             for limit in header.split(',') {
                 let mut parts = limit.trim().split(':');
-                let Some(secs) = parts.next().and_then(|s| s.trim().parse::<u64>().ok()) else {
+                let Some(secs) = parts.next().and_then(|s| parse_u64(s.trim())) else {
                     continue;
                 };
                 let until = now_ms + secs.min(MAX_LIMIT_SECS) * 1000;
@@ -67,7 +68,7 @@ impl RateLimits {
             }
         } else if status == 429 {
             let secs = retry_after
-                .and_then(|s| s.trim().parse::<u64>().ok())
+                .and_then(|s| parse_u64(s.trim()))
                 .unwrap_or(DEFAULT_RETRY_AFTER_SECS);
             self.extend("", now_ms + secs.min(MAX_LIMIT_SECS) * 1000);
         }

@@ -15,6 +15,8 @@
 
 use backstop_protocol::Frame;
 
+use crate::sdk::parse_u32;
+
 /// Most frames kept from one stack (the innermost ones).
 pub const MAX_FRAMES: usize = 100;
 /// Lines longer than this (in bytes) are ignored: no real frame is that long, and parsing them
@@ -170,7 +172,7 @@ fn gecko_eval_origin(location: &str) -> Option<(&str, Option<u32>)> {
     let digits_end = rest
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(rest.len());
-    Some((url, rest.get(..digits_end).unwrap_or("").parse().ok()))
+    Some((url, parse_u32(rest.get(..digits_end).unwrap_or(""))))
 }
 
 /// `url:line:col`, `url:line` or a bare `url`. Positions that are zero or out of range become
@@ -197,7 +199,7 @@ fn position(s: &str) -> Option<Option<u32>> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    Some(s.parse().ok().filter(|n| *n > 0))
+    Some(parse_u32(s).filter(|n| *n > 0))
 }
 
 fn looks_like_url(url: &str) -> bool {
