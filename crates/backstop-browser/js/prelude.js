@@ -179,12 +179,18 @@
     };
   });
 
-  /* XMLHttpRequest: method, URL, status, duration and outcome of each request. */
+  /* XMLHttpRequest: method, URL, status, duration and outcome of each request. Listeners are
+     per request and remove themselves, so a reused XHR (even one re-sent from its own loadend
+     handler) reports each request once; a request cut short by open() is not reported. */
   var XHR = window.XMLHttpRequest && XMLHttpRequest.prototype;
   var xhrs = new WeakMap();
   patch(XHR, 'open', function (orig) {
     return function (method, url) {
-      try { xhrs.set(this, { m: str(method), u: abs(str(url)) }); } catch (e) { /* idem */ }
+      try {
+        var prev = xhrs.get(this);
+        if (prev && prev.t && this.readyState !== 4) prev.c = 1;
+        xhrs.set(this, { m: str(method), u: abs(str(url)) });
+      } catch (e) { /* idem */ }
       return orig.apply(this, arguments);
     };
   });
@@ -192,19 +198,22 @@
     return function () {
       var x = this;
       var info = xhrs.get(x);
-      if (info) {
-        var t = Date.now();
+      if (info && !info.t) {
+        info.t = Date.now();
         var outcome = 'load';
         var mark = function (e) { outcome = e.type; };
+        var done = function () {
+          ['error', 'timeout', 'abort'].forEach(function (t) { x.removeEventListener(t, mark); });
+          x.removeEventListener('loadend', done);
+          if (info.c) return;
+          var status = x.status;
+          var dur = Date.now() - info.t;
+          var err = outcome === 'load' ? '' : outcome === 'abort' ? 'abort' : outcome === 'timeout' ? 'Vtimed out' : 'Vnetwork error';
+          soon(function () { wasm_bindgen.request_done('xhr', info.m, info.u, status, dur, err); });
+        };
         try {
-          x.addEventListener('error', mark);
-          x.addEventListener('timeout', mark);
-          x.addEventListener('abort', mark);
-          x.addEventListener('loadend', function () {
-            var status = x.status;
-            var err = outcome === 'load' ? '' : outcome === 'abort' ? 'abort' : outcome === 'timeout' ? 'Vtimed out' : 'Vnetwork error';
-            soon(function () { wasm_bindgen.request_done('xhr', info.m, info.u, status, Date.now() - t, err); });
-          });
+          ['error', 'timeout', 'abort'].forEach(function (t) { x.addEventListener(t, mark); });
+          x.addEventListener('loadend', done);
         } catch (e) { /* idem */ }
       }
       return orig.apply(this, arguments);

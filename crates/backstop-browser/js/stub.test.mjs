@@ -368,6 +368,13 @@ test('breadcrumbs: clicks, navigation, console, fetch and XHR; XHR failures are 
     await page.evaluate(() => new Promise((resolve) => {
       const x = new XMLHttpRequest(); x.open('GET', 'http://127.0.0.1:9/nothing'); x.onloadend = resolve; x.send();
     }));
+    // One XHR object used twice: one breadcrumb per request, not per send so far.
+    await page.evaluate(() => new Promise((resolve) => {
+      const x = new XMLHttpRequest();
+      x.open('GET', '/api/ok');
+      x.onloadend = () => { x.onloadend = resolve; x.open('GET', '/api/ok?again'); x.send(); };
+      x.send();
+    }));
     await until(() => events().length >= 2, 'the two XHR events');
     const [http500, network] = events();
     assert.equal(http500.exception.values[0].type, 'HTTPError');
@@ -384,6 +391,10 @@ test('breadcrumbs: clicks, navigation, console, fetch and XHR; XHR failures are 
     assert.equal(crumbs[2].level, 'warning');
     assert.equal(crumbs[3].data.status_code, 200);
     assert.equal(typeof crumbs[3].data.duration_ms, 'number');
+    await page.evaluate(() => Backstop.captureMessage('after the reused XHR'));
+    await until(() => events().length >= 3, 'the message');
+    const reused = events()[2].breadcrumbs.values.filter((c) => c.category === 'xhr' && /\/api\/ok/.test(c.data.url)).map((c) => c.data.url.replace(/^.*\/api/, '/api'));
+    assert.deepEqual(reused, ['/api/ok', '/api/ok?again'], 'a reused XHR: one breadcrumb per request');
     const xhrCrumb = network.breadcrumbs.values.find((c) => c.category === 'xhr');
     assert.equal(xhrCrumb.data.method, 'POST');
     assert.equal(xhrCrumb.data.status_code, 500);
