@@ -18,7 +18,8 @@
 //   Wall-clock start -> ready is printed for information;
 // - cost of capturing one error: synchronous time of captureException(new Error(...)) in
 //   batches of 50 (performance.now() is coarsened to 100 us, so single calls cannot be timed),
-//   median over batches of the per-capture mean.
+//   both SDKs' pages open side by side with batches alternating, median over batches of the
+//   per-capture mean. Both send every event with fetch to the sink, which dominates.
 import http from 'node:http';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -168,28 +169,36 @@ for (let i = 0; i < LOADS; i++) {
 const mainThread = (name) => loads[name].map((l) => l.main);
 const wall = (name) => loads[name].map((l) => l.wall);
 
-async function captureCost(name) {
-  const r = await load(name, false);
+/** Capture cost: both pages open side by side, batches alternating between them (so drift of
+ * the machine hits both alike); per batch the synchronous time of BATCH captures. */
+async function captureCosts() {
+  const pages = { ours: await load('ours', false), sentry: await load('sentry', false) };
+  const out = { ours: [], sentry: [] };
   try {
-    const perCapture = await r.page.evaluate(async ({ captures, batch }) => {
-      const out = [];
-      for (let b = 0; b < captures / batch; b++) {
-        const errors = [];
-        for (let i = 0; i < batch; i++) errors.push(new Error(`bench error ${b}-${i}`));
-        const t0 = performance.now();
-        for (const e of errors) window.__capture(e);
-        out.push(((performance.now() - t0) * 1000) / batch);
-        await new Promise((res) => setTimeout(res, 0));
+    for (let b = 0; b < CAPTURES / BATCH; b++) {
+      for (const name of ['ours', 'sentry']) {
+        const us = await pages[name].page.evaluate(async ({ b, batch }) => {
+          const errors = [];
+          for (let i = 0; i < batch; i++) errors.push(new Error(`bench error ${b}-${i}`));
+          const t0 = performance.now();
+          for (const e of errors) window.__capture(e);
+          const t = ((performance.now() - t0) * 1000) / batch;
+          await new Promise((res) => setTimeout(res, 0));
+          return t;
+        }, { b, batch: BATCH });
+        out[name].push(us);
       }
-      return out;
-    }, { captures: CAPTURES, batch: BATCH });
-    if (r.errors.length) throw new Error(`${name}: page errors ${r.errors.join('; ')}`);
-    return perCapture;
+    }
+    for (const name of ['ours', 'sentry']) {
+      if (pages[name].errors.length) throw new Error(`${name}: page errors ${pages[name].errors.join('; ')}`);
+    }
+    return out;
   } finally {
-    await r.context.close();
+    await pages.ours.context.close();
+    await pages.sentry.context.close();
   }
 }
-const capture = { ours: await captureCost('ours'), sentry: await captureCost('sentry') };
+const capture = await captureCosts();
 
 const chromiumVersion = browser.version();
 await browser.close();
