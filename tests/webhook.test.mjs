@@ -47,6 +47,7 @@ async function replay(w, id, force = false) {
   const r = await fetch(`${w.base}/api/webhooks/deliveries/${id}/replay${force ? '?force=1' : ''}`, {
     method: 'POST', headers: { Authorization: `Bearer ${w.adminToken}` },
   });
+  assert.equal(r.headers.get('access-control-allow-origin'), '*');
   return { status: r.status, body: await r.json() };
 }
 

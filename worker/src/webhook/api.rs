@@ -55,8 +55,10 @@ pub(super) async fn handle(req: Request, env: &Env) -> Result<Response, Fail> {
                 .url()?
                 .query_pairs()
                 .any(|(k, v)| k == "force" && matches!(v.as_ref(), "1" | "true" | "yes"));
-            let resp = delivery_object::replay(env, id, force).await?;
-            Ok(resp)
+            let mut resp = delivery_object::replay(env, id, force).await?;
+            let status = resp.status_code();
+            let body: Value = resp.json().await?;
+            json_answer(&body, status)
         }
         (Method::Get, ["alerts"]) => json_answer(
             &json!({ "alerts": store::list_alerts(env, None).await? }),
