@@ -73,11 +73,12 @@
   }
   function abs(u) { try { return new URL(u, location.href).href; } catch (e) { return u; } }
 
-  /* One capture. `busy` refuses captures from page code run while reading values (getters). */
-  function report(kind, value, loc, fn) {
+  /* One capture. `busy` refuses captures from page code run while reading values (getters).
+     `pre`, when given, is the chain already written (the bare "Script error." case). */
+  function report(kind, value, loc, fn, pre) {
     if (busy) return undefined;
     busy = true;
-    try { hint = value; return wasm_bindgen.capture(kind, typeof value === 'function' ? value() : chain(value), loc || '', fn || ''); }
+    try { hint = value; return wasm_bindgen.capture(kind, pre === undefined ? chain(value) : pre, loc || '', fn || ''); }
     catch (e) { return undefined; }
     finally { busy = false; hint = undefined; }
   }
@@ -137,10 +138,11 @@
       return soon(function () { wasm_bindgen.capture_resource(tag, url); });
     }
     var err = e.error;
-    if (err !== undefined && err === lastWrapped) { lastWrapped = undefined; return; }
+    /* The rethrow of an error a wrapper just reported (cross-origin: sanitised to null). */
+    if (lastWrapped !== undefined && (err === lastWrapped || err == null)) { lastWrapped = undefined; return; }
     var loc = e.filename + '\x01' + e.lineno + '\x01' + e.colno;
-    var msg = str(e.message);
-    soon(function () { report('error', err == null ? function () { return 'V' + msg; } : err, loc); });
+    var pre = err == null ? 'V' + str(e.message) : undefined;
+    soon(function () { report('error', err, loc, '', pre); });
   }, true);
   window.addEventListener('unhandledrejection', function (e) {
     var reason = e.reason;

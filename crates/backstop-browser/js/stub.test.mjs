@@ -335,6 +335,14 @@ test('errors in wrapped timer and listener callbacks keep their stack; behaviour
     assert.equal(log.errors.length, 2, 'rethrown unchanged');
     const r = await page.evaluate(() => { var id = setTimeout(function () {}, 1); clearTimeout(id); return typeof id; });
     assert.equal(r, 'number');
+    // The rethrown errors reached window.onerror as "Script error." and were neither sent nor
+    // counted as dropped: they are the same errors.
+    await page.evaluate(() => Backstop.flush());
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(!received.some((x) => x.body.includes('client_report')), 'nothing dropped');
+    // A function is a value like any other: captureException never calls it.
+    await page.evaluate(() => { window.__called = false; Backstop.captureException(function f() { window.__called = true; }); });
+    assert.equal(await page.evaluate(() => window.__called), false);
   } finally {
     await context.close();
   }
