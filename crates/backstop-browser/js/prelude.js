@@ -336,7 +336,10 @@
     setContext: function (name, context) { call('set_context', [str(name), isObj(context) ? json(context) : undefined]); },
     setExtra: function (key, value) { call('set_extra', [str(key), value === undefined ? undefined : json(value)]); },
     addBreadcrumb: function (b) {
-      if (isObj(b)) call('add_breadcrumb', [str(prop(b, 'category') || ''), b.message == null ? '' : str(b.message), prop(b, 'level') || undefined]);
+      if (!isObj(b)) return;
+      var m;
+      try { m = b.message; } catch (e) { /* a throwing getter: no message */ }
+      call('add_breadcrumb', [str(prop(b, 'category') || ''), m == null ? '' : str(m), prop(b, 'level') || undefined]);
     },
     flush: function () { call('flush', []); },
     /* For Rust/wasm apps: backstop_browser::capture_panic_hook() calls this. */

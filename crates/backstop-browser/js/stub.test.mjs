@@ -430,6 +430,7 @@ test('scope API, beforeSend, ignoreErrors with a RegExp, error.cause, hostile ge
       Backstop.setTag('plan', 'pro');
       Backstop.setContext('cart', { items: 3 });
       Backstop.setExtra('answer', 42);
+      Backstop.addBreadcrumb({ get message() { throw new Error('getter'); } });
       Backstop.addBreadcrumb({ category: 'auth', message: 'signed in', level: 'info' });
       Backstop.captureMessage('drop me');
       Backstop.captureMessage('throw');
