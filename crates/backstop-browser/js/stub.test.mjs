@@ -267,6 +267,7 @@ test('Backstop.init before the wasm is ready works and options apply', async () 
     assert.equal(ids[1], undefined, 'budget of two spent');
     assert.deepEqual(log.errors, []);
     // The cap is per session: a reload in the same tab does not reset it.
+    await until(() => events().some((e) => e.message === 'a'), 'event a at the collector');
     received = [];
     await page.reload();
     await page.evaluate(() => window.Backstop.ready);
