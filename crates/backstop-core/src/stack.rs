@@ -214,7 +214,9 @@ fn is_native(url: &str) -> bool {
     matches!(url, "native" | "<anonymous>" | "[native code]")
 }
 
-/// Whether a frame at `url` is the page's own code: not a browser extension, not native code.
+/// Whether a frame at `url` is the page's own code: not a browser extension, not native code,
+/// and not Backstop's own SDK (`/sdk/backstop.js`, its wasm), whose wrapper frames sit on top of
+/// the page's in captured stacks and would otherwise become every issue's culprit.
 pub fn is_in_app(url: &str) -> bool {
     const EXTENSION_SCHEMES: [&str; 4] = [
         "chrome-extension://",
@@ -222,7 +224,16 @@ pub fn is_in_app(url: &str) -> bool {
         "safari-extension://",
         "safari-web-extension://",
     ];
-    !(url.is_empty() || is_native(url) || EXTENSION_SCHEMES.iter().any(|s| url.starts_with(s)))
+    !(url.is_empty()
+        || is_native(url)
+        || EXTENSION_SCHEMES.iter().any(|s| url.starts_with(s))
+        || is_backstop_sdk(url))
+}
+
+/// The SDK's own script and wasm, as served at `/sdk/` (query and fragment ignored).
+fn is_backstop_sdk(url: &str) -> bool {
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    path.ends_with("/sdk/backstop.js") || path.contains("/backstop_bg.wasm")
 }
 
 fn make_frame(function: Option<&str>, url: &str, lineno: Option<u32>, colno: Option<u32>) -> Frame {
@@ -457,6 +468,26 @@ mod tests {
             ("<anonymous>", false, "anonymous"),
             ("[native code]", false, "jsc native"),
             ("", false, "no url"),
+            (
+                "http://127.0.0.1:8787/sdk/backstop.js",
+                false,
+                "the Backstop SDK's script",
+            ),
+            (
+                "https://errors.example.com/sdk/backstop.js?v=2",
+                false,
+                "the SDK with a query",
+            ),
+            (
+                "http://127.0.0.1:8787/sdk/backstop_bg.wasm",
+                false,
+                "the SDK's wasm",
+            ),
+            (
+                "http://shop.test/js/my-backstop.js",
+                true,
+                "a page script with a similar name",
+            ),
         ];
         for (url, want, name) in cases {
             assert_eq!(is_in_app(url), want, "case: {name}");
