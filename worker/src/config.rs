@@ -15,7 +15,7 @@ pub(crate) fn load(env: &Env) -> Result<Config, ConfigError> {
 }
 
 /// A var or secret as text; JSON-valued vars from `wrangler.toml` are re-serialised.
-fn text(env: &Env, name: &str) -> Option<String> {
+pub(crate) fn text(env: &Env, name: &str) -> Option<String> {
     if let Ok(v) = env.var(name) {
         return Some(v.to_string());
     }

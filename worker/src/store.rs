@@ -18,19 +18,19 @@ pub(crate) const DB: &str = "DB";
 /// R2 binding name.
 pub(crate) const BUCKET: &str = "BUCKET";
 
-fn db(env: &Env) -> Result<D1Database, AppError> {
-    Ok(env.d1(DB)?)
+pub(crate) fn db(env: &Env) -> Result<D1Database, worker::Error> {
+    env.d1(DB)
 }
 
-fn s(v: &str) -> JsValue {
+pub(crate) fn s(v: &str) -> JsValue {
     JsValue::from_str(v)
 }
 
-fn n(v: u64) -> JsValue {
+pub(crate) fn n(v: u64) -> JsValue {
     JsValue::from_f64(v as f64)
 }
 
-fn opt(v: Option<u64>) -> JsValue {
+pub(crate) fn opt(v: Option<u64>) -> JsValue {
     v.map_or(JsValue::NULL, n)
 }
 

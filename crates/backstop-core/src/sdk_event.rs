@@ -41,22 +41,7 @@ pub fn push_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// Appends the decimal digits of `n`.
-pub fn push_u64(out: &mut String, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for b in &buf[i..] {
-        out.push(char::from(*b));
-    }
-}
+pub use backstop_protocol::envelope::push_u64;
 
 /// Appends epoch milliseconds as epoch seconds with three decimals (`1700000000.123`), the
 /// protocol's float timestamp, without float formatting.

@@ -45,7 +45,8 @@ pub fn write_single_item(header_json: &str, item_type: &str, payload: &str) -> S
     out
 }
 
-fn push_u64(out: &mut String, mut n: u64) {
+/// Appends the decimal digits of `n` (no `core::fmt`: it costs the browser SDK bytes).
+pub fn push_u64(out: &mut String, mut n: u64) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     loop {

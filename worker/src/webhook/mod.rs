@@ -71,20 +71,10 @@ fn json_answer<T: Serialize>(body: &T, status: u16) -> Result<Response, Fail> {
 /// Reads and validates the guard's vars.
 fn load_config(env: &Env) -> Result<WebhookConfig, WebhookError> {
     Ok(WebhookConfig::from_raw(&RawWebhookConfig {
-        routes_json: text(env, "BACKSTOP_WEBHOOK_ROUTES"),
-        alert_url: text(env, "BACKSTOP_ALERT_WEBHOOK_URL"),
-        alert_window_secs: text(env, "BACKSTOP_ALERT_WINDOW_SECS"),
+        routes_json: crate::config::text(env, "BACKSTOP_WEBHOOK_ROUTES"),
+        alert_url: crate::config::text(env, "BACKSTOP_ALERT_WEBHOOK_URL"),
+        alert_window_secs: crate::config::text(env, "BACKSTOP_ALERT_WINDOW_SECS"),
     })?)
-}
-
-/// A var as text; JSON-valued vars from `wrangler.toml` are re-serialised.
-fn text(env: &Env, name: &str) -> Option<String> {
-    if let Ok(v) = env.var(name) {
-        return Some(v.to_string());
-    }
-    env.object_var::<serde_json::Value>(name)
-        .ok()
-        .map(|v| v.to_string())
 }
 
 /// `/api/webhooks/...`: the deliveries API.

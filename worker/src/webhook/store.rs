@@ -13,22 +13,10 @@ use worker::{D1Database, D1PreparedStatement, Env};
 
 use super::Fail;
 
-const DB: &str = "DB";
+use crate::store::{n, opt, s};
 
 fn db(env: &Env) -> Result<D1Database, Fail> {
-    Ok(env.d1(DB)?)
-}
-
-fn s(v: &str) -> JsValue {
-    JsValue::from_str(v)
-}
-
-fn n(v: u64) -> JsValue {
-    JsValue::from_f64(v as f64)
-}
-
-fn opt(v: Option<u64>) -> JsValue {
-    v.map_or(JsValue::NULL, n)
+    Ok(crate::store::db(env)?)
 }
 
 fn opt_s(v: Option<&str>) -> JsValue {
