@@ -407,3 +407,47 @@ describe('webhook guard', () => {
     assert.equal(stats.routes.email.webhook_delivered, 1);
   });
 });
+
+describe('webhook guard: raising a route limit', () => {
+  let app; let nginx; let w;
+  before(async () => {
+    app = await startOriginApp();
+    nginx = await startNginx({ upstreamPort: app.port, maxBodySize: '8m' });
+  });
+  after(async () => {
+    await w?.stop();
+    await nginx?.cleanup();
+    await app?.close();
+  });
+
+  const routes = (limit) => JSON.stringify([
+    { name: 'grow', prefix: '/grow/', origin: nginx.base, body_limit: limit, timeout_ms: 5000 },
+  ]);
+
+  test('a size hold is not retried blindly, and is delivered by the sweep once the limit is raised', async () => {
+    w = await startWorker({ vars: { BACKSTOP_WEBHOOK_ROUTES: routes('1m') } });
+    const { body, contentType } = inboundParse('Grace <grace@example.com>', 2 * MIB);
+    const r = await post(`${w.base}/grow/inbound`, body, { 'content-type': contentType });
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    assert.equal(r.body.reason, 'oversize');
+    const id = r.body.delivery_id;
+    // Same limit: the sweep leaves it alone.
+    assert.equal((await fetch(`${w.base}/cdn-cgi/local/scheduled`)).status, 200);
+    await new Promise((res) => setTimeout(res, 1500));
+    assert.equal((await detail(w, id)).delivery.status, 'held');
+    assert.equal(app.received((q) => q.headers['x-backstop-delivery-id'] === id).length, 0);
+
+    // The operator raises the route's limit (new vars, same state) and the sweep delivers it.
+    await w.stop({ keepState: true });
+    w = await startWorker({ vars: { BACKSTOP_WEBHOOK_ROUTES: routes('5m') }, persist: w.persist });
+    assert.equal((await fetch(`${w.base}/cdn-cgi/local/scheduled`)).status, 200);
+    const d = await eventually(async () => {
+      const x = await detail(w, id);
+      return x.delivery.status === 'delivered' ? x : null;
+    }, 20_000);
+    assert.ok(d, `delivered after the limit was raised: ${JSON.stringify((await detail(w, id)).delivery)}`);
+    const got = app.received((q) => q.headers['x-backstop-delivery-id'] === id);
+    assert.equal(got.length, 1, 'delivered exactly once');
+    assert.equal(got[0].sha256, sha256(body), 'byte-identical');
+  });
+});

@@ -35,13 +35,14 @@ export async function freePort() {
 }
 
 /**
- * @param {{vars?: Record<string,string>, timeoutMs?: number}} [opts] vars override .dev.vars
- * @returns {Promise<{base: string, port: number, adminToken: string, publicKey: string, dsn: string, logs: () => string, stop: () => Promise<void>}>}
+ * @param {{vars?: Record<string,string>, timeoutMs?: number, persist?: string}} [opts] vars override .dev.vars
+ * @returns {Promise<{base: string, port: number, persist: string, adminToken: string, publicKey: string, dsn: string, logs: () => string, stop: (o?: {keepState?: boolean}) => Promise<void>}>}
  */
 export async function startWorker(opts = {}) {
   const stateRoot = join(ROOT, 'tests', '.state');
   mkdirSync(stateRoot, { recursive: true });
-  const persist = mkdtempSync(join(stateRoot, 'run-'));
+  // `persist` reuses the local state of an earlier worker (e.g. to restart with new vars).
+  const persist = opts.persist ?? mkdtempSync(join(stateRoot, 'run-'));
   const migrate = spawnSync(WRANGLER, ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persist], {
     cwd: ROOT, env: wranglerEnv(), encoding: 'utf8',
   });
@@ -67,21 +68,21 @@ export async function startWorker(opts = {}) {
     } catch { /* not yet listening */ }
     await new Promise((r) => setTimeout(r, 250));
   }
-  const stop = async () => {
+  const stop = async ({ keepState = false } = {}) => {
     if (child.exitCode === null) {
       child.kill('SIGINT');
       const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
       await exited;
       clearTimeout(timer);
     }
-    rmSync(persist, { recursive: true, force: true });
+    if (!keepState) rmSync(persist, { recursive: true, force: true });
   };
   if (!ready) {
     await stop();
     throw new Error(`wrangler dev did not become ready on ${base}:\n${output}`);
   }
   return {
-    base, port, adminToken: DEV_ADMIN_TOKEN, publicKey: DEV_PUBLIC_KEY,
+    base, port, persist, adminToken: DEV_ADMIN_TOKEN, publicKey: DEV_PUBLIC_KEY,
     dsn: `http://${DEV_PUBLIC_KEY}@127.0.0.1:${port}/1`,
     logs: () => output,
     stop,
