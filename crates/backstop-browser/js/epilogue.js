@@ -34,6 +34,28 @@
     resolveReady();
   }
 
+  /* A Rust panic in the SDK (panic=abort) traps the wasm call: console_error_panic_hook has
+     printed the panic once; the SDK then switches itself off, so it never re-enters a module
+     whose state the panic left half-updated. Other errors pass through unchanged. */
+  function guardTraps() {
+    var dead = false;
+    Object.keys(wasm_bindgen).forEach(function (k) {
+      var f = wasm_bindgen[k];
+      if (typeof f !== 'function' || k === 'initSync') return;
+      wasm_bindgen[k] = function () {
+        if (dead) return undefined;
+        try { return f.apply(this, arguments); } catch (e) {
+          if (!(e instanceof WebAssembly.RuntimeError)) throw e;
+          dead = true;
+          started = false;
+          queue = [];
+          console.error('[backstop] SDK disabled after an internal error: ' + e.message);
+          return undefined;
+        }
+      };
+    });
+  }
+
   var wasmUrl = /backstop\.js([?#]|$)/.test(src)
     ? src.replace(/backstop\.js([?#]|$)/, 'backstop_bg.wasm$1')
     : src.replace(/\.js([?#]|$)/, '_bg.wasm$1');
@@ -42,6 +64,7 @@
     /* The original fetch: loading the SDK itself is no breadcrumb. */
     resolve(wasm_bindgen({ module_or_path: origFetch.call(window, wasmUrl) }));
   }).then(function () {
+    guardTraps();
     loaded = true;
     if (data.dsn) start({ dsn: data.dsn, release: data.release, environment: data.environment });
     if (options) start(options);

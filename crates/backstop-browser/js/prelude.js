@@ -345,5 +345,8 @@
     /* For Rust/wasm apps: backstop_browser::capture_panic_hook() calls this. */
     capturePanic: function (message, file, line, column) {
       return call('capture_panic', [str(message), str(file), line >>> 0, column >>> 0]);
-    }
+    },
+    /* Test hook (not API): panics inside the SDK, to prove a panic is printed once and
+       switches the SDK off. */
+    _selfTestPanic: function () { call('self_test_panic', []); }
   };

@@ -297,6 +297,33 @@ test('a missing wasm logs once, rejects ready (handled) and never throws into th
   }
 });
 
+test('a Rust panic inside the SDK is printed once and switches the SDK off, never re-entering', async () => {
+  const { context, page, log } = await open('data');
+  try {
+    await page.evaluate(() => window.Backstop.ready);
+    await until(() => page.evaluate(() => window.__sent.length >= 4), 'the page\'s first events');
+    const before = received.length;
+    const errorsBefore = log.errors.length;
+    const after = await page.evaluate(async () => {
+      window.Backstop._selfTestPanic();
+      const ids = [window.Backstop.captureMessage('after the panic'), window.Backstop.captureException(new Error('after'))];
+      setTimeout(() => { throw new Error('uncaught after the panic'); }, 0);
+      await new Promise((r) => setTimeout(r, 300));
+      return ids;
+    });
+    assert.deepEqual(after, [undefined, undefined], 'a disabled SDK captures nothing');
+    const panics = log.console.filter((l) => l.includes('backstop self-test panic'));
+    assert.equal(panics.length, 1, `the panic is printed once by console_error_panic_hook:\n${log.console.join('\n')}`);
+    assert.match(panics[0], /^error: .*panicked at .*lib\.rs/);
+    const disabled = log.console.filter((l) => l.includes('[backstop] SDK disabled after an internal error'));
+    assert.equal(disabled.length, 1, log.console.join('\n'));
+    assert.equal(received.length, before, 'nothing more is sent');
+    assert.deepEqual(log.errors.slice(errorsBefore), ['uncaught after the panic'], 'only the page\'s own error reaches the page');
+  } finally {
+    await context.close();
+  }
+});
+
 test('a bad data-dsn is reported on the console, not thrown', async () => {
   const { context, page, log } = await open('baddsn');
   try {

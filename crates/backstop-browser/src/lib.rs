@@ -154,6 +154,9 @@ pub fn init(
     allow_urls: &str,
     user_agent: &str,
 ) -> Result<(), JsError> {
+    // The SDK's own panics are printed once, with their message and location; the stub then
+    // switches the SDK off (they abort the wasm call), so a panic never re-enters it.
+    console_error_panic_hook::set_once();
     let (config, max_events, max_crumbs) = config::Config::new(config::Options {
         dsn,
         release,
@@ -179,6 +182,17 @@ pub fn init(
     });
     transport::schedule_drain(FIRST_QUEUE_CHECK_MS);
     Ok(())
+}
+
+/// Panics on purpose: lets the end-to-end tests prove that an SDK panic is printed once and
+/// switches the SDK off. Not part of the API.
+#[doc(hidden)]
+#[wasm_bindgen]
+pub fn self_test_panic() {
+    #[expect(clippy::panic, reason = "the test hook's purpose is a panic")]
+    {
+        panic!("backstop self-test panic");
+    }
 }
 
 /// Reports one problem. `kind`: `error` (window error), `wrapped` (thrown in a wrapped
