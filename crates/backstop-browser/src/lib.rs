@@ -154,9 +154,7 @@ pub fn init(
     allow_urls: &str,
     user_agent: &str,
 ) -> Result<(), JsError> {
-    // The SDK's own panics are printed once, with their message and location; the stub then
-    // switches the SDK off (they abort the wasm call), so a panic never re-enters it.
-    console_error_panic_hook::set_once();
+    install_panic_printer();
     let (config, max_events, max_crumbs) = config::Config::new(config::Options {
         dsn,
         release,
@@ -182,6 +180,15 @@ pub fn init(
     });
     transport::schedule_drain(FIRST_QUEUE_CHECK_MS);
     Ok(())
+}
+
+/// The SDK's own panics are printed once (console_error_panic_hook: message and location); the
+/// stub then switches the SDK off, as a panic aborts the wasm call, so a panic never re-enters
+/// it. Only in the SDK as shipped to pages (`standalone`): a Rust app that links this crate
+/// keeps its own panic hook (and `capture_panic_hook` chains to it).
+fn install_panic_printer() {
+    #[cfg(feature = "standalone")]
+    console_error_panic_hook::set_once();
 }
 
 /// Panics on purpose: lets the end-to-end tests prove that an SDK panic is printed once and
