@@ -4,7 +4,6 @@
 'use strict';
 
 (function () {
-  var TOKEN_KEY = 'backstop.adminToken';
   var PROJECT_KEY = 'backstop.project';
   var REFRESH_MS = 2000;
   var REASONS = ['accepted', 'too_large', 'rate_limited', 'unauthorized', 'invalid'];
@@ -109,29 +108,12 @@
   // ---- token and project -----------------------------------------------------------------------
 
   function readToken() {
-    // 1. URL fragment #token=... (then remembered and removed from the address bar and history)
-    var hash = location.hash.replace(/^#/, '');
-    if (hash) {
-      var params = new URLSearchParams(hash);
-      var fromHash = params.get('token');
-      if (fromHash) {
-        try { localStorage.setItem(TOKEN_KEY, fromHash); } catch (_) { /* storage disabled */ }
-        params.delete('token');
-        var rest = params.toString();
-        history.replaceState(null, '', location.pathname + location.search + (rest ? '#' + rest : ''));
-        return fromHash;
-      }
-    }
-    // 2. local storage
-    try { return localStorage.getItem(TOKEN_KEY); } catch (_) { return null; }
+    return window.BackstopAdminToken.read();
   }
 
   function setToken(token) {
     state.token = token || null;
-    try {
-      if (state.token) localStorage.setItem(TOKEN_KEY, state.token);
-      else localStorage.removeItem(TOKEN_KEY);
-    } catch (_) { /* storage disabled: keep it in memory */ }
+    window.BackstopAdminToken.save(state.token);
     $('forget-token').hidden = !state.token;
     showAuthForm(!state.token);
   }

@@ -5,7 +5,6 @@
 'use strict';
 
 (function () {
-  var TOKEN_KEY = 'backstop.adminToken'; // shared with /dashboard.js
   var REFRESH_MS = 2000;
   var STATUS_LABELS = {
     held: 'Held',
@@ -53,29 +52,15 @@
   // ---- token -------------------------------------------------------------------------------------
 
   function readToken() {
-    var hash = location.hash.replace(/^#/, '');
-    if (hash) {
-      var params = new URLSearchParams(hash);
-      var fromHash = params.get('token');
+    return window.BackstopAdminToken.read(function (params) {
       var delivery = params.get('delivery');
       if (delivery) state.selected = delivery;
-      if (fromHash) {
-        try { localStorage.setItem(TOKEN_KEY, fromHash); } catch (_) { /* storage disabled */ }
-        params.delete('token');
-        var rest = params.toString();
-        history.replaceState(null, '', location.pathname + location.search + (rest ? '#' + rest : ''));
-        return fromHash;
-      }
-    }
-    try { return localStorage.getItem(TOKEN_KEY); } catch (_) { return null; }
+    });
   }
 
   function setToken(token) {
     state.token = token || null;
-    try {
-      if (state.token) localStorage.setItem(TOKEN_KEY, state.token);
-      else localStorage.removeItem(TOKEN_KEY);
-    } catch (_) { /* in memory only */ }
+    window.BackstopAdminToken.save(state.token);
     $('forget-token').hidden = !state.token;
     $('auth').hidden = !!state.token;
   }
