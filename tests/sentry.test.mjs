@@ -195,7 +195,7 @@ describe('@sentry/browser against a rate-limited Backstop', () => {
   let w, site, browser;
   before(async () => {
     const bundle = await sentryBundle();
-    const projects = JSON.stringify({ 1: { public_key: DEV_PUBLIC_KEY, rate_limit: { burst: 2, per_second: 0.02 } } });
+    const projects = JSON.stringify({ 1: { public_key: DEV_PUBLIC_KEY, rate_limit: { burst: 2, per_second: 0.5 } } });
     [w, site, browser] = await Promise.all([startWorker({ vars: { BACKSTOP_PROJECTS: projects } }), servePage(PAGE, bundle), launchBrowser()]);
   });
   after(async () => {
@@ -220,6 +220,28 @@ describe('@sentry/browser against a rate-limited Backstop', () => {
     const { totals } = await adminGet(w, '/api/1/stats');
     assert.equal(totals.accepted, 2, JSON.stringify(totals));
     assert.ok(posts <= 3, `the SDK held back after the limit (${posts} posts for 8 events)`);
+
+    // The limit was announced for 2 s (one token at 0.5/s): after it, the SDK sends again.
+    const postsBefore = posts;
+    const id = await page.evaluate(async () => {
+      await new Promise((r) => setTimeout(r, 2600));
+      const id = window.Sentry.captureMessage('after the retry-after period');
+      await window.Sentry.flush(2000);
+      return id;
+    });
+    assert.equal(posts, postsBefore + 1, 'one request once the period is over');
+    const after = await adminGet(w, `/api/1/events/${id}`);
+    assert.equal(after.event.message, 'after the retry-after period');
+
+    // What it dropped while backing off arrives in its client report, once the limit that the
+    // last 200 announced again (it took the last token) has passed.
+    await page.waitForTimeout(2600);
+    await hideAndFlush(page);
+    const backoff = await eventually(async () => {
+      const { client_discarded } = await adminGet(w, '/api/1/stats');
+      return client_discarded.find((d) => d.reason === 'ratelimit_backoff');
+    });
+    assert.ok(backoff && backoff.quantity >= 5, `ratelimit_backoff drops reported: ${JSON.stringify(backoff)}`);
     await context.close();
   });
 });
