@@ -1,5 +1,6 @@
   /* Backstop epilogue: read the options into the wasm's arguments, load the wasm beside this
-     script, then run what was queued. Never throws into the page. */
+     script when there is something to report (see prelude.js), then run what waited. Never
+     throws into the page. */
   function num(v) { return typeof v === 'number' ? v : v == null ? undefined : NaN; }
   function list(v) {
     if (!Array.isArray(v)) return '';
@@ -30,7 +31,8 @@
     started = true;
     var pending = queue;
     queue = [];
-    pending.forEach(soon);
+    crumbs = 0;
+    pending.forEach(function (c) { soon(c.f); });
     resolveReady();
   }
 
@@ -60,19 +62,44 @@
     ? src.replace(/backstop\.js([?#]|$)/, 'backstop_bg.wasm$1')
     : src.replace(/\.js([?#]|$)/, '_bg.wasm$1');
 
-  new Promise(function (resolve) {
-    /* The original fetch: loading the SDK itself is no breadcrumb. */
-    resolve(wasm_bindgen({ module_or_path: origFetch.call(window, wasmUrl) }));
-  }).then(function () {
-    guardTraps();
-    loaded = true;
-    if (data.dsn) start({ dsn: data.dsn, release: data.release, environment: data.environment });
-    if (options) start(options);
-    options = null;
-  }).catch(function (e) {
-    failed = true;
-    queue = [];
-    console.warn('[backstop] SDK disabled: ' + ((e && e.message) || e));
-    rejectReady(e);
-  });
+  /* Loads the wasm (once), then starts with the options given so far. */
+  function load() {
+    if (loading) return;
+    loading = true;
+    new Promise(function (resolve) {
+      /* The original fetch: loading the SDK itself is no breadcrumb. */
+      resolve(wasm_bindgen({ module_or_path: origFetch.call(window, wasmUrl) }));
+    }).then(function () {
+      guardTraps();
+      loaded = true;
+      /* Backstop.init's options replace the data attributes' (both were given before the
+         load: what waited must run with the page's own options). */
+      if (options) start(options);
+      else if (data.dsn) start({ dsn: data.dsn, release: data.release, environment: data.environment });
+      options = null;
+    }).catch(function (e) {
+      failed = true;
+      queue = [];
+      console.warn('[backstop] SDK disabled: ' + ((e && e.message) || e));
+      rejectReady(e);
+    });
+  }
+
+  if (!lazy) load();
+  else {
+    /* Envelopes an earlier page load kept offline (src/transport.rs) are sent by the wasm: load
+       it if there are any. Checked a second after the page's load event, as a page's first
+       storage access reads the storage area synchronously. */
+    var checkQueue = function () {
+      origSetTimeout.call(window, function () {
+        try {
+          for (var i = 0; i < localStorage.length; i++) {
+            if (String(localStorage.key(i)).indexOf('backstop:queue:') === 0) return load();
+          }
+        } catch (e) { /* storage unavailable: nothing was kept either */ }
+      }, 1000);
+    };
+    if (document.readyState === 'complete') checkQueue();
+    else window.addEventListener('load', checkQueue);
+  }
 })();

@@ -4,7 +4,13 @@
    timers and listeners, history, console, clicks, pagehide), reads page values inside `try`,
    and hands the wasm plain strings and numbers; the wasm holds the state and makes every
    decision, and reaches the page only through the bs_* functions below (its ports, see
-   src/host.rs). Until the wasm is ready (~50 ms) everything is queued, in order. */
+   src/host.rs).
+   The wasm is loaded lazily: only when there is something to report (an error, a rejection, a
+   failed element load, a request that failed or answered outside 2xx, a capture call), when an
+   earlier page load left envelopes in the offline queue, or on Backstop.load() (or at once
+   with data-lazy="false"). Until it is ready, calls are kept in order: breadcrumbs as a ring of
+   the last 100, scope calls (setUser/setTag/...) latest per key, everything else up to 100. A
+   page that never has an error downloads and compiles no wasm. */
 (function () {
   'use strict';
   if (window.Backstop) return;
@@ -12,7 +18,11 @@
   var src = (script && script.src) || '';
   var data = (script && script.dataset) || {};
   var MAX = 100;
+  /* Calls waiting for the wasm: {f, k} with k 0 = plain, 1 = breadcrumb, else a scope key. */
   var queue = [];
+  var crumbs = 0;
+  var lazy = data.lazy !== 'false';
+  var loading = false;
   var options = null;
   var loaded = false;
   var started = false;
@@ -32,10 +42,29 @@
   var ready = new Promise(function (resolve, reject) { resolveReady = resolve; rejectReady = reject; });
   ready.catch(function () { /* a failed load is never an unhandled rejection */ });
 
-  /* Runs f now once the SDK is started, else queues it (bounded). */
-  function soon(f) {
-    if (started) { try { f(); } catch (e) { /* never into the page */ } }
-    else if (!failed && queue.length < MAX) queue.push(f);
+  /* Runs f now once the SDK is started, else keeps it for later: k 1 is a breadcrumb (the
+     oldest goes once 100 wait), a string k is a scope call (replaces the one with the same
+     key), others are kept while fewer than 100 wait. */
+  function soon(f, k) {
+    if (started) { try { f(); } catch (e) { /* never into the page */ } return; }
+    if (failed) return;
+    var i;
+    if (k === 1) {
+      if (crumbs >= MAX) {
+        for (i = 0; queue[i].k !== 1; i++) { /* the oldest breadcrumb */ }
+        queue.splice(i, 1);
+      } else crumbs++;
+    } else if (typeof k === 'string') {
+      for (i = 0; i < queue.length; i++) if (queue[i].k === k) { queue.splice(i, 1); break; }
+    } else if (queue.length - crumbs >= MAX) return;
+    queue.push({ f: f, k: k });
+  }
+  /* Something to report: kept like soon(f), and the wasm is loaded if it is not yet. */
+  function need(f) { soon(f); load(); }
+  /* A breadcrumb, stamped now (it may be handed over much later). */
+  function crumb(name, args) {
+    args.push(Date.now());
+    soon(function () { wasm_bindgen[name].apply(null, args); }, 1);
   }
   function str(v) {
     try { return typeof v === 'string' ? v : String(v); } catch (e) { return '[unprintable value]'; }
@@ -135,20 +164,20 @@
     if (t && t !== window && t.tagName) {
       var tag = str(t.tagName);
       var url = prop(t, 'currentSrc') || prop(t, 'src') || prop(t, 'href') || '';
-      return soon(function () { wasm_bindgen.capture_resource(tag, url); });
+      return need(function () { wasm_bindgen.capture_resource(tag, url); });
     }
     var err = e.error;
     /* The rethrow of an error a wrapper just reported (cross-origin: sanitised to null). */
     if (lastWrapped !== undefined && (err === lastWrapped || err == null)) { lastWrapped = undefined; return; }
     var loc = e.filename + '\x01' + e.lineno + '\x01' + e.colno;
     var pre = err == null ? 'V' + str(e.message) : undefined;
-    soon(function () { report('error', err, loc, '', pre); });
+    need(function () { report('error', err, loc, '', pre); });
   }, true);
   window.addEventListener('unhandledrejection', function (e) {
     var reason = e.reason;
-    soon(function () { report('rejection', reason); });
+    need(function () { report('rejection', reason); });
   });
-  window.addEventListener('online', function () { soon(function () { wasm_bindgen.drain(); }); });
+  window.addEventListener('online', function () { if (started) wasm_bindgen.drain(); });
 
   function patch(obj, name, make) {
     try {
@@ -167,14 +196,14 @@
         var url = abs(typeof input === 'string' ? input : prop(input, 'url') || prop(input, 'href') || '');
         var method = prop(init, 'method') || prop(input, 'method') || 'GET';
         p.then(function (r) {
-          var status = r && r.status;
-          soon(function () { wasm_bindgen.request_done('fetch', method, url, status, Date.now() - t, ''); });
+          requestDone('fetch', method, url, r && r.status, t, '');
         }, function (err) {
-          soon(function () {
-            if (busy) return;
+          var e = '';
+          if (!busy) {
             busy = true;
-            try { wasm_bindgen.request_done('fetch', method, url, 0, Date.now() - t, entry(err)); } finally { busy = false; }
-          });
+            try { e = entry(err); } finally { busy = false; }
+          }
+          requestDone('fetch', method, url, 0, t, e || 'Vnetwork error');
         });
       } catch (e) { /* a thenable of the page's own */ }
       return p;
@@ -209,9 +238,8 @@
           x.removeEventListener('loadend', done);
           if (info.c) return;
           var status = x.status;
-          var dur = Date.now() - info.t;
           var err = outcome === 'load' ? '' : outcome === 'abort' ? 'abort' : outcome === 'timeout' ? 'Vtimed out' : 'Vnetwork error';
-          soon(function () { wasm_bindgen.request_done('xhr', info.m, info.u, status, dur, err); });
+          requestDone('xhr', info.m, info.u, status, info.t, err);
         };
         try {
           ['error', 'timeout', 'abort'].forEach(function (t) { x.addEventListener(t, mark); });
@@ -221,6 +249,14 @@
       return orig.apply(this, arguments);
     };
   });
+
+  /* A finished request: only a breadcrumb for a 2xx answer (the wasm decides on the rest:
+     failedRequestStatusCodes, aborts, the SDK's own requests), so only the others load it. */
+  function requestDone(kind, method, url, status, t, err) {
+    var args = [kind, method, url, status, Date.now() - t, err];
+    if (!err && status >= 200 && status < 300) crumb('request_done', args);
+    else { args.push(Date.now()); need(function () { wasm_bindgen.request_done.apply(null, args); }); }
+  }
 
   /* Callbacks keep their stack: an error thrown in a wrapped callback is reported with the
      error object itself (window.onerror would give cross-origin scripts only "Script error."),
@@ -234,7 +270,7 @@
       w = function () {
         try { return fn.apply(this, arguments); } catch (e) {
           lastWrapped = e;
-          soon(function () { report('wrapped', e, '', name); });
+          need(function () { report('wrapped', e, '', name); });
           throw e;
         }
       };
@@ -273,7 +309,7 @@
   function nav() {
     var from = href;
     var to = href = location.href;
-    if (to !== from) soon(function () { wasm_bindgen.navigation_crumb(from, to); });
+    if (to !== from) crumb('navigation_crumb', [from, to]);
   }
   ['pushState', 'replaceState'].forEach(function (name) {
     patch(window.history, name, function (orig) {
@@ -288,7 +324,7 @@
     patch(window.console, level, function (orig) {
       return function () {
         var text = slice.call(arguments).map(str).join(' ');
-        soon(function () { wasm_bindgen.add_breadcrumb('console', text, level); });
+        crumb('add_breadcrumb', ['console', text, level]);
         return orig.apply(this, arguments);
       };
     });
@@ -301,7 +337,7 @@
       parts.push(str(el.tagName) + '\x01' + (prop(el, 'id') || '') + '\x01' + (prop(el, 'className') || ''));
     }
     var path = parts.join('\x02');
-    soon(function () { wasm_bindgen.click_crumb(path); });
+    crumb('click_crumb', [path]);
   }, true);
 
   /* The page going away: send the client report while it still can. */
@@ -311,10 +347,12 @@
     if (document.visibilityState === 'hidden') flush();
   });
 
-  /* API calls: the return value once started, undefined while queued. */
-  function call(name, args) {
+  /* API calls: the return value once started, undefined while waiting for the wasm. `k`: how
+     a waiting call is kept (see soon); captures (k true) load the wasm. */
+  function call(name, args, k) {
     if (started) { try { return wasm_bindgen[name].apply(null, args); } catch (e) { return undefined; } }
-    soon(function () { wasm_bindgen[name].apply(null, args); });
+    var f = function () { wasm_bindgen[name].apply(null, args); };
+    if (k === true) need(f); else soon(f, k);
   }
   function json(v) { try { var j = JSON.stringify(v); return j === undefined ? undefined : j; } catch (e) { return undefined; } }
 
@@ -326,25 +364,30 @@
     },
     captureException: function (error) {
       if (started) return report('exception', error);
-      soon(function () { report('exception', error); });
+      need(function () { report('exception', error); });
     },
     captureMessage: function (message, level) {
-      return call('capture_message', [str(message), level == null ? undefined : str(level)]);
+      return call('capture_message', [str(message), level == null ? undefined : str(level)], true);
     },
-    setUser: function (user) { call('set_user', [isObj(user) ? json(user) : undefined]); },
-    setTag: function (key, value) { call('set_tag', [str(key), str(value)]); },
-    setContext: function (name, context) { call('set_context', [str(name), isObj(context) ? json(context) : undefined]); },
-    setExtra: function (key, value) { call('set_extra', [str(key), value === undefined ? undefined : json(value)]); },
+    setUser: function (user) { call('set_user', [isObj(user) ? json(user) : undefined], 'u'); },
+    setTag: function (key, value) { key = str(key); call('set_tag', [key, str(value)], 't' + key); },
+    setContext: function (name, context) { name = str(name); call('set_context', [name, isObj(context) ? json(context) : undefined], 'c' + name); },
+    setExtra: function (key, value) { key = str(key); call('set_extra', [key, value === undefined ? undefined : json(value)], 'x' + key); },
     addBreadcrumb: function (b) {
       if (!isObj(b)) return;
       var m;
       try { m = b.message; } catch (e) { /* a throwing getter: no message */ }
-      call('add_breadcrumb', [str(prop(b, 'category') || ''), m == null ? '' : str(m), prop(b, 'level') || undefined]);
+      var args = [str(prop(b, 'category') || ''), m == null ? '' : str(m), prop(b, 'level') || undefined];
+      if (started) call('add_breadcrumb', args.concat(Date.now())); else crumb('add_breadcrumb', args);
     },
-    flush: function () { call('flush', []); },
+    /* Sends the client report now; nothing to send while the wasm is not loaded. */
+    flush: function () { if (started) call('flush', []); },
+    /* Loads the wasm now (it is otherwise loaded on the first thing to report); resolves as
+       `ready` does. */
+    load: function () { load(); return ready; },
     /* For Rust/wasm apps: backstop_browser::capture_panic_hook() calls this. */
     capturePanic: function (message, file, line, column) {
-      return call('capture_panic', [str(message), str(file), line >>> 0, column >>> 0]);
+      return call('capture_panic', [str(message), str(file), line >>> 0, column >>> 0], true);
     },
     /* Test hook (not API): panics inside the SDK, to prove a panic is printed once and
        switches the SDK off. */

@@ -22,6 +22,8 @@ let browser;
 let received = [];
 /** Project 7's collector is unreachable (connections reset) while this is true. */
 let down = false;
+/** Requests for the SDK's wasm since the last open(). */
+let wasmLoads = 0;
 
 const pages = {
   // Data attributes; errors, a rejection, a failed image and API calls before the wasm is ready.
@@ -89,6 +91,10 @@ const pages = {
   baddsn: () => `<!doctype html><html><head>
     <script src="/sdk/backstop.js" data-dsn="not-a-dsn"></script>
     </head><body></body></html>`,
+  // The wasm loaded at once, not on the first error.
+  eager: (host) => `<!doctype html><html><head>
+    <script src="/sdk/backstop.js" data-dsn="http://${KEY}@${host}/1" data-lazy="false"></script>
+    </head><body></body></html>`,
 };
 
 async function serve(req, res) {
@@ -118,6 +124,7 @@ async function serve(req, res) {
   }
   const file = url.pathname.match(/^\/(sdk|broken)\/(backstop\.js|backstop_bg\.wasm)$/);
   if (file) {
+    if (file[2] === 'backstop_bg.wasm') wasmLoads++;
     if (file[1] === 'broken' && file[2] === 'backstop_bg.wasm') return send(404, 'text/plain', 'no');
     const type = file[2].endsWith('.wasm') ? 'application/wasm' : 'text/javascript';
     return send(200, type, await readFile(path.join(SDK_DIR, file[2])));
@@ -162,6 +169,7 @@ after(async () => {
 
 async function open(name) {
   received = [];
+  wasmLoads = 0;
   const context = await browser.newContext();
   const page = await context.newPage();
   const log = { errors: [], console: [] };
@@ -327,6 +335,8 @@ test('a Rust panic inside the SDK is printed once and switches the SDK off, neve
 test('a bad data-dsn is reported on the console, not thrown', async () => {
   const { context, page, log } = await open('baddsn');
   try {
+    // Options are validated by the wasm: when it loads, or at once on Backstop.load().
+    await page.evaluate(() => { Backstop.load(); });
     await until(() => log.console.some((l) => l.includes('[backstop]')), 'the console error');
     assert.ok(log.console.some((l) => /^error: \[backstop\] Backstop\.init: invalid dsn "not-a-dsn"/.test(l)), log.console.join('\n'));
     assert.deepEqual(log.errors, []);
@@ -394,10 +404,13 @@ test('without wrapping (data-wrap-callbacks="false") a cross-origin error is onl
 test('breadcrumbs: clicks, navigation, console, fetch and XHR; XHR failures are events', async () => {
   const { context, page, log } = await open('plain');
   try {
-    await page.evaluate(() => window.Backstop.ready);
+    // All of this happens before the wasm is loaded: the stub keeps it, with its times.
+    const t0 = Date.now();
     await page.click('#pay');
     await page.evaluate(() => { history.pushState({}, '', '/step/2'); console.warn('low stock', 3); });
     await page.evaluate(() => fetch('/api/ok').then((r) => r.text()));
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(wasmLoads, 0, 'no wasm while nothing went wrong');
     await page.evaluate(() => new Promise((resolve) => {
       const x = new XMLHttpRequest(); x.open('POST', '/api/fail'); x.onloadend = resolve; x.send('a');
     }));
@@ -427,6 +440,11 @@ test('breadcrumbs: clicks, navigation, console, fetch and XHR; XHR failures are 
     assert.equal(crumbs[2].level, 'warning');
     assert.equal(crumbs[3].data.status_code, 200);
     assert.equal(typeof crumbs[3].data.duration_ms, 'number');
+    const loadedAt = Date.parse(http500.timestamp) || http500.timestamp * 1000;
+    assert.ok(crumbs[0].timestamp * 1000 >= t0 - 1000 && crumbs[0].timestamp * 1000 <= crumbs[3].timestamp * 1000 + 1,
+      `a kept breadcrumb has the time of the click: ${JSON.stringify(crumbs.slice(0, 4))}`);
+    assert.ok(crumbs[3].timestamp * 1000 < loadedAt - 250, `…not the time the wasm loaded (${loadedAt})`);
+    assert.equal(wasmLoads, 1);
     await page.evaluate(() => Backstop.captureMessage('after the reused XHR'));
     await until(() => events().length >= 3, 'the message');
     const reused = events()[2].breadcrumbs.values.filter((c) => c.category === 'xhr' && /\/api\/ok/.test(c.data.url)).map((c) => c.data.url.replace(/^.*\/api/, '/api'));
@@ -443,7 +461,7 @@ test('breadcrumbs: clicks, navigation, console, fetch and XHR; XHR failures are 
 test('scope API, beforeSend, ignoreErrors with a RegExp, error.cause, hostile getters', async () => {
   const { context, page, log } = await open('plain');
   try {
-    await page.evaluate(() => window.Backstop.ready);
+    // Called before the wasm is loaded: Backstop.init's options apply to what waited.
     await page.evaluate((dsn) => {
       Backstop.init({
         dsn, ignoreErrors: [/^Error: ignore me/],
@@ -492,7 +510,7 @@ test('scope API, beforeSend, ignoreErrors with a RegExp, error.cause, hostile ge
 test('a collector answering 429 forever: one request, no loop, the page keeps working, drops reported', async () => {
   const { context, page, log } = await open('limited');
   try {
-    await page.evaluate(() => window.Backstop.ready);
+    await page.evaluate(() => window.Backstop.load());
     await page.evaluate(() => setTimeout(() => { throw new Error('first'); }, 0));
     await until(() => received.length >= 1, 'the first event, answered 429');
     await new Promise((r) => setTimeout(r, 200));
@@ -515,13 +533,16 @@ test('offline: envelopes that hit a network error are kept in localStorage and s
   down = true;
   const { context, page } = await open('flaky');
   try {
-    await page.evaluate(() => window.Backstop.ready);
+    await page.evaluate(() => window.Backstop.load());
     await page.evaluate(() => { Backstop.captureMessage('while offline 1'); Backstop.captureMessage('while offline 2'); });
     await until(() => page.evaluate(() => Object.keys(localStorage).some((k) => k.startsWith('backstop:queue:'))), 'the queue in localStorage');
     assert.equal(events().length, 0);
-    // A reload while still offline keeps them; then the collector comes back.
+    // A reload while still offline keeps them; the stub sees the kept queue and loads the
+    // wasm by itself (nothing else on the page would); then the collector comes back.
+    wasmLoads = 0;
     await page.reload();
     await page.evaluate(() => window.Backstop.ready);
+    assert.equal(wasmLoads, 1, 'loaded for the kept queue');
     down = false;
     await page.evaluate(() => window.dispatchEvent(new Event('online')));
     await until(() => events().length >= 2, 'the queued events', 8000);
@@ -544,6 +565,47 @@ test('a page whose fetch wrapper captures on every request (the SDK\'s own too) 
     assert.ok(n <= 20, `at most maxEvents events: ${n}`);
     assert.equal(await page.evaluate(() => 6 * 7), 42, 'the page is responsive');
     assert.deepEqual(log.errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('lazy loading: no wasm until there is something to report; breadcrumbs kept as a ring, scope per key', async () => {
+  const { context, page, log } = await open('plain');
+  try {
+    await page.evaluate(() => {
+      for (let i = 0; i < 150; i++) console.warn('warn ' + i);
+      for (let i = 0; i < 300; i++) Backstop.setTag('step', String(i));
+      Backstop.setUser({ id: 'early' });
+      for (let i = 0; i < 3; i++) history.pushState({}, '', '/p/' + i);
+    });
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(wasmLoads, 0, 'breadcrumbs and scope calls alone load nothing (also not after the queue check)');
+    await page.evaluate(() => { setTimeout(() => { throw new RangeError('first problem'); }, 0); });
+    await until(() => events().length >= 1, 'the event');
+    const [ev] = events();
+    assert.equal(ev.exception.values[0].value, 'first problem');
+    assert.equal(ev.tags.step, '299', 'the latest setTag');
+    assert.deepEqual(ev.user, { id: 'early' });
+    const values = ev.breadcrumbs.values;
+    assert.equal(values.length, 100, 'the last 100 breadcrumbs');
+    assert.equal(values[0].message, 'warn 53');
+    assert.deepEqual(values.slice(-3).map((c) => c.data.to.replace(/^.*\/p/, '/p')), ['/p/0', '/p/1', '/p/2']);
+    assert.equal(wasmLoads, 1);
+    assert.equal(log.errors.length, 1);
+  } finally {
+    await context.close();
+  }
+});
+
+test('data-lazy="false" loads the wasm at once; Backstop.load() resolves like ready', async () => {
+  const { context, page } = await open('eager');
+  try {
+    await page.evaluate(() => window.Backstop.ready);
+    assert.equal(wasmLoads, 1);
+    assert.match(await page.evaluate(() => Backstop.captureMessage('sync id')), /^[0-9a-f]{32}$/, 'started: ids are synchronous');
+    assert.equal(await page.evaluate(() => Backstop.load().then(() => 'same')), 'same');
+    assert.equal(wasmLoads, 1, 'loaded once');
   } finally {
     await context.close();
   }

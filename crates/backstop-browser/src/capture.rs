@@ -351,6 +351,7 @@ pub(crate) fn request_done(
     status: u16,
     duration_ms: f64,
     error: &str,
+    at: f64,
 ) {
     let Some(config) = state::config() else {
         return;
@@ -373,7 +374,7 @@ pub(crate) fn request_done(
     } else {
         0
     };
-    let now = host::now() as u64;
+    let now = crate::crumb_time(at);
     if error.is_empty() {
         state::crumb(Breadcrumb::http(
             now,

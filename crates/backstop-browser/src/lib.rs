@@ -227,7 +227,8 @@ pub fn capture_resource(tag: &str, src: &str) -> Option<String> {
 
 /// A finished `fetch` or `XMLHttpRequest` (`kind`): a breadcrumb, and an event for a failed
 /// status or a failure without response. `error` is empty for a response, else a chain entry
-/// (`E...`/`V...`) for the failure; `abort` (or an `AbortError`) is the page's decision.
+/// (`E...`/`V...`) for the failure; `abort` (or an `AbortError`) is the page's decision. `at`:
+/// when it finished (ms since the epoch; the stub may hand it over later, see [`add_breadcrumb`]).
 #[wasm_bindgen]
 pub fn request_done(
     kind: &str,
@@ -236,8 +237,18 @@ pub fn request_done(
     status: u16,
     duration_ms: f64,
     error: &str,
+    at: f64,
 ) {
-    capture::request_done(kind, method, url, status, duration_ms, error);
+    capture::request_done(kind, method, url, status, duration_ms, error, at);
+}
+
+/// A breadcrumb's time from the stub: `at` (ms since the epoch) when it is a time, else now.
+fn crumb_time(at: f64) -> u64 {
+    if at.is_finite() && at > 0.0 {
+        at as u64
+    } else {
+        host::now() as u64
+    }
 }
 
 /// `setUser(user)` as JSON; `None` clears it.
@@ -283,9 +294,10 @@ pub fn set_extra(key: &str, json: Option<String>) {
 }
 
 /// `addBreadcrumb({category, message, level})`; also `console.warn`/`console.error` calls
-/// (category `console`).
+/// (category `console`). `at`: when it happened (ms since the epoch): the stub keeps
+/// breadcrumbs until the wasm is loaded, which it is only once there is something to report.
 #[wasm_bindgen]
-pub fn add_breadcrumb(category: &str, message: &str, level: Option<String>) {
+pub fn add_breadcrumb(category: &str, message: &str, level: Option<String>, at: f64) {
     let category = if category.is_empty() {
         "custom"
     } else {
@@ -293,23 +305,23 @@ pub fn add_breadcrumb(category: &str, message: &str, level: Option<String>) {
     };
     let level = normalize_level(level.as_deref(), "info");
     state::crumb(Breadcrumb::new(
-        host::now() as u64,
+        crumb_time(at),
         category,
         level,
         message.into(),
     ));
 }
 
-/// A navigation (history API, `popstate`, `hashchange`).
+/// A navigation (history API, `popstate`, `hashchange`) at `at` (see [`add_breadcrumb`]).
 #[wasm_bindgen]
-pub fn navigation_crumb(from: &str, to: &str) {
-    state::crumb(Breadcrumb::navigation(host::now() as u64, from, to));
+pub fn navigation_crumb(from: &str, to: &str, at: f64) {
+    state::crumb(Breadcrumb::navigation(crumb_time(at), from, to));
 }
 
 /// A click: the target and up to four ancestors, innermost first, joined with U+0002, each
-/// `tag\u{1}id\u{1}className`.
+/// `tag\u{1}id\u{1}className`; `at` as for [`add_breadcrumb`].
 #[wasm_bindgen]
-pub fn click_crumb(path: &str) {
+pub fn click_crumb(path: &str, at: f64) {
     let parts: Vec<String> = path
         .split('\u{2}')
         .take(5)
@@ -325,7 +337,7 @@ pub fn click_crumb(path: &str) {
         .collect();
     if !parts.is_empty() {
         state::crumb(Breadcrumb::new(
-            host::now() as u64,
+            crumb_time(at),
             "ui.click",
             "info",
             selector_path(&parts),

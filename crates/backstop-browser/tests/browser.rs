@@ -491,10 +491,13 @@ fn breadcrumbs_are_attached_oldest_first_and_bounded() {
         max_breadcrumbs: Some(4.0),
         ..Opts::default()
     });
-    click_crumb("BUTTON\u{1}save\u{1}btn primary\u{2}FORM\u{1}\u{1}checkout\u{2}BODY\u{1}\u{1}");
-    navigation_crumb("http://app.test/a", "http://app.test/b");
-    add_breadcrumb("console", "careful", Some("warn".into()));
-    request_done("fetch", "get", "http://api.test/x", 200, 12.0, "");
+    click_crumb(
+        "BUTTON\u{1}save\u{1}btn primary\u{2}FORM\u{1}\u{1}checkout\u{2}BODY\u{1}\u{1}",
+        0.0,
+    );
+    navigation_crumb("http://app.test/a", "http://app.test/b", 0.0);
+    add_breadcrumb("console", "careful", Some("warn".into()), 0.0);
+    request_done("fetch", "get", "http://api.test/x", 200, 12.0, "", 0.0);
     capture_message("with crumbs", None).unwrap();
     let e = payload(&testing::take_recorded()[0]);
     let crumbs = e["breadcrumbs"]["values"].as_array().unwrap();
@@ -512,12 +515,16 @@ fn breadcrumbs_are_attached_oldest_first_and_bounded() {
     assert_eq!(crumbs[3]["data"]["method"], "GET");
     assert_eq!(crumbs[3]["data"]["status_code"], 200);
     assert_eq!(crumbs[3]["data"]["duration_ms"], 12);
-    add_breadcrumb("custom", "fifth", None);
+    add_breadcrumb("custom", "fifth", None, 0.0);
+    // Kept by the stub until the wasm loaded: the time it happened, not the hand-over's.
+    add_breadcrumb("custom", "earlier", None, 1_500_000_000_250.0);
     capture_message("ring buffer", None).unwrap();
     let e = payload(&testing::take_recorded()[0]);
     let crumbs = e["breadcrumbs"]["values"].as_array().unwrap();
     assert_eq!(crumbs.len(), 4, "bounded by maxBreadcrumbs");
-    assert_eq!(crumbs[0]["category"], "navigation", "oldest evicted");
+    assert_eq!(crumbs[0]["category"], "console", "oldest evicted");
+    assert_eq!(crumbs[3]["message"], "earlier");
+    assert_eq!(crumbs[3]["timestamp"], 1_500_000_000.25);
 }
 
 #[wasm_bindgen_test]
@@ -526,9 +533,9 @@ fn failed_fetch_and_xhr_requests_follow_the_status_ranges() {
         failed_status: Some("400-404,500-599".into()),
         ..Opts::default()
     });
-    request_done("fetch", "post", "http://api.test/a", 503, 5.0, "");
-    request_done("xhr", "GET", "http://api.test/b", 404, 5.0, "");
-    request_done("xhr", "GET", "http://api.test/c", 405, 5.0, "");
+    request_done("fetch", "post", "http://api.test/a", 503, 5.0, "", 0.0);
+    request_done("xhr", "GET", "http://api.test/b", 404, 5.0, "", 0.0);
+    request_done("xhr", "GET", "http://api.test/c", 405, 5.0, "", 0.0);
     request_done(
         "fetch",
         "GET",
@@ -536,9 +543,18 @@ fn failed_fetch_and_xhr_requests_follow_the_status_ranges() {
         0,
         5.0,
         &err("TypeError", "Failed to fetch", ""),
+        0.0,
     );
-    request_done("xhr", "PUT", "http://api.test/e", 0, 5.0, "Vnetwork error");
-    request_done("xhr", "GET", "http://api.test/f", 0, 5.0, "abort");
+    request_done(
+        "xhr",
+        "PUT",
+        "http://api.test/e",
+        0,
+        5.0,
+        "Vnetwork error",
+        0.0,
+    );
+    request_done("xhr", "GET", "http://api.test/f", 0, 5.0, "abort", 0.0);
     request_done(
         "fetch",
         "GET",
@@ -546,6 +562,7 @@ fn failed_fetch_and_xhr_requests_follow_the_status_ranges() {
         0,
         5.0,
         &err("AbortError", "aborted", ""),
+        0.0,
     );
     request_done(
         "fetch",
@@ -554,6 +571,7 @@ fn failed_fetch_and_xhr_requests_follow_the_status_ranges() {
         500,
         5.0,
         "",
+        0.0,
     );
     let sent = testing::take_recorded();
     let got: Vec<(&str, String, String)> = sent
@@ -598,7 +616,7 @@ fn failed_fetch_and_xhr_requests_follow_the_status_ranges() {
         fetch_status_min: Some(400.0),
         ..Opts::default()
     });
-    request_done("fetch", "GET", "http://api.test/a", 404, 1.0, "");
+    request_done("fetch", "GET", "http://api.test/a", 404, 1.0, "", 0.0);
     assert_eq!(
         testing::take_recorded().len(),
         1,
@@ -976,7 +994,7 @@ fn nothing_is_captured_or_recorded_before_init() {
     testing::start_recording();
     assert!(capture("exception", "Vx", "", "").is_none());
     assert!(capture_message("x", None).is_none());
-    add_breadcrumb("c", "m", None);
+    add_breadcrumb("c", "m", None, 0.0);
     flush();
     assert!(testing::take_recorded().is_empty());
     assert_eq!(

@@ -201,9 +201,12 @@ pub const MAX_CAUSE_DEPTH: usize = 5;
 
 /// Whether a response `status` is a failure worth an event, given inclusive `ranges` (the
 /// `failedRequestStatusCodes` option; `fetchStatusMin: n` is the range `n..=599`). Only real
-/// HTTP statuses count (opaque responses report 0).
+/// HTTP statuses count (opaque responses report 0), and a 2xx is never a failure: the stub
+/// loads the wasm only for requests that failed or answered outside 2xx.
 pub fn is_failed_status(status: u16, ranges: &[(u16, u16)]) -> bool {
-    (100..=599).contains(&status) && ranges.iter().any(|&(lo, hi)| lo <= status && status <= hi)
+    (100..=599).contains(&status)
+        && !(200..=299).contains(&status)
+        && ranges.iter().any(|&(lo, hi)| lo <= status && status <= hi)
 }
 
 /// The sampling decision for one event: `random` is uniform in `[0, 1)`; a rate of 1 (or more)
@@ -620,6 +623,8 @@ mod tests {
             (405, &custom[..], false, "405 outside"),
             (503, &[][..], false, "no ranges, nothing fails"),
             (600, &[(0, 65535)][..], false, "not an http status"),
+            (204, &[(100, 599)][..], false, "2xx never fails"),
+            (304, &[(100, 599)][..], true, "3xx may"),
         ];
         for (status, ranges, want, name) in cases {
             assert_eq!(is_failed_status(status, ranges), want, "case {name}");
