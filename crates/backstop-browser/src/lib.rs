@@ -40,7 +40,7 @@ pub(crate) mod state {
 
     use backstop_core::breadcrumb::{Breadcrumb, Breadcrumbs, DEFAULT_MAX_BREADCRUMBS};
     use backstop_core::sdk::{Dedupe, Guard, SendBudget, DEFAULT_MAX_EVENTS};
-    use backstop_core::sdk_transport::{ClientReport, RateLimits, Reason};
+    use backstop_core::sdk_transport::{ClientReport, Outbox, RateLimits, Reason};
 
     use crate::config::Config;
 
@@ -61,6 +61,8 @@ pub(crate) mod state {
         pub(crate) dedupe: Dedupe,
         pub(crate) limits: RateLimits,
         pub(crate) report: ClientReport,
+        /// Event envelopes in flight or waiting for a request slot.
+        pub(crate) outbox: Outbox,
         /// Envelopes waiting for the network (mirrored to `localStorage`).
         pub(crate) queue: Vec<String>,
         /// Consecutive failed sends (for the backoff).
@@ -88,6 +90,7 @@ pub(crate) mod state {
                 dedupe: Dedupe::new(),
                 limits: RateLimits::new(),
                 report: ClientReport::new(),
+                outbox: Outbox::new(),
                 queue: Vec::new(),
                 failures: 0,
                 draining: false,
@@ -114,7 +117,14 @@ pub(crate) mod state {
 
     /// Counts one dropped item of `category`.
     pub(crate) fn dropped(reason: Reason, category: &'static str) {
-        with(|s| s.report.add(reason, category, 1));
+        dropped_n(reason, category, 1);
+    }
+
+    /// Counts `n` dropped items of `category`.
+    pub(crate) fn dropped_n(reason: Reason, category: &'static str, n: usize) {
+        if n > 0 {
+            with(|s| s.report.add(reason, category, n as u64));
+        }
     }
 
     /// Adds a breadcrumb (only once initialised: before that the stub buffers them).

@@ -1,14 +1,18 @@
 //! Sending envelopes (through the stub's original `fetch`), honouring the collector's rate
 //! limits, keeping envelopes that hit a network error in a bounded offline queue
 //! (`localStorage`, retried with exponential backoff, on `online` and on the next page load),
-//! and counting everything the SDK drops for client reports, sent on `pagehide`.
+//! and counting everything the SDK drops for client reports, sent on `pagehide`. At most
+//! [`MAX_IN_FLIGHT`] event requests run at once; a burst waits in the [`Outbox`] and goes out
+//! one per finished request, or by `sendBeacon` when the page goes away.
 //!
 //! The URL carries `sentry_key` in its query and the body is a plain string, so requests are
 //! CORS-simple (no preflight). Transport outcomes never become events: they only update
 //! counters, limits and the queue.
 
 use backstop_core::sdk_event::envelope_header;
-use backstop_core::sdk_transport::{backoff_ms, enqueue, Reason, MAX_QUEUED};
+use backstop_core::sdk_transport::{backoff_ms, enqueue, Reason, Submit, MAX_QUEUED};
+#[cfg(doc)]
+use backstop_core::sdk_transport::{Outbox, MAX_IN_FLIGHT};
 use backstop_protocol::write_single_item;
 
 use crate::config::Config;
@@ -29,10 +33,33 @@ pub(crate) fn is_limited() -> bool {
     state::with(|s| s.limits.is_limited(ERROR, host::now() as u64))
 }
 
-/// Sends an event envelope; returns the transport used.
+/// Sends an event envelope now, or once a request slot is free; returns the transport used.
 pub(crate) fn send_event(config: &Config, envelope: &str) -> &'static str {
-    host::send(&config.envelope_url, envelope, false);
+    match state::with(|s| s.outbox.submit(envelope.into())) {
+        Submit::Send(envelope) => host::send(&config.envelope_url, &envelope, false),
+        Submit::Waiting { lost } => state::dropped_n(Reason::QueueOverflow, ERROR, lost),
+    }
     "fetch"
+}
+
+/// An event request started by [`send_event`] finished: its slot goes to the oldest waiting
+/// envelope (those that meet a rate limit now in force are dropped and counted).
+fn event_finished() {
+    let Some(config) = state::config() else {
+        return;
+    };
+    let now = host::now() as u64;
+    let next = state::with(|s| {
+        let mut next = s.outbox.finished();
+        while next.is_some() && s.limits.is_limited(ERROR, now) {
+            s.report.add(Reason::RatelimitBackoff, ERROR, 1);
+            next = s.outbox.finished();
+        }
+        next
+    });
+    if let Some(envelope) = next {
+        host::send(&config.envelope_url, &envelope, false);
+    }
 }
 
 /// The outcome of one of our requests (see [`crate::settled`]).
@@ -43,12 +70,38 @@ pub(crate) fn settled(
     retry_after: Option<&str>,
     queued: bool,
 ) {
+    let report = is_report(body);
     if status == 0 {
         on_network_error(body, queued);
-        return;
+    } else {
+        on_response(report, status, rate_limits, retry_after, queued);
     }
+    if !queued && !report {
+        if status == 0 {
+            // The network is down: what waits for a slot joins the offline queue (sent with
+            // its backoff) instead of failing one request after another.
+            let waiting = state::with(|s| {
+                let waiting = s.outbox.take_waiting();
+                s.outbox.finished();
+                waiting
+            });
+            if let Some(config) = state::config() {
+                keep_offline(&config, waiting);
+            }
+        } else {
+            event_finished();
+        }
+    }
+}
+
+fn on_response(
+    report: bool,
+    status: u16,
+    rate_limits: Option<&str>,
+    retry_after: Option<&str>,
+    queued: bool,
+) {
     let now = host::now() as u64;
-    let report = is_report(body);
     state::with(|s| {
         s.limits.update(status, rate_limits, retry_after, now);
         if queued {
@@ -100,6 +153,27 @@ fn on_network_error(body: &str, queued: bool) {
     });
     store_queue(&config.storage_key);
     schedule_drain(backoff_ms(failures));
+}
+
+/// Envelopes that could not be sent now: into the offline queue, or counted as network errors
+/// without it.
+fn keep_offline(config: &Config, envelopes: Vec<String>) {
+    if envelopes.is_empty() {
+        return;
+    }
+    if !config.offline {
+        state::dropped_n(Reason::NetworkError, ERROR, envelopes.len());
+        return;
+    }
+    load_queue(&config.storage_key);
+    state::with(|s| {
+        for envelope in envelopes {
+            let lost = enqueue(&mut s.queue, envelope);
+            s.report.add(Reason::QueueOverflow, ERROR, lost as u64);
+        }
+    });
+    store_queue(&config.storage_key);
+    schedule_drain(backoff_ms(state::with(|s| s.failures.max(1))));
 }
 
 /// Reads the offline queue left by earlier page loads, once, ahead of what this page queued.
@@ -167,6 +241,20 @@ pub(crate) fn flush() {
         return;
     };
     let now = host::now() as u64;
+    // Envelopes still waiting for a request slot: the page may be going away, so they go by
+    // beacon (which outlives the page), or into the offline queue if the browser refuses.
+    let waiting = state::with(|s| s.outbox.take_waiting());
+    if !waiting.is_empty() {
+        let mut keep = Vec::new();
+        for envelope in waiting {
+            if is_limited() {
+                state::dropped(Reason::RatelimitBackoff, ERROR);
+            } else if testing::beacon_disabled() || !host::beacon(&config.envelope_url, &envelope) {
+                keep.push(envelope);
+            }
+        }
+        keep_offline(&config, keep);
+    }
     let report = state::with(|s| {
         if s.report.is_empty() || s.limits.is_limited(INTERNAL, now) {
             return None;

@@ -790,6 +790,68 @@ fn a_full_queue_and_offline_off_count_their_losses() {
     assert_eq!(dropped("network_error"), 1);
 }
 
+fn sent_body(i: usize) -> String {
+    js(&format!("return __bs.sends[{i}].body;"))
+        .as_string()
+        .unwrap()
+}
+
+#[wasm_bindgen_test]
+fn a_burst_waits_for_request_slots_and_goes_by_beacon_when_the_page_hides() {
+    setup(&Opts::default());
+    for i in 0..7 {
+        capture_message(&format!("burst {i}"), None).unwrap();
+    }
+    assert_eq!(js_num("return __bs.sends.length;"), 4.0, "four in flight");
+    settled(&sent_body(0), 200, None, None, false);
+    assert_eq!(
+        js_num("return __bs.sends.length;"),
+        5.0,
+        "one finished, one more"
+    );
+    assert!(sent_body(4).contains("burst 4"), "in order");
+    flush();
+    let beacons = js("return __bs.beacons.join('');").as_string().unwrap();
+    assert!(
+        beacons.contains("burst 5") && beacons.contains("burst 6"),
+        "the page may be going away: what waited goes by beacon"
+    );
+    settled(&sent_body(1), 200, None, None, false);
+    assert_eq!(
+        js_num("return __bs.sends.length;"),
+        5.0,
+        "nothing waits any more"
+    );
+    assert_eq!(dropped("queue_overflow") + dropped("network_error"), 0);
+
+    // The collector starts answering 429: what waited is dropped and counted.
+    setup(&Opts::default());
+    for i in 0..6 {
+        capture_message(&format!("limited {i}"), None).unwrap();
+    }
+    settled(&sent_body(0), 429, Some("60::key".into()), None, false);
+    assert_eq!(js_num("return __bs.sends.length;"), 4.0);
+    assert_eq!(
+        dropped("ratelimit_backoff"),
+        3,
+        "the 429 itself and the two waiting"
+    );
+
+    // The network goes down: what waited joins the offline queue instead of failing too.
+    setup(&Opts::default());
+    for i in 0..6 {
+        capture_message(&format!("down {i}"), None).unwrap();
+    }
+    settled(&sent_body(0), 0, None, None, false);
+    assert_eq!(
+        js_num("return __bs.sends.length;"),
+        4.0,
+        "no request into a dead network"
+    );
+    assert_eq!(testing::queued(), 3, "the failed one and the two waiting");
+    assert_eq!(dropped("queue_overflow") + dropped("network_error"), 0);
+}
+
 #[wasm_bindgen_test]
 fn flush_sends_a_client_report_by_beacon_once() {
     setup(&Opts {

@@ -125,6 +125,85 @@ pub fn enqueue(queue: &mut Vec<String>, envelope: String) -> usize {
     lost
 }
 
+/// Most event requests of the SDK in flight at once. Browsers open at most 6 HTTP/1.1
+/// connections per host, so more parallel requests only wait inside the browser, where each
+/// has already cost the page a `fetch` call and counts against the 64 KiB keepalive quota.
+pub const MAX_IN_FLIGHT: u32 = 4;
+/// Most envelopes waiting in memory for a free slot (a burst of errors beyond this is counted
+/// as `queue_overflow`).
+pub const MAX_WAITING: usize = 30;
+
+/// Event envelopes on their way out: at most [`MAX_IN_FLIGHT`] requests at a time, the rest
+/// wait in order (at most [`MAX_WAITING`]) and go out one per finished request. A burst of
+/// errors thus costs the page one `fetch` call per error spread over the responses instead of
+/// all at once, and nothing is dropped while the collector keeps up.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outbox {
+    in_flight: u32,
+    waiting: Vec<String>,
+}
+
+/// What to do with a submitted envelope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Submit {
+    /// Send it now (a slot was taken).
+    Send(String),
+    /// It waits for a slot; `lost` older waiting envelopes were evicted to make room.
+    Waiting {
+        /// Evicted envelopes (count them as `queue_overflow`).
+        lost: usize,
+    },
+}
+
+impl Outbox {
+    /// Empty, nothing in flight.
+    pub const fn new() -> Self {
+        Self {
+            in_flight: 0,
+            waiting: Vec::new(),
+        }
+    }
+
+    /// An event envelope to send.
+    pub fn submit(&mut self, envelope: String) -> Submit {
+        if self.in_flight < MAX_IN_FLIGHT && self.waiting.is_empty() {
+            self.in_flight += 1;
+            return Submit::Send(envelope);
+        }
+        let lost = self.waiting.len().saturating_sub(MAX_WAITING - 1);
+        self.waiting.drain(..lost);
+        self.waiting.push(envelope);
+        Submit::Waiting { lost }
+    }
+
+    /// One of the requests [`submit`](Self::submit) started has finished (any outcome): frees
+    /// its slot and returns the next waiting envelope, its slot taken, if any.
+    pub fn finished(&mut self) -> Option<String> {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        self.take_next()
+    }
+
+    /// The oldest waiting envelope if a slot is free (its slot taken).
+    pub fn take_next(&mut self) -> Option<String> {
+        if self.in_flight >= MAX_IN_FLIGHT || self.waiting.is_empty() {
+            return None;
+        }
+        self.in_flight += 1;
+        Some(self.waiting.remove(0))
+    }
+
+    /// Everything still waiting, oldest first (the page is going away: the caller beacons or
+    /// keeps them).
+    pub fn take_waiting(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.waiting)
+    }
+
+    /// Envelopes waiting.
+    pub fn waiting(&self) -> usize {
+        self.waiting.len()
+    }
+}
+
 /// Why the SDK dropped something (the protocol's client-report reasons).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reason {
@@ -230,6 +309,65 @@ impl ClientReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn outbox_bounds_requests_in_flight_and_keeps_order() {
+        let mut o = Outbox::new();
+        let sent: Vec<Submit> = (0..6).map(|i| o.submit(format!("e{i}"))).collect();
+        assert_eq!(sent[0], Submit::Send("e0".into()));
+        assert_eq!(sent[3], Submit::Send("e3".into()));
+        assert_eq!(sent[4], Submit::Waiting { lost: 0 }, "the fifth waits");
+        assert_eq!(o.waiting(), 2);
+        assert_eq!(
+            o.finished(),
+            Some("e4".into()),
+            "oldest first, one per finished"
+        );
+        assert_eq!(o.take_next(), None, "all slots busy again");
+        assert_eq!(o.finished(), Some("e5".into()));
+        // A new envelope never jumps the ones waiting.
+        assert_eq!(o.submit("e6".into()), Submit::Waiting { lost: 0 });
+        for _ in 0..3 {
+            o.finished();
+        }
+        assert_eq!(
+            o.take_next(),
+            None,
+            "e6 went out with the first finished, nothing else waits"
+        );
+        assert_eq!(
+            o.submit("e7".into()),
+            Submit::Send("e7".into()),
+            "a free slot sends at once"
+        );
+    }
+
+    #[test]
+    fn outbox_evicts_the_oldest_waiting_and_gives_them_up_at_page_exit() {
+        let mut o = Outbox::new();
+        for i in 0..MAX_IN_FLIGHT {
+            assert!(matches!(o.submit(format!("f{i}")), Submit::Send(_)));
+        }
+        let mut lost = 0;
+        for i in 0..MAX_WAITING + 3 {
+            if let Submit::Waiting { lost: n } = o.submit(format!("w{i}")) {
+                lost += n;
+            }
+        }
+        assert_eq!(lost, 3);
+        assert_eq!(o.waiting(), MAX_WAITING);
+        let left = o.take_waiting();
+        assert_eq!(
+            left.first().map(String::as_str),
+            Some("w3"),
+            "the oldest were evicted"
+        );
+        assert_eq!(o.waiting(), 0);
+        // Settling more than was started never underflows.
+        for _ in 0..10 {
+            assert_eq!(o.finished(), None);
+        }
+    }
 
     #[test]
     fn rate_limit_headers_per_category() {
