@@ -24,6 +24,8 @@ let received = [];
 let down = false;
 /** Requests for the SDK's wasm since the last open(). */
 let wasmLoads = 0;
+/** Project 5's collector answers after 30 ms; requests in flight now and at most. */
+const slow = { now: 0, max: 0 };
 
 const pages = {
   // Data attributes; errors, a rejection, a failed image and API calls before the wasm is ready.
@@ -91,6 +93,8 @@ const pages = {
   baddsn: () => `<!doctype html><html><head>
     <script src="/sdk/backstop.js" data-dsn="not-a-dsn"></script>
     </head><body></body></html>`,
+  slow: (host) => `<!doctype html><html><head>
+    <script src="/sdk/backstop.js" data-dsn="http://${KEY}@${host}/5"></script></head><body></body></html>`,
   // The wasm loaded at once, not on the first error.
   eager: (host) => `<!doctype html><html><head>
     <script src="/sdk/backstop.js" data-dsn="http://${KEY}@${host}/1" data-lazy="false"></script>
@@ -115,6 +119,16 @@ async function serve(req, res) {
       'retry-after': '60', 'x-sentry-rate-limits': '60:error:key',
       'access-control-expose-headers': 'retry-after, x-sentry-rate-limits',
     });
+  }
+  if (req.method === 'POST' && url.pathname === '/api/5/envelope/') {
+    slow.now++;
+    slow.max = Math.max(slow.max, slow.now);
+    const chunks = [];
+    for await (const c of req) chunks.push(c);
+    await new Promise((r) => setTimeout(r, 30));
+    received.push({ query: url.searchParams, contentType: req.headers['content-type'], mode: req.headers['sec-fetch-mode'], body: Buffer.concat(chunks).toString('utf8') });
+    slow.now--;
+    return send(200, 'application/json', '{}');
   }
   if (req.method === 'POST' && /^\/api\/(1|7)\/envelope\/$/.test(url.pathname)) {
     const chunks = [];
@@ -606,6 +620,44 @@ test('data-lazy="false" loads the wasm at once; Backstop.load() resolves like re
     assert.match(await page.evaluate(() => Backstop.captureMessage('sync id')), /^[0-9a-f]{32}$/, 'started: ids are synchronous');
     assert.equal(await page.evaluate(() => Backstop.load().then(() => 'same')), 'same');
     assert.equal(wasmLoads, 1, 'loaded once');
+  } finally {
+    await context.close();
+  }
+});
+
+test('a burst of 40 errors: at most 4 requests in flight, all 40 arrive in order', async () => {
+  const { context, page, log } = await open('slow');
+  try {
+    slow.max = 0;
+    await page.evaluate(() => Backstop.load());
+    const ids = await page.evaluate(() => Array.from({ length: 40 }, (_, i) => Backstop.captureMessage('burst ' + i)));
+    assert.equal(ids.filter((id) => /^[0-9a-f]{32}$/.test(id)).length, 40, 'every capture has its id at once');
+    await until(() => events().length >= 40, 'all 40 events', 8000);
+    assert.ok(slow.max <= 4, `requests in flight at most 4: ${slow.max}`);
+    assert.ok(slow.max >= 2, `…and more than one: ${slow.max}`);
+    const order = events().map((e) => Number(e.message.split(' ')[1]));
+    assert.deepEqual(order.slice(0, 4).sort((a, b) => a - b), [0, 1, 2, 3]);
+    assert.deepEqual(new Set(order).size, 40);
+    assert.deepEqual(log.errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('a burst still waiting when the page hides goes out by beacon', async () => {
+  const { context, page } = await open('slow');
+  try {
+    await page.evaluate(() => Backstop.load());
+    await page.evaluate(() => {
+      for (let i = 0; i < 12; i++) Backstop.captureMessage('hiding ' + i);
+      window.dispatchEvent(new Event('pagehide'));
+    });
+    await until(() => events().length >= 12, 'all 12 events', 8000);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(events().length, 12, 'each once');
+    const modes = received.map((r) => r.mode);
+    assert.equal(modes.filter((m) => m === 'cors').length, 4, `4 by fetch: ${modes}`);
+    assert.equal(modes.filter((m) => m === 'no-cors').length, 8, `the 8 waiting by sendBeacon: ${modes}`);
   } finally {
     await context.close();
   }

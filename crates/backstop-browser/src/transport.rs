@@ -71,26 +71,13 @@ pub(crate) fn settled(
     queued: bool,
 ) {
     let report = is_report(body);
-    if status == 0 {
-        on_network_error(body, queued);
-    } else {
+    if status != 0 {
         on_response(report, status, rate_limits, retry_after, queued);
-    }
-    if !queued && !report {
-        if status == 0 {
-            // The network is down: what waits for a slot joins the offline queue (sent with
-            // its backoff) instead of failing one request after another.
-            let waiting = state::with(|s| {
-                let waiting = s.outbox.take_waiting();
-                s.outbox.finished();
-                waiting
-            });
-            if let Some(config) = state::config() {
-                keep_offline(&config, waiting);
-            }
-        } else {
+        if !queued && !report {
             event_finished();
         }
+    } else if !report {
+        on_network_error(body, queued);
     }
 }
 
@@ -123,40 +110,38 @@ fn on_response(
     schedule_drain(wait);
 }
 
-/// A request that never got a response: keep the envelope for later (bounded), or count it.
+/// An envelope that never got a response: kept for later (bounded), or counted. When an event
+/// request fails, what waits for a slot joins it in the offline queue (sent with its backoff)
+/// instead of failing one request after another.
 fn on_network_error(body: &str, queued: bool) {
     let Some(config) = state::config() else {
         return;
     };
-    if is_report(body) {
+    state::with(|s| s.failures = s.failures.saturating_add(1));
+    if !queued {
+        let mut envelopes = state::with(|s| {
+            let waiting = s.outbox.take_waiting();
+            s.outbox.finished();
+            waiting
+        });
+        envelopes.insert(0, body.into());
+        keep_offline(&config, envelopes);
         return;
     }
-    if !config.offline {
-        state::dropped(Reason::NetworkError, ERROR);
-        return;
-    }
-    load_queue(&config.storage_key);
-    let failures = state::with(|s| {
-        let lost = if queued {
-            // Back at the front: order is kept.
-            s.queue.insert(0, body.into());
-            s.draining = false;
-            let over = s.queue.len().saturating_sub(MAX_QUEUED);
-            s.queue.truncate(MAX_QUEUED);
-            over
-        } else {
-            enqueue(&mut s.queue, body.into())
-        };
-        s.report.add(Reason::QueueOverflow, ERROR, lost as u64);
-        s.failures = s.failures.saturating_add(1);
-        s.failures
+    state::with(|s| {
+        // Back at the front: order is kept.
+        s.queue.insert(0, body.into());
+        s.draining = false;
+        let over = s.queue.len().saturating_sub(MAX_QUEUED);
+        s.queue.truncate(MAX_QUEUED);
+        s.report.add(Reason::QueueOverflow, ERROR, over as u64);
     });
     store_queue(&config.storage_key);
-    schedule_drain(backoff_ms(failures));
+    schedule_drain(backoff_ms(state::with(|s| s.failures)));
 }
 
-/// Envelopes that could not be sent now: into the offline queue, or counted as network errors
-/// without it.
+/// Envelopes that could not be sent now: into the offline queue (retried after the backoff of
+/// the failures so far), or counted as network errors without it.
 fn keep_offline(config: &Config, envelopes: Vec<String>) {
     if envelopes.is_empty() {
         return;
@@ -243,17 +228,12 @@ pub(crate) fn flush() {
     let now = host::now() as u64;
     // Envelopes still waiting for a request slot: the page may be going away, so they go by
     // beacon (which outlives the page), or into the offline queue if the browser refuses.
-    let waiting = state::with(|s| s.outbox.take_waiting());
-    if !waiting.is_empty() {
-        let mut keep = Vec::new();
-        for envelope in waiting {
-            if is_limited() {
-                state::dropped(Reason::RatelimitBackoff, ERROR);
-            } else if testing::beacon_disabled() || !host::beacon(&config.envelope_url, &envelope) {
-                keep.push(envelope);
-            }
-        }
-        keep_offline(&config, keep);
+    let mut waiting = state::with(|s| s.outbox.take_waiting());
+    if is_limited() {
+        state::dropped_n(Reason::RatelimitBackoff, ERROR, waiting.len());
+    } else {
+        waiting.retain(|e| testing::beacon_disabled() || !host::beacon(&config.envelope_url, e));
+        keep_offline(&config, waiting);
     }
     let report = state::with(|s| {
         if s.report.is_empty() || s.limits.is_limited(INTERNAL, now) {

@@ -129,9 +129,9 @@ pub fn enqueue(queue: &mut Vec<String>, envelope: String) -> usize {
 /// connections per host, so more parallel requests only wait inside the browser, where each
 /// has already cost the page a `fetch` call and counts against the 64 KiB keepalive quota.
 pub const MAX_IN_FLIGHT: u32 = 4;
-/// Most envelopes waiting in memory for a free slot (a burst of errors beyond this is counted
-/// as `queue_overflow`).
-pub const MAX_WAITING: usize = 30;
+/// Most envelopes waiting in memory for a free slot: the default per-page cap of events, so a
+/// burst within the cap is never dropped here (beyond it, counted as `queue_overflow`).
+pub const MAX_WAITING: usize = 100;
 
 /// Event envelopes on their way out: at most [`MAX_IN_FLIGHT`] requests at a time, the rest
 /// wait in order (at most [`MAX_WAITING`]) and go out one per finished request. A burst of
@@ -170,8 +170,11 @@ impl Outbox {
             self.in_flight += 1;
             return Submit::Send(envelope);
         }
-        let lost = self.waiting.len().saturating_sub(MAX_WAITING - 1);
-        self.waiting.drain(..lost);
+        let mut lost = 0;
+        while self.waiting.len() >= MAX_WAITING {
+            self.waiting.remove(0);
+            lost += 1;
+        }
         self.waiting.push(envelope);
         Submit::Waiting { lost }
     }
