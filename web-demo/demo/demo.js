@@ -72,6 +72,8 @@
     status.className = 'badge badge-' + kind;
   }
   if (window.Backstop && window.Backstop.ready && typeof window.Backstop.ready.then === 'function') {
+    // The SDK loads its wasm on the first error (this page throws one at load).
+    setStatus('listening (the wasm loads on the first error)', 'pending');
     window.Backstop.ready.then(
       function () { setStatus('ready', 'ok'); },
       function (err) { setStatus('failed: ' + String(err && err.message ? err.message : err), 'bad'); }
