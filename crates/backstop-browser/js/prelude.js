@@ -377,8 +377,7 @@
       if (!isObj(b)) return;
       var m;
       try { m = b.message; } catch (e) { /* a throwing getter: no message */ }
-      var args = [str(prop(b, 'category') || ''), m == null ? '' : str(m), prop(b, 'level') || undefined];
-      if (started) call('add_breadcrumb', args.concat(Date.now())); else crumb('add_breadcrumb', args);
+      crumb('add_breadcrumb', [str(prop(b, 'category') || ''), m == null ? '' : str(m), prop(b, 'level') || undefined]);
     },
     /* Sends the client report now; nothing to send while the wasm is not loaded. */
     flush: function () { if (started) call('flush', []); },

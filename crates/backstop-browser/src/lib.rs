@@ -8,7 +8,7 @@
 //! values inside `try`, `fetch`, `sendBeacon`, `localStorage`, timers) and hands this crate plain
 //! strings and numbers; this crate holds the state and makes every decision, mostly by calling
 //! `backstop_core::{stack, sdk, breadcrumb, sdk_event, sdk_transport}`, and talks back through
-//! the ports in [`host`]. Rust/wasm apps use the same exports plus [`capture_panic_hook`].
+//! the ports in `src/host.rs`. Rust/wasm apps use the same exports plus [`capture_panic_hook`].
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod capture;

@@ -2,7 +2,8 @@
 //! limits, keeping envelopes that hit a network error in a bounded offline queue
 //! (`localStorage`, retried with exponential backoff, on `online` and on the next page load),
 //! and counting everything the SDK drops for client reports, sent on `pagehide`. At most
-//! [`MAX_IN_FLIGHT`] event requests run at once; a burst waits in the [`Outbox`] and goes out
+//! [`MAX_IN_FLIGHT`](backstop_core::sdk_transport::MAX_IN_FLIGHT) event requests run at once; a
+//! burst waits in the [`Outbox`](backstop_core::sdk_transport::Outbox) and goes out
 //! one per finished request, or by `sendBeacon` when the page goes away.
 //!
 //! The URL carries `sentry_key` in its query and the body is a plain string, so requests are
@@ -11,8 +12,6 @@
 
 use backstop_core::sdk_event::envelope_header;
 use backstop_core::sdk_transport::{backoff_ms, enqueue, Reason, Submit, MAX_QUEUED};
-#[cfg(doc)]
-use backstop_core::sdk_transport::{Outbox, MAX_IN_FLIGHT};
 use backstop_protocol::write_single_item;
 
 use crate::config::Config;

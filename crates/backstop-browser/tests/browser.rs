@@ -148,6 +148,13 @@ fn main_exception(sent: &Sent) -> Value {
     exceptions(sent).last().cloned().unwrap_or(Value::Null)
 }
 
+/// The body of the `i`th request the fake `bs_send` saw.
+fn sent_body(i: usize) -> String {
+    js(&format!("return __bs.sends[{i}].body;"))
+        .as_string()
+        .unwrap()
+}
+
 fn report() -> Value {
     testing::client_report().map_or(Value::Null, |r| serde_json::from_str(&r).unwrap())
 }
@@ -666,10 +673,13 @@ fn a_collector_answering_429_forever_is_never_a_loop() {
         let _ = capture_message(&format!("m{i}"), None);
         // The collector answers every request it gets with 429.
         while answered < js_num("return __bs.sends.length;") as usize {
-            let body = js(&format!("return __bs.sends[{answered}].body;"))
-                .as_string()
-                .unwrap();
-            settled(&body, 429, Some("60::key".into()), None, false);
+            settled(
+                &sent_body(answered),
+                429,
+                Some("60::key".into()),
+                None,
+                false,
+            );
             answered += 1;
         }
     }
@@ -693,13 +703,7 @@ fn network_errors_go_to_the_offline_queue_with_backoff_and_survive_a_reload() {
     setup(&Opts::default());
     capture_message("offline 1", None).unwrap();
     capture_message("offline 2", None).unwrap();
-    let bodies: Vec<String> = (0..2)
-        .map(|i| {
-            js(&format!("return __bs.sends[{i}].body;"))
-                .as_string()
-                .unwrap()
-        })
-        .collect();
+    let bodies: Vec<String> = (0..2).map(sent_body).collect();
     settled(&bodies[0], 0, None, None, false);
     settled(&bodies[1], 0, None, None, false);
     assert_eq!(testing::queued(), 2);
@@ -771,10 +775,7 @@ fn a_full_queue_and_offline_off_count_their_losses() {
     });
     for i in 0..35 {
         capture_message(&format!("q{i}"), None).unwrap();
-        let body = js(&format!("return __bs.sends[{i}].body;"))
-            .as_string()
-            .unwrap();
-        settled(&body, 0, None, None, false);
+        settled(&sent_body(i), 0, None, None, false);
     }
     assert_eq!(testing::queued(), 30);
     assert_eq!(dropped("queue_overflow"), 5);
@@ -784,16 +785,9 @@ fn a_full_queue_and_offline_off_count_their_losses() {
         ..Opts::default()
     });
     capture_message("lost", None).unwrap();
-    let body = js("return __bs.sends[0].body;").as_string().unwrap();
-    settled(&body, 0, None, None, false);
+    settled(&sent_body(0), 0, None, None, false);
     assert_eq!(testing::queued(), 0);
     assert_eq!(dropped("network_error"), 1);
-}
-
-fn sent_body(i: usize) -> String {
-    js(&format!("return __bs.sends[{i}].body;"))
-        .as_string()
-        .unwrap()
 }
 
 #[wasm_bindgen_test]
