@@ -8,6 +8,7 @@ use crate::config::Limits;
 use crate::error::IngestError;
 use crate::event::parse_json_bounded;
 use crate::item::ItemType;
+use crate::size::{decode_prefix, ContentEncoding};
 
 /// One envelope item.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,7 +44,61 @@ impl Envelope<'_> {
     }
 }
 
-/// Parses an envelope, enforcing item count, per-event size and JSON depth.
+/// Longest envelope header read to authenticate a request before the rest of its body is read.
+pub const MAX_PROBED_HEADER_BYTES: usize = 8 * 1024;
+/// Most received (possibly compressed) bytes searched for that header.
+pub const MAX_PROBED_RAW_BYTES: usize = 64 * 1024;
+
+/// Checks an item's payload against the limit for its type. Only that item is dropped when it
+/// is over: its `length` (or newline) still frames the rest of the envelope.
+pub fn check_item_size(item: &Item<'_>, limits: &Limits) -> Result<(), IngestError> {
+    let kind = &item.kind;
+    let (what, limit) = match kind {
+        ItemType::Attachment => ("attachment item", limits.max_attachment_bytes),
+        ItemType::ClientReport => ("client_report item", limits.max_client_report_bytes),
+        ItemType::Session | ItemType::Sessions => ("session item", limits.max_client_report_bytes),
+        _ if kind.is_event_like() || *kind == ItemType::UserReport => {
+            ("event item", limits.max_event_bytes)
+        }
+        _ => ("item", limits.max_attachment_bytes),
+    };
+    let size = item.payload.len() as u64;
+    if size > limit {
+        return Err(IngestError::too_large(what, limit, Some(size)));
+    }
+    Ok(())
+}
+
+/// The envelope header of a body of which only `raw` (the first bytes as received, possibly
+/// compressed) has been read, or `None` while its first line has not arrived yet. Lets a request
+/// that authenticates only with the header's `dsn` be authenticated and rate limited before
+/// the rest of its body is read, decompressed and parsed. A header longer than
+/// [`MAX_PROBED_HEADER_BYTES`], or none within [`MAX_PROBED_RAW_BYTES`], is refused.
+pub fn probe_envelope_header(
+    encoding: ContentEncoding,
+    raw: &[u8],
+    limits: &Limits,
+) -> Result<Option<Value>, IngestError> {
+    let decoded = decode_prefix(encoding, raw, MAX_PROBED_HEADER_BYTES + 1);
+    let Some(end) = decoded.iter().position(|&b| b == b'\n') else {
+        if decoded.len() > MAX_PROBED_HEADER_BYTES {
+            return Err(IngestError::InvalidEnvelope(format!(
+                "envelope header is longer than {MAX_PROBED_HEADER_BYTES} bytes"
+            )));
+        }
+        if raw.len() >= MAX_PROBED_RAW_BYTES {
+            return Err(IngestError::InvalidEnvelope(format!(
+                "no envelope header in the first {MAX_PROBED_RAW_BYTES} bytes"
+            )));
+        }
+        return Ok(None);
+    };
+    let (line, _) = split_line(&decoded[..=end]);
+    parse_header(line, limits, "envelope header").map(Some)
+}
+
+/// Parses an envelope, enforcing item count and JSON depth (item sizes are checked per item by
+/// [`check_item_size`]).
 pub fn parse_envelope<'a>(body: &'a [u8], limits: &Limits) -> Result<Envelope<'a>, IngestError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(IngestError::EmptyBody);
@@ -103,24 +158,6 @@ pub fn parse_envelope<'a>(body: &'a [u8], limits: &Limits) -> Result<Envelope<'a
             }
         };
         let kind = ItemType::parse(&ty);
-        let (what, limit) = match kind {
-            ItemType::Attachment => ("attachment item", limits.max_attachment_bytes),
-            ItemType::ClientReport => ("client_report item", limits.max_client_report_bytes),
-            ItemType::Session | ItemType::Sessions => {
-                ("session item", limits.max_client_report_bytes)
-            }
-            _ if kind.is_event_like() || kind == ItemType::UserReport => {
-                ("event item", limits.max_event_bytes)
-            }
-            _ => ("item", limits.max_attachment_bytes),
-        };
-        if payload.len() as u64 > limit {
-            return Err(IngestError::too_large(
-                what,
-                limit,
-                Some(payload.len() as u64),
-            ));
-        }
         items.push(Item {
             ty,
             kind,
@@ -217,50 +254,119 @@ mod tests {
     }
 
     #[test]
-    fn enforces_event_size_and_item_count() {
+    fn enforces_item_sizes_and_count() {
         let limits = Limits {
             max_event_bytes: 4,
             max_envelope_items: 2,
-            ..Limits::default()
-        };
-        let err =
-            parse_envelope(b"{}\n{\"type\":\"event\",\"length\":5}\n12345\n", &limits).unwrap_err();
-        assert_eq!((err.status(), err.body()["limit"].as_u64()), (413, Some(4)));
-        // Attachments are not bound by the event limit, but by their own.
-        assert!(parse_envelope(
-            b"{}\n{\"type\":\"attachment\",\"length\":5}\n12345\n",
-            &limits
-        )
-        .is_ok());
-        let small = Limits {
-            max_attachment_bytes: 4,
+            max_attachment_bytes: 6,
             max_client_report_bytes: 2,
             ..Limits::default()
         };
-        let err = parse_envelope(
-            b"{}\n{\"type\":\"attachment\",\"length\":5}\n12345\n",
-            &small,
-        )
-        .unwrap_err();
-        assert!(
-            err.to_string().starts_with("attachment item is too large"),
-            "{err}"
-        );
-        let err = parse_envelope(
-            b"{}\n{\"type\":\"client_report\",\"length\":3}\n{}1\n",
-            &small,
-        )
-        .unwrap_err();
-        assert!(
-            err.to_string()
-                .starts_with("client_report item is too large"),
-            "{err}"
-        );
+        let cases: Vec<(&str, &[u8], Result<(), (u16, u64, &str)>)> = vec![
+            (
+                "event over the event limit",
+                b"{}\n{\"type\":\"event\",\"length\":5}\n12345\n",
+                Err((413, 4, "event item")),
+            ),
+            (
+                "attachment is bound by its own limit",
+                b"{}\n{\"type\":\"attachment\",\"length\":5}\n12345\n",
+                Ok(()),
+            ),
+            (
+                "attachment over it",
+                b"{}\n{\"type\":\"attachment\",\"length\":7}\n1234567\n",
+                Err((413, 6, "attachment item")),
+            ),
+            (
+                "client report",
+                b"{}\n{\"type\":\"client_report\",\"length\":3}\n{}1\n",
+                Err((413, 2, "client_report item")),
+            ),
+            (
+                "session",
+                b"{}\n{\"type\":\"sessions\",\"length\":3}\n{}1\n",
+                Err((413, 2, "session item")),
+            ),
+        ];
+        for (name, body, want) in cases {
+            let env = parse_envelope(body, &limits).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let got = check_item_size(&env.items[0], &limits).map_err(|e| {
+                let what = e
+                    .to_string()
+                    .split(" is too large")
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+                (e.status(), e.body()["limit"].as_u64().unwrap_or(0), what)
+            });
+            assert_eq!(
+                got.as_ref().map_err(|(s, l, w)| (*s, *l, w.as_str())),
+                want.as_ref().map_err(|&(s, l, w)| (s, l, w)),
+                "{name}"
+            );
+        }
         let err = parse_envelope(
             b"{}\n{\"type\":\"a\"}\n1\n{\"type\":\"a\"}\n2\n{\"type\":\"a\"}\n3\n",
             &limits,
         )
         .unwrap_err();
         assert_eq!(err.code(), "invalid_envelope");
+    }
+
+    #[test]
+    fn probes_the_header_from_the_first_bytes() {
+        use std::io::Write;
+        let limits = Limits::default();
+        let body = b"{\"dsn\":\"http://k@h/1\"}\n{\"type\":\"event\"}\n{}\n";
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(body).unwrap();
+        let gz = gz.finish().unwrap();
+        let dsn = |r: Result<Option<Value>, IngestError>| {
+            r.map(|h| h.map(|h| h["dsn"].as_str().unwrap_or_default().to_string()))
+                .map_err(|e| e.code())
+        };
+        let long = format!("{{\"dsn\":\"{}\"}}\n", "x".repeat(MAX_PROBED_HEADER_BYTES));
+        let cases: Vec<(&str, ContentEncoding, &[u8], Result<Option<&str>, &str>)> = vec![
+            (
+                "whole line",
+                ContentEncoding::Identity,
+                body,
+                Ok(Some("http://k@h/1")),
+            ),
+            (
+                "line not complete yet",
+                ContentEncoding::Identity,
+                &body[..10],
+                Ok(None),
+            ),
+            ("nothing yet", ContentEncoding::Identity, b"", Ok(None)),
+            ("gzip", ContentEncoding::Gzip, &gz, Ok(Some("http://k@h/1"))),
+            (
+                "gzip, first bytes only",
+                ContentEncoding::Gzip,
+                &gz[..5],
+                Ok(None),
+            ),
+            (
+                "not json",
+                ContentEncoding::Identity,
+                b"nope\n",
+                Err("invalid_envelope"),
+            ),
+            (
+                "too long",
+                ContentEncoding::Identity,
+                long.as_bytes(),
+                Err("invalid_envelope"),
+            ),
+        ];
+        for (name, enc, raw, want) in cases {
+            assert_eq!(
+                dsn(probe_envelope_header(enc, raw, &limits)),
+                want.map(|o| o.map(str::to_string)),
+                "{name}"
+            );
+        }
     }
 }

@@ -41,6 +41,17 @@ pub enum IngestError {
     /// The body was empty.
     #[error("request body is empty")]
     EmptyBody,
+    /// The body ended (or the connection broke) before all of it arrived: the client's fault,
+    /// never a storage outage.
+    #[error("request body is incomplete: {received} of {declared_text} bytes arrived")]
+    IncompleteBody {
+        /// The declared `Content-Length`, when there was one.
+        declared: Option<u64>,
+        /// Bytes that arrived.
+        received: u64,
+        /// `declared` as text, or `an unknown number of` without a length.
+        declared_text: String,
+    },
     /// `Content-Encoding` we don't decode.
     #[error("unsupported Content-Encoding '{0}': use gzip, deflate, br or identity")]
     UnsupportedEncoding(String),
@@ -85,6 +96,27 @@ impl IngestError {
         }
     }
 
+    /// Builds a [`IngestError::IncompleteBody`].
+    pub fn incomplete(declared: Option<u64>, received: u64) -> Self {
+        let declared_text = match declared {
+            Some(d) => d.to_string(),
+            None => "an unknown number of".into(),
+        };
+        Self::IncompleteBody {
+            declared,
+            received,
+            declared_text,
+        }
+    }
+
+    /// Seconds the client should wait before retrying, for the errors that have such a time.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Self::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
+        }
+    }
+
     /// Machine-readable error code, the `error` field of the JSON body.
     pub fn code(&self) -> &'static str {
         match self {
@@ -95,6 +127,7 @@ impl IngestError {
             Self::DsnProjectMismatch => "dsn_project_mismatch",
             Self::TooLarge { .. } => "too_large",
             Self::EmptyBody => "empty_body",
+            Self::IncompleteBody { .. } => "incomplete_body",
             Self::UnsupportedEncoding(_) => "unsupported_encoding",
             Self::InvalidCompression(_) => "invalid_compression",
             Self::InvalidEnvelope(_) => "invalid_envelope",
@@ -115,6 +148,7 @@ impl IngestError {
             Self::UnsupportedEncoding(_) => 415,
             Self::RateLimited { .. } => 429,
             Self::EmptyBody
+            | Self::IncompleteBody { .. }
             | Self::InvalidCompression(_)
             | Self::InvalidEnvelope(_)
             | Self::InvalidJson(_)
@@ -146,6 +180,12 @@ impl IngestError {
                 body["size"] = json!(size);
             }
             Self::TooDeep { limit } => body["limit"] = json!(limit),
+            Self::IncompleteBody {
+                declared, received, ..
+            } => {
+                body["declared"] = json!(declared);
+                body["received"] = json!(received);
+            }
             Self::RateLimited { retry_after_secs } => body["retry_after"] = json!(retry_after_secs),
             _ => {}
         }
@@ -201,9 +241,75 @@ impl ApiError {
         }
     }
 
+    /// Seconds the client should wait before retrying (every 503 has one).
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Self::Misconfigured(_) => ServerFault::Misconfigured.retry_after_secs(),
+            _ => None,
+        }
+    }
+
     /// The JSON body `{"error", "detail"}`.
     pub fn body(&self) -> Value {
         json!({ "error": self.code(), "detail": self.to_string() })
+    }
+}
+
+/// A failure that is the server's, not the client's. The answer names what kind of failure it
+/// was and never its internals (those are logged); every 503 tells the client when to retry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerFault {
+    /// A binding (D1, R2, a Durable Object) failed: transient, retry later.
+    Storage,
+    /// The deployment's configuration is invalid: the operator must fix it; SDKs keep the
+    /// events and retry rather than drop them (which a 404 or 400 would make them do).
+    Misconfigured,
+    /// A bug on our side (a response that could not be built).
+    Internal,
+}
+
+impl ServerFault {
+    /// Machine-readable error code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Storage => "storage_unavailable",
+            Self::Misconfigured => "misconfigured",
+            Self::Internal => "internal_error",
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(self) -> u16 {
+        match self {
+            Self::Storage | Self::Misconfigured => 503,
+            Self::Internal => 500,
+        }
+    }
+
+    /// What the client is told.
+    pub fn detail(self) -> &'static str {
+        match self {
+            Self::Storage => "storage is unavailable, retry later",
+            Self::Misconfigured => {
+                "the server is misconfigured; its operator finds the reason in the worker's logs"
+            }
+            Self::Internal => "internal error",
+        }
+    }
+
+    /// Seconds until a retry is worth it: storage trouble is usually brief, a configuration
+    /// takes a deploy to fix.
+    pub fn retry_after_secs(self) -> Option<u64> {
+        match self {
+            Self::Storage => Some(30),
+            Self::Misconfigured => Some(300),
+            Self::Internal => None,
+        }
+    }
+
+    /// The JSON body `{"error", "detail"}`.
+    pub fn body(self) -> Value {
+        json!({ "error": self.code(), "detail": self.detail() })
     }
 }
 
@@ -245,6 +351,76 @@ mod tests {
             assert_eq!(err.outcome(), outcome, "{err}");
             assert_eq!(err.body()["error"], err.code(), "{err}");
         }
+    }
+
+    #[test]
+    fn every_503_says_when_to_retry() {
+        let ingest = [
+            IngestError::MissingAuth,
+            IngestError::RateLimited {
+                retry_after_secs: 3,
+            },
+            IngestError::incomplete(Some(5000), 81),
+        ];
+        let api = [
+            ApiError::MissingToken,
+            ApiError::NotFound("x".into()),
+            ApiError::Misconfigured("x".into()),
+        ];
+        let faults = [
+            ServerFault::Storage,
+            ServerFault::Misconfigured,
+            ServerFault::Internal,
+        ];
+        let answers = ingest
+            .iter()
+            .map(|e| (e.code(), e.status(), e.retry_after_secs()))
+            .chain(
+                api.iter()
+                    .map(|e| (e.code(), e.status(), e.retry_after_secs())),
+            )
+            .chain(
+                faults
+                    .iter()
+                    .map(|f| (f.code(), f.status(), f.retry_after_secs())),
+            );
+        for (code, status, retry) in answers {
+            if status == 503 || status == 429 {
+                assert!(retry.is_some(), "{code} ({status}) has no Retry-After");
+            }
+        }
+    }
+
+    #[test]
+    fn server_faults_never_echo_internals() {
+        for f in [
+            ServerFault::Storage,
+            ServerFault::Misconfigured,
+            ServerFault::Internal,
+        ] {
+            let b = f.body();
+            assert_eq!(b["error"], f.code(), "{f:?}");
+            assert_eq!(b.as_object().map(|o| o.len()), Some(2), "{f:?}: {b}");
+        }
+        assert_eq!(ServerFault::Internal.status(), 500);
+    }
+
+    #[test]
+    fn incomplete_body_is_the_clients_fault() {
+        let e = IngestError::incomplete(Some(5000), 81);
+        assert_eq!(
+            (e.status(), e.outcome(), e.code()),
+            (400, Outcome::Invalid, "incomplete_body")
+        );
+        let b = e.body();
+        assert_eq!(
+            (b["declared"].as_u64(), b["received"].as_u64()),
+            (Some(5000), Some(81))
+        );
+        assert_eq!(
+            b["detail"],
+            "request body is incomplete: 81 of 5000 bytes arrived"
+        );
     }
 
     #[test]

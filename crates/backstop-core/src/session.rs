@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use crate::error::IngestError;
 use crate::event::parse_json_bounded;
+use crate::stats::add_stored;
 
 /// Counts one session item contributes to its release.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -75,10 +76,13 @@ pub fn parse_session_item(
                 n(a, "abnormal"),
                 n(a, "crashed"),
             );
-            counts.started += exited + errored + abnormal + crashed;
-            counts.errored += errored;
-            counts.abnormal += abnormal;
-            counts.crashed += crashed;
+            let sum = [exited, errored, abnormal, crashed]
+                .into_iter()
+                .fold(counts.started, add_stored);
+            counts.started = sum;
+            counts.errored = add_stored(counts.errored, errored);
+            counts.abnormal = add_stored(counts.abnormal, abnormal);
+            counts.crashed = add_stored(counts.crashed, crashed);
         }
     } else {
         if v.get("init").and_then(Value::as_bool) == Some(true) {

@@ -43,6 +43,15 @@ impl BodyCounter {
     }
 }
 
+/// Refuses a body that ended before its declared `Content-Length` (the client hung up or cut it
+/// short): a 400 the client caused, not a storage failure.
+pub fn check_complete(declared: Option<u64>, received: u64) -> Result<(), IngestError> {
+    match declared {
+        Some(len) if received < len => Err(IngestError::incomplete(declared, received)),
+        _ => Ok(()),
+    }
+}
+
 /// A `Content-Encoding` we decode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ContentEncoding {
@@ -109,6 +118,45 @@ pub fn decode_body(
     }
 }
 
+/// Decodes as much of the start of a body as `raw` (possibly only its first chunks) allows, at
+/// most `max_out` bytes. A stream cut short is not an error here: more may still arrive. Used
+/// to read an envelope's first line before the rest of the body is read.
+pub fn decode_prefix(encoding: ContentEncoding, raw: &[u8], max_out: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    let limit = max_out as u64;
+    // Errors are expected (the input is a truncated stream); what was decoded before one is
+    // kept by `read_to_end`.
+    let _ = match encoding {
+        ContentEncoding::Identity => {
+            out.extend_from_slice(&raw[..raw.len().min(max_out)]);
+            return out;
+        }
+        ContentEncoding::Gzip => flate2::read::MultiGzDecoder::new(raw)
+            .take(limit)
+            .read_to_end(&mut out),
+        ContentEncoding::Brotli => brotli_decompressor::Decompressor::new(raw, 4096)
+            .take(limit)
+            .read_to_end(&mut out),
+        ContentEncoding::Deflate if is_zlib_header(raw) => flate2::read::ZlibDecoder::new(raw)
+            .take(limit)
+            .read_to_end(&mut out),
+        ContentEncoding::Deflate => flate2::read::DeflateDecoder::new(raw)
+            .take(limit)
+            .read_to_end(&mut out),
+    };
+    out
+}
+
+/// Whether a deflate body starts with a zlib header (RFC 1950: method 8, check bits).
+fn is_zlib_header(raw: &[u8]) -> bool {
+    match raw {
+        [cmf, flg, ..] => {
+            cmf & 0x0f == 8 && cmf >> 4 <= 7 && (u16::from(*cmf) << 8 | u16::from(*flg)) % 31 == 0
+        }
+        _ => false,
+    }
+}
+
 fn read_bounded(
     reader: impl Read,
     max_out: u64,
@@ -158,6 +206,51 @@ mod tests {
         assert!(c.add(4).is_ok());
         assert_eq!(c.seen(), 10);
         assert_eq!(c.add(1).unwrap_err().status(), 413);
+    }
+
+    #[test]
+    fn a_body_shorter_than_declared_is_incomplete() {
+        let cases = [
+            (None, 0, Ok(())),
+            (Some(81), 81, Ok(())),
+            (Some(5000), 81, Err("incomplete_body")),
+            (Some(1), 0, Err("incomplete_body")),
+        ];
+        for (declared, received, want) in cases {
+            assert_eq!(
+                check_complete(declared, received).map_err(|e| e.code()),
+                want,
+                "{declared:?} {received}"
+            );
+        }
+        assert_eq!(check_complete(Some(5000), 81).unwrap_err().status(), 400);
+    }
+
+    #[test]
+    fn decodes_the_start_of_a_truncated_body() {
+        let data = b"{\"dsn\":\"x\"}\n{\"type\":\"event\"}\n".repeat(50);
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        z.write_all(&data).unwrap();
+        let zlib = z.finish().unwrap();
+        let mut r = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        r.write_all(&data).unwrap();
+        let raw = r.finish().unwrap();
+        let gz = gzip(&data);
+        let cases: Vec<(&str, ContentEncoding, &[u8])> = vec![
+            ("identity", ContentEncoding::Identity, &data),
+            ("gzip", ContentEncoding::Gzip, &gz),
+            ("zlib", ContentEncoding::Deflate, &zlib),
+            ("raw deflate", ContentEncoding::Deflate, &raw),
+        ];
+        for (name, enc, body) in cases {
+            let whole = decode_prefix(enc, body, 16);
+            assert_eq!(whole, &data[..16], "{name}: bounded output");
+            // Half the body: what it holds decodes, the missing rest is no error.
+            let half = decode_prefix(enc, &body[..body.len() / 2], 1 << 20);
+            assert!(data.starts_with(&half), "{name}: a prefix of the data");
+            assert!(decode_prefix(enc, &body[..1], 64).len() <= 1, "{name}");
+        }
+        assert!(decode_prefix(ContentEncoding::Gzip, b"not gzip", 64).is_empty());
     }
 
     #[test]

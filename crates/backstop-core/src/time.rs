@@ -67,6 +67,26 @@ pub fn parse_rfc3339_ms(s: &str) -> Option<u64> {
     u64::try_from(secs.checked_mul(1000)?.checked_add(millis)?).ok()
 }
 
+/// How far an event's own time may lie ahead of its receive time (clock drift), as in Relay.
+pub const MAX_FUTURE_SKEW_MS: u64 = 60_000;
+/// How far back an event's own time may lie (Relay's `max_secs_in_past`: 30 days).
+pub const MAX_PAST_MS: u64 = 30 * 24 * 3600 * 1000;
+
+/// The time an event is indexed under. Its own `timestamp` when that lies in
+/// `[received - 30 days, received + 1 min]`; else the receive time (as Relay does, rather than
+/// refusing the event): an SDK's wrong clock must not make an event unfindable, and a number a
+/// client can make arbitrarily large (`1e300`) must never reach storage, which only
+/// round-trips integers below 2^53. The raw payload keeps what the SDK sent.
+pub fn clamp_event_time(event_ms: u64, received_ms: u64) -> u64 {
+    let too_new = event_ms > received_ms.saturating_add(MAX_FUTURE_SKEW_MS);
+    let too_old = event_ms < received_ms.saturating_sub(MAX_PAST_MS);
+    if too_new || too_old {
+        received_ms
+    } else {
+        event_ms
+    }
+}
+
 /// Formats epoch milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
 pub fn format_rfc3339_ms(ms: u64) -> String {
     let secs = (ms / 1000) as i64;
@@ -136,6 +156,32 @@ mod tests {
         for (s, want) in cases {
             assert_eq!(parse_rfc3339_ms(s), want, "{s}");
         }
+    }
+
+    #[test]
+    fn event_times_are_clamped_to_a_sane_window() {
+        let now = 1_795_341_600_000;
+        let cases = [
+            ("now", now, now),
+            ("a second ago", now - 1_000, now - 1_000),
+            ("clock 59 s ahead", now + 59_000, now + 59_000),
+            ("exactly 1 min ahead", now + 60_000, now + 60_000),
+            ("more than 1 min ahead", now + 60_001, now),
+            ("29 days ago", now - 29 * 86_400_000, now - 29 * 86_400_000),
+            ("exactly 30 days ago", now - MAX_PAST_MS, now - MAX_PAST_MS),
+            ("31 days ago", now - 31 * 86_400_000, now),
+            ("epoch 0", 0, now),
+            ("1e13 s in ms", 10_000_000_000_000_000, now),
+            ("u64::MAX (1e300 s)", u64::MAX, now),
+        ];
+        for (name, event, want) in cases {
+            assert_eq!(clamp_event_time(event, now), want, "{name}");
+        }
+        assert_eq!(
+            clamp_event_time(5, 10),
+            5,
+            "near the epoch nothing underflows"
+        );
     }
 
     #[test]
