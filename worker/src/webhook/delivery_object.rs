@@ -211,7 +211,8 @@ impl WebhookDelivery {
             },
             None => None,
         };
-        let number = u32::try_from(row.attempts + row.replays + 1).unwrap_or(u32::MAX);
+        let number = u32::try_from(row.attempts.saturating_add(row.replays).saturating_add(1))
+            .unwrap_or(u32::MAX);
         let headers = attempt_headers(&load_headers(&row.headers), id, number, plan.replay_number);
         let (path, query) = row.path_and_query();
         let attempt = proxy::send(

@@ -6,8 +6,8 @@
 use backstop_core::webhook::alert::AlertCause;
 use backstop_core::webhook::config::{Route, WebhookConfig};
 use backstop_core::webhook::decision::{
-    classify, is_held_method, keeps_copy_in_memory, origin_detail, precheck, stats_reason,
-    AttemptResult, HoldReason, Precheck, Verdict,
+    classify, is_held_method, keeps_copy_in_memory, origin_detail, precheck, size_past_max_body,
+    stats_reason, AttemptResult, HoldReason, Precheck, Verdict,
 };
 use backstop_core::webhook::delivery::{
     delivery_id, first_transition, payload_key, DeliveryStatus,
@@ -270,7 +270,7 @@ async fn record_passed(
         origin_error: "",
         attempts: 1,
         next_attempt_at: None,
-        delivered_at: Some(now + duration_ms),
+        delivered_at: Some(now.saturating_add(duration_ms)),
         payload_key: None,
     };
     if let Err(e) = store::insert_passed(&env, &row, now).await {
@@ -330,10 +330,11 @@ impl Held<'_> {
     async fn unstored(&self, e: StoreError) -> Fail {
         match e {
             StoreError::TooLarge => {
-                self.record_refused(self.route.max_body_bytes + 1).await;
+                let size = size_past_max_body(self.route.max_body_bytes);
+                self.record_refused(size).await;
                 WebhookError::TooLarge {
                     limit: self.route.max_body_bytes,
-                    size: self.route.max_body_bytes + 1,
+                    size,
                 }
                 .into()
             }

@@ -40,6 +40,13 @@ pub fn precheck(route: &Route, content_length: Option<u64>) -> Precheck {
     }
 }
 
+/// The size recorded (and answered with 413) for a chunked body that ran past `max_body` while
+/// it streamed: its real size is unknown, only that it is larger. Saturating, because a route
+/// may set `max_body` as high as `u64::MAX`.
+pub fn size_past_max_body(max_body: u64) -> u64 {
+    max_body.saturating_add(1)
+}
+
 /// Whether requests with this method are held when the origin does not take them. Webhooks
 /// are `POST`s (or `PUT`/`PATCH`/`DELETE`); `GET`, `HEAD` and `OPTIONS` carry no payload to
 /// keep (and a crawler's `GET` must not raise an alert), so they are only proxied.
@@ -284,6 +291,36 @@ mod tests {
         for (limit, len, want, why) in cases {
             assert_eq!(precheck(&route(limit), len), want, "{why}");
         }
+    }
+
+    #[test]
+    fn a_chunked_body_past_max_body_counts_one_byte_more_without_overflow() {
+        let cases = [
+            (0, 1, "nothing allowed"),
+            (
+                100 * 1024 * 1024,
+                100 * 1024 * 1024 + 1,
+                "the default max_body",
+            ),
+            (u64::MAX - 1, u64::MAX, "the largest that still fits"),
+            (u64::MAX, u64::MAX, "u64::MAX saturates"),
+        ];
+        for (max, want, why) in cases {
+            assert_eq!(size_past_max_body(max), want, "{why}");
+        }
+        let huge = WebhookConfig::from_raw(&RawWebhookConfig {
+            routes_json: Some(
+                r#"[{"name":"r","prefix":"/r","origin":"http://o","max_body":"18446744073709551615"}]"#
+                    .into(),
+            ),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(
+            size_past_max_body(huge.routes[0].max_body_bytes),
+            u64::MAX,
+            "a max_body of u64::MAX is valid config"
+        );
     }
 
     #[test]
