@@ -125,16 +125,10 @@ pub fn normalize_event(
     let value = value;
 
     let timestamp = match value.get("timestamp") {
-        Some(Value::Number(n)) => n
-            .as_f64()
-            .filter(|s| s.is_finite() && *s > 0.0)
-            .map(|s| (s * 1000.0) as u64),
-        Some(Value::String(s)) => parse_rfc3339_ms(s).or_else(|| {
-            s.parse::<f64>()
-                .ok()
-                .filter(|s| s.is_finite() && *s > 0.0)
-                .map(|s| (s * 1000.0) as u64)
-        }),
+        Some(Value::Number(n)) => n.as_f64().and_then(epoch_secs_to_ms),
+        Some(Value::String(s)) => {
+            parse_rfc3339_ms(s).or_else(|| s.parse::<f64>().ok().and_then(epoch_secs_to_ms))
+        }
         _ => None,
     }
     .unwrap_or(received_ms);
@@ -228,6 +222,13 @@ pub fn normalize_event(
         summary,
         payload: value,
     })
+}
+
+/// Epoch seconds (a float with millisecond decimals, as SDKs send it) to epoch milliseconds.
+/// Rounded, not truncated: `1075693522.748` is `1075693522747.9999` once multiplied, and the
+/// SDK meant `...748`.
+fn epoch_secs_to_ms(secs: f64) -> Option<u64> {
+    (secs.is_finite() && secs > 0.0).then(|| (secs * 1000.0).round() as u64)
 }
 
 fn message_or(a: &str, b: &str) -> String {
@@ -457,6 +458,18 @@ mod tests {
                 r#"{"timestamp":1795341600.5}"#,
                 |s| s.timestamp.to_string(),
                 "1795341600500",
+            ),
+            (
+                "timestamp float whose product falls just under the millisecond",
+                r#"{"timestamp":1075693522.748}"#,
+                |s| s.timestamp.to_string(),
+                "1075693522748",
+            ),
+            (
+                "timestamp float as a string, same rounding",
+                r#"{"timestamp":"1075693522.748"}"#,
+                |s| s.timestamp.to_string(),
+                "1075693522748",
             ),
             (
                 "timestamp rfc3339",

@@ -172,7 +172,9 @@ fn gecko_eval_origin(location: &str) -> Option<(&str, Option<u32>)> {
     let digits_end = rest
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(rest.len());
-    Some((url, parse_u32(rest.get(..digits_end).unwrap_or(""))))
+    // Zero is no line (positions are 1-based), as in `split_location`.
+    let line = parse_u32(rest.get(..digits_end).unwrap_or("")).filter(|n| *n > 0);
+    Some((url, line))
 }
 
 /// `url:line:col`, `url:line` or a bare `url`. Positions that are zero or out of range become
@@ -422,6 +424,20 @@ mod tests {
                 &[("eval", "http://x/a.js", 0, 0, true)],
             ),
         ]);
+    }
+
+    #[test]
+    fn zero_positions_are_no_position() {
+        let cases = [
+            ("@http://x/a.js line 0 > eval:1:2", "firefox eval origin at line 0"),
+            ("    at f (http://x/a.js:0:0)", "v8 location"),
+            ("f@http://x/a.js:0:0", "gecko location"),
+        ];
+        for (stack, why) in cases {
+            let frames = parse_stack(stack);
+            assert_eq!(frames.len(), 1, "{why}");
+            assert_eq!((frames[0].lineno, frames[0].colno), (None, None), "{why}");
+        }
     }
 
     #[test]

@@ -70,6 +70,10 @@ impl Dsn {
             Some((p, id)) => (p, id),
             None => ("", path),
         };
+        // `https://k@host/1 /` (a pasted DSN with a stray space before a trailing slash) is
+        // project `1`: the outer trim alone would leave `1 `, which matches no project and
+        // prints as a DSN that parses differently.
+        let project_id = project_id.trim();
         if project_id.is_empty() {
             return Err(ParseDsnError::MissingProjectId);
         }
@@ -131,6 +135,9 @@ mod tests {
                 Ok(("k", "o1.example.com", "sub/path", "42")),
             ),
             ("https://k@host/7/", Ok(("k", "host", "", "7"))),
+            ("https://k@host/7 /", Ok(("k", "host", "", "7"))),
+            ("https://k@host/p/ 7", Ok(("k", "host", "p", "7"))),
+            ("https://k@host/ /", Err(ParseDsnError::MissingProjectId)),
             ("ftp://k@host/1", Err(ParseDsnError::InvalidScheme)),
             ("host/1", Err(ParseDsnError::InvalidScheme)),
             ("https://host/1", Err(ParseDsnError::MissingPublicKey)),
@@ -154,5 +161,17 @@ mod tests {
             "http://127.0.0.1:8787/api/1/envelope/?sentry_version=7&sentry_key=abc&sentry_client=x/1"
         );
         assert_eq!(d.to_string(), "http://abc@127.0.0.1:8787/1");
+    }
+
+    #[test]
+    fn printed_dsn_parses_to_the_same_value() {
+        for input in [
+            "http://c0d0@127/su\u{1}\0\u{7f}\0z /",
+            "https://k:secret@o1.example.com/sub/path/42",
+            "http://a@b/c@d/1",
+        ] {
+            let d = Dsn::parse(input).unwrap();
+            assert_eq!(Dsn::parse(&d.to_string()), Ok(d), "case {input:?}");
+        }
     }
 }
