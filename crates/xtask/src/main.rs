@@ -1,4 +1,4 @@
-//! Backstop's tasks: `cargo xtask <demo|test|setup|build-sdk|build-worker|bench>`.
+//! Backstop's tasks: `cargo xtask <demo|test|setup|build-sdk|build-worker|bench|fuzz>`.
 //!
 //! Every task installs what it needs first (idempotently, checking versions before installing),
 //! so the two README commands work on a fresh machine.
@@ -6,6 +6,7 @@
 mod bench;
 mod bench_sdk;
 mod bench_webhook;
+mod fuzz;
 mod setup;
 mod summary;
 
@@ -38,13 +39,15 @@ fn main() -> ExitCode {
         Some("demo") => demo(),
         Some("test") => return test(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
+        Some("fuzz") => fuzz::run(&args[1..]),
         _ => Err("usage: cargo xtask <demo|test|setup|build-sdk|build-worker>\n\
              demo          build everything and start worker + demo page + dashboard on 127.0.0.1:$PORT (default 8787)\n\
              test          run every check and test (fmt, clippy, unit, wasm in Chromium, worker and browser end-to-end, deploy dry-run)\n\
              setup         install the pinned tools only\n\
              build-sdk     build the browser SDK into web-demo/sdk/\n\
              build-worker  build the worker into worker/build/ (wrangler's build command)\n\
-             bench <name>  run a benchmark (figures as ratios against a baseline of the same run)"
+             bench <name>  run a benchmark (figures as ratios against a baseline of the same run)\n\
+             fuzz [secs] [--runs N] [target...]  run the cargo-fuzz targets of backstop-core, each for secs (default 60) or N runs"
             .into()),
     };
     match result {
