@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 
 import { startWorker } from './lib/harness.mjs';
 import { launchBrowser, watchPage, waitFor } from './lib/browser.mjs';
+import { startSite } from './lib/site.mjs';
 
 const PROJECT = '1';
 const DEMO_KEY = 'd0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0'; // hard-coded in web-demo/demo/demo-boot.js
@@ -16,16 +17,20 @@ const POLL = { timeout: 15_000, interval: 300 };
 
 let worker;
 let browser;
+/** The demo page's own files served by another origin than the worker's, as a real site is. */
+let site;
 /** Filled by the demo test, read by the dashboard test. */
 const seen = {};
 
 before(async () => {
   worker = await startWorker();
   browser = await launchBrowser();
+  site = await startSite({ files: { '/demo/': 'web-demo/demo/', '/style.css': 'web-demo/style.css' } });
 });
 
 after(async () => {
   await browser?.close();
+  await site?.close();
   await worker?.stop();
 });
 
@@ -78,7 +83,9 @@ test('the demo page reports every kind of error through the SDK', { timeout: 90_
   const page = await context.newPage();
   const log = watchPage(page);
   try {
-    await page.goto(`${worker.base}/demo/`, { waitUntil: 'load' });
+    // The page is on the site's origin; the SDK, ingest and /demo/api/fail on the worker's.
+    await page.goto(`${site.origin}/demo/?collector=${encodeURIComponent(worker.base)}`, { waitUntil: 'load' });
+    assert.notEqual(new URL(site.origin).origin, new URL(worker.base).origin);
     await page.evaluate(async () => {
       await window.Backstop.ready;
     });

@@ -115,7 +115,7 @@
   });
 
   document.getElementById('fetch500').addEventListener('click', function () {
-    fetch('/demo/api/fail').then(
+    fetch((demo.collector || '') + '/demo/api/fail').then(
       function (res) { logPage('fetch /demo/api/fail answered', [['status', res.status + ' ' + res.statusText]]); },
       function (err) { logPage('fetch /demo/api/fail failed', [['error', String(err)]]); }
     );
@@ -169,7 +169,7 @@
     var result = document.getElementById('oversize-result');
     var statusEl = document.getElementById('oversize-status');
     var bodyEl = document.getElementById('oversize-body');
-    var url = '/api/' + encodeURIComponent(demo.projectId) + '/envelope/?sentry_key=' +
+    var url = (demo.collector || '') + '/api/' + encodeURIComponent(demo.projectId) + '/envelope/?sentry_key=' +
       encodeURIComponent(demo.publicKey) + '&sentry_version=7';
     var body = oversizedEnvelope();
 

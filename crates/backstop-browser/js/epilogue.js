@@ -62,28 +62,149 @@
     ? src.replace(/backstop\.js([?#]|$)/, 'backstop_bg.wasm$1')
     : src.replace(/\.js([?#]|$)/, '_bg.wasm$1');
 
-  /* Loads the wasm (once), then starts with the options given so far. */
-  function load() {
-    if (loading) return;
-    loading = true;
-    new Promise(function (resolve) {
+  /* Loads the wasm (once it succeeds), then starts with the options given so far. A failed
+     load does not switch the SDK off: the failure is reported without the wasm (below), what
+     was captured keeps waiting, and the next thing to report retries after a backoff (5 s,
+     doubling, at most 5 min). `now` (Backstop.load) skips the backoff. Returns a promise of
+     this attempt. */
+  var attempt = null;
+  var attempts = 0;
+  var retryAt = 0;
+  var lastWhy = '';
+  function load(now) {
+    if (loaded) return Promise.resolve();
+    if (attempt) return attempt;
+    if (!now && attempts && Date.now() < retryAt) return ready;
+    attempts++;
+    var init = { mode: 'cors', credentials: 'omit' };
+    if (WASM_INTEGRITY.indexOf('sha') === 0) init.integrity = WASM_INTEGRITY;
+    attempt = new Promise(function (resolve) {
       /* The original fetch: loading the SDK itself is no breadcrumb. */
-      resolve(wasm_bindgen({ module_or_path: origFetch.call(window, wasmUrl) }));
+      resolve(origFetch.call(window, wasmUrl, init));
+    }).then(function (r) {
+      if (!r.ok) throw new Error('HTTP ' + r.status + ' for ' + wasmUrl);
+      return wasm_bindgen({ module_or_path: r });
     }).then(function () {
       guardTraps();
       loaded = true;
+      attempt = null;
+      lost = [];
+      lostDropped = 0;
       /* Backstop.init's options replace the data attributes' (both were given before the
          load: what waited must run with the page's own options). */
       if (options) start(options);
       else if (data.dsn) start({ dsn: data.dsn, release: data.release, environment: data.environment });
       options = null;
-    }).catch(function (e) {
-      failed = true;
-      queue = [];
-      console.warn('[backstop] SDK disabled: ' + ((e && e.message) || e));
-      rejectReady(e);
+    }, function (e) {
+      return loadFailure(e).then(function (why) {
+        attempt = null;
+        lastWhy = why;
+        retryAt = Date.now() + Math.min(5000 * Math.pow(2, attempts - 1), 300000);
+        console.warn('[backstop] SDK could not load ' + wasmUrl + ': ' + why + '. Reported to the collector; retried on the next error.');
+        sendLoadFailure(why, false);
+        var err = new Error(why);
+        rejectReady(err);
+        throw err;
+      });
     });
+    attempt.catch(function () { /* Backstop.load() callers may ignore it */ });
+    return attempt;
   }
+
+  /* Why the wasm did not load, in words a person can act on. fetch() says only "Failed to
+     fetch" for a network error, CORS, a CSP block and an integrity mismatch alike; a CSP block
+     also fires securitypolicyviolation, and an offline browser says so. */
+  var cspBlocked = '';
+  document.addEventListener('securitypolicyviolation', function (e) {
+    try { if (String(e.blockedURI).indexOf(wasmUrl.split(/[?#]/)[0]) === 0) cspBlocked = str(e.violatedDirective); } catch (x) { /* idem */ }
+  });
+  function loadFailure(e) {
+    var msg = str((e && e.message) || e);
+    if (!(e instanceof TypeError)) {
+      if (/unsafe-eval/.test(msg)) return Promise.resolve('the page\'s Content-Security-Policy does not allow WebAssembly: add \'wasm-unsafe-eval\' to script-src (' + msg + ')');
+      if (e instanceof WebAssembly.CompileError || e instanceof WebAssembly.LinkError) return Promise.resolve('invalid wasm (' + msg + ')');
+      return Promise.resolve(msg);
+    }
+    /* A second look without the integrity check tells a mismatch (it loads) from a status
+       (it answers) from a block or an outage (it fails too). */
+    return new Promise(function (resolve) { resolve(origFetch.call(window, wasmUrl, { method: 'HEAD', mode: 'cors', credentials: 'omit', cache: 'no-store' })); })
+      .then(function (r) {
+        return r.ok
+          ? 'integrity mismatch: the wasm served at this URL is not the one backstop.js was built with (' + msg + ')'
+          : 'HTTP ' + r.status + ' for ' + wasmUrl;
+      }, function () {
+        if (cspBlocked) return 'blocked by the page\'s Content-Security-Policy (' + cspBlocked + '; allow the collector\'s origin and \'wasm-unsafe-eval\')';
+        if (navigator.onLine === false) return 'offline (' + msg + ')';
+        return 'fetch failed: network error, blocked request or CORS (' + msg + ')';
+      });
+  }
+
+  /* The envelope endpoint of a DSN, parsed here because the wasm's parser is what failed to
+     arrive; null when the DSN does not parse (the wasm would refuse it too). */
+  function endpoint(dsn) {
+    try {
+      var u = new URL(str(dsn));
+      var path = u.pathname.replace(/\/+$/, '');
+      var cut = path.lastIndexOf('/');
+      var project = path.slice(cut + 1);
+      if (!u.username || !/^\d+$/.test(project) || !/^https?:$/.test(u.protocol)) return null;
+      return u.protocol + '//' + u.host + path.slice(0, cut) + '/api/' + project + '/envelope/?sentry_version=7&sentry_key=' +
+        encodeURIComponent(decodeURIComponent(u.username)) + '&sentry_client=backstop.browser.stub%2F' + VERSION;
+    } catch (e) { return null; }
+  }
+  function hex32() {
+    var s = '';
+    for (var i = 0; i < 32; i++) s += Math.floor(Math.random() * 16).toString(16);
+    return s;
+  }
+
+  /* One small event, without the wasm: that the SDK failed to load, why, on which page, and the
+     minimal records of what was captured meanwhile (those are sent in full too once a retry
+     loads the wasm). At most 5 reports a page; each carries only records not reported yet. */
+  var failureReports = 0;
+  function sendLoadFailure(why, beacon) {
+    if (failureReports >= 5) return;
+    /* Backstop.init's DSN, else the script tag's (init may have been given a bad one). */
+    var o = options || data;
+    var url = (isObj(o) && endpoint(o.dsn)) || endpoint(data.dsn);
+    if (!url) return;
+    failureReports++;
+    var records = lost.map(function (r) { return new Date(r.t).toISOString() + ' ' + r.m; });
+    var dropped = lostDropped;
+    lost = [];
+    lostDropped = 0;
+    var id = hex32();
+    var event = {
+      event_id: id,
+      timestamp: Date.now() / 1000,
+      platform: 'javascript',
+      level: 'error',
+      logger: 'backstop.sdk',
+      message: 'SDK failed to load: ' + why,
+      fingerprint: ['backstop-sdk-failed-to-load'],
+      tags: { 'backstop.sdk': 'failed_to_load' },
+      request: { url: location.href, headers: { 'User-Agent': navigator.userAgent } },
+      extra: { wasm_url: wasmUrl, attempt: attempts, next_retry_in_ms: Math.max(0, retryAt - Date.now()), captured_meanwhile: records, captured_meanwhile_not_listed: dropped },
+      sdk: { name: 'backstop.browser.stub', version: VERSION }
+    };
+    if (isObj(o) && o.release) event.release = str(o.release);
+    if (isObj(o) && o.environment) event.environment = str(o.environment);
+    var payload;
+    try { payload = JSON.stringify(event); } catch (e) { return; }
+    var body = JSON.stringify({ event_id: id, sent_at: new Date().toISOString() }) + '\n' +
+      JSON.stringify({ type: 'event', length: new TextEncoder().encode(payload).length }) + '\n' + payload + '\n';
+    if (beacon) { bs_beacon(url, body); return; }
+    try {
+      origFetch.call(window, url, { method: 'POST', body: body, mode: 'cors', credentials: 'omit', keepalive: body.length < 60000 })
+        .then(function (r) { bs_notify(id, 'load_failure', null, event.message, r.ok ? 'fetch' : 'refused:' + r.status); },
+          function () { bs_beacon(url, body); });
+    } catch (e) { /* never into the page */ }
+  }
+  /* A page closing while the wasm is still missing: what was captured since the last report
+     goes by beacon. */
+  window.addEventListener('pagehide', function () {
+    if (!loaded && attempts && !attempt && lost.length) sendLoadFailure(lastWhy + ' (still not loaded when the page closed)', true);
+  });
 
   if (!lazy) load();
   else {

@@ -18,6 +18,11 @@
   var src = (script && script.src) || '';
   var data = (script && script.dataset) || {};
   var MAX = 100;
+  /* Filled in by `cargo xtask build-sdk`: the SDK version and the wasm's Subresource Integrity
+     hash (the wasm is fetched with it, so a page that pins backstop.js by its own integrity
+     hash also pins the wasm). */
+  var VERSION = '@@BACKSTOP_VERSION@@';
+  var WASM_INTEGRITY = '@@BACKSTOP_WASM_INTEGRITY@@';
   /* Calls waiting for the wasm: {f, k} with k 0 = plain, 1 = breadcrumb, else a scope key. */
   var queue = [];
   var crumbs = 0;
@@ -26,7 +31,10 @@
   var options = null;
   var loaded = false;
   var started = false;
-  var failed = false;
+  /* Minimal records of what was captured while the wasm is not running (at most 20, each
+     bounded): what a load-failure report carries, since the calls in `queue` need the wasm. */
+  var lost = [];
+  var lostDropped = 0;
   var busy = false;
   var lastWrapped;
   var wrapOn = data.wrapCallbacks !== 'false';
@@ -47,7 +55,6 @@
      key), others are kept while fewer than 100 wait. */
   function soon(f, k) {
     if (started) { try { f(); } catch (e) { /* never into the page */ } return; }
-    if (failed) return;
     var i;
     if (k === 1) {
       if (crumbs >= MAX) {
@@ -59,8 +66,25 @@
     } else if (queue.length - crumbs >= MAX) return;
     queue.push({ f: f, k: k });
   }
-  /* Something to report: kept like soon(f), and the wasm is loaded if it is not yet. */
-  function need(f) { soon(f); load(); }
+  /* Something to report: kept like soon(f), and the wasm is loaded if it is not yet. `m`, a
+     one-line description, is kept for the load-failure report (see epilogue.js). */
+  function need(f, m) {
+    /* Page code run while a value is read (a getter) captures nothing, as in report(). */
+    if (busy) return;
+    if (!started && m) {
+      if (lost.length < 20) lost.push({ m: m.slice(0, 1000), t: Date.now() });
+      else lostDropped++;
+    }
+    soon(f);
+    load();
+  }
+  /* One line for an error or any value: "Type: message" plus the first stack lines. */
+  function brief(v) {
+    if (!isErr(v)) return describe(v);
+    var head = (prop(v, 'name') || 'Error') + ': ' + (prop(v, 'message') || '');
+    var stack = prop(v, 'stack') || '';
+    return stack.indexOf(head) === 0 ? stack.slice(0, 600) : head + (stack ? '\n' + stack.slice(0, 600) : '');
+  }
   /* A breadcrumb, stamped now (it may be handed over much later). */
   function crumb(name, args) {
     args.push(Date.now());
@@ -99,6 +123,12 @@
       v = c;
     }
     return out.join('\x02');
+  }
+  /* f(v) with captures from page code it runs (getters, toJSON) refused, as report() does. */
+  function guarded(f, v) {
+    if (busy) return '';
+    busy = true;
+    try { return f(v); } catch (e) { return '[unprintable value]'; } finally { busy = false; }
   }
   function abs(u) { try { return new URL(u, location.href).href; } catch (e) { return u; } }
 
@@ -164,18 +194,19 @@
     if (t && t !== window && t.tagName) {
       var tag = str(t.tagName);
       var url = prop(t, 'currentSrc') || prop(t, 'src') || prop(t, 'href') || '';
-      return need(function () { wasm_bindgen.capture_resource(tag, url); });
+      return need(function () { wasm_bindgen.capture_resource(tag, url); }, 'failed to load <' + tag.toLowerCase() + '> ' + url);
     }
     var err = e.error;
     /* The rethrow of an error a wrapper just reported (cross-origin: sanitised to null). */
     if (lastWrapped !== undefined && (err === lastWrapped || err == null)) { lastWrapped = undefined; return; }
     var loc = e.filename + '\x01' + e.lineno + '\x01' + e.colno;
     var pre = err == null ? 'V' + str(e.message) : undefined;
-    need(function () { report('error', err, loc, '', pre); });
+    var m = err == null ? str(e.message) : guarded(brief, err);
+    need(function () { report('error', err, loc, '', pre); }, m + ' (' + str(e.filename) + ':' + e.lineno + ':' + e.colno + ')');
   }, true);
   window.addEventListener('unhandledrejection', function (e) {
     var reason = e.reason;
-    need(function () { report('rejection', reason); });
+    need(function () { report('rejection', reason); }, 'unhandled rejection: ' + guarded(brief, reason));
   });
   window.addEventListener('online', function () { if (started) wasm_bindgen.drain(); });
 
@@ -255,7 +286,11 @@
   function requestDone(kind, method, url, status, t, err) {
     var args = [kind, method, url, status, Date.now() - t, err];
     if (!err && status >= 200 && status < 300) crumb('request_done', args);
-    else { args.push(Date.now()); need(function () { wasm_bindgen.request_done.apply(null, args); }); }
+    else {
+      args.push(Date.now());
+      need(function () { wasm_bindgen.request_done.apply(null, args); },
+        err || status >= 500 ? kind + ' ' + method + ' ' + url + ' ' + (err ? 'failed: ' + err.slice(1, 200) : 'answered ' + status) : '');
+    }
   }
 
   /* Callbacks keep their stack: an error thrown in a wrapped callback is reported with the
@@ -270,7 +305,7 @@
       w = function () {
         try { return fn.apply(this, arguments); } catch (e) {
           lastWrapped = e;
-          need(function () { report('wrapped', e, '', name); });
+          need(function () { report('wrapped', e, '', name); }, guarded(brief, e) + ' (in ' + name + ')');
           throw e;
         }
       };
@@ -352,19 +387,21 @@
   function call(name, args, k) {
     if (started) { try { return wasm_bindgen[name].apply(null, args); } catch (e) { return undefined; } }
     var f = function () { wasm_bindgen[name].apply(null, args); };
-    if (k === true) need(f); else soon(f, k);
+    if (k === true) need(f, name + ': ' + args[0]); else soon(f, k);
   }
   function json(v) { try { var j = JSON.stringify(v); return j === undefined ? undefined : j; } catch (e) { return undefined; } }
 
   window.Backstop = {
-    ready: ready,
+    /* Resolves once the wasm runs; rejects if its first load failed (a later retry that loads
+       it makes a fresh read of `Backstop.ready` resolved). */
+    get ready() { return loaded ? Promise.resolve() : ready; },
     init: function (opts) {
       if (loaded) start(opts);
-      else if (!failed) options = opts;
+      else options = opts;
     },
     captureException: function (error) {
       if (started) return report('exception', error);
-      need(function () { report('exception', error); });
+      need(function () { report('exception', error); }, 'captureException: ' + guarded(brief, error));
     },
     captureMessage: function (message, level) {
       return call('capture_message', [str(message), level == null ? undefined : str(level)], true);
@@ -381,9 +418,9 @@
     },
     /* Sends the client report now; nothing to send while the wasm is not loaded. */
     flush: function () { if (started) call('flush', []); },
-    /* Loads the wasm now (it is otherwise loaded on the first thing to report); resolves as
-       `ready` does. */
-    load: function () { load(); return ready; },
+    /* Loads the wasm now (it is otherwise loaded on the first thing to report; a failed load
+       is retried after a backoff). Resolves once the SDK runs; rejects if this attempt fails. */
+    load: function () { return load(true); },
     /* For Rust/wasm apps: backstop_browser::capture_panic_hook() calls this. */
     capturePanic: function (message, file, line, column) {
       return call('capture_panic', [str(message), str(file), line >>> 0, column >>> 0], true);

@@ -31,7 +31,7 @@ const pages = {
   // Data attributes; errors, a rejection, a failed image and API calls before the wasm is ready.
   data: (host) => `<!doctype html><html><head>
     <script>window.__before = Object.getOwnPropertyNames(window);</script>
-    <script src="/sdk/backstop.js" data-dsn="http://${KEY}@${host}/1" data-release="smoke@1" data-environment="smoke"></script>
+    <script src="http://${host}/sdk/backstop.js" crossorigin="anonymous" data-dsn="http://${KEY}@${host}/1" data-release="smoke@1" data-environment="smoke"></script>
     <script>
       window.__sent = [];
       addEventListener('backstop:sent', function (e) { window.__sent.push(e.detail); });
@@ -42,7 +42,7 @@ const pages = {
     </head><body><img src="/missing.png"></body></html>`,
   // No data-dsn: Backstop.init before the wasm is ready.
   init: (host) => `<!doctype html><html><head>
-    <script src="/sdk/backstop.js"></script>
+    <script src="http://${host}/sdk/backstop.js" crossorigin="anonymous"></script>
     <script>
       window.__sent = [];
       addEventListener('backstop:sent', function (e) { window.__sent.push(e.detail); });
@@ -50,30 +50,31 @@ const pages = {
       Backstop.captureException(new TypeError('queued exception'));
     </script></head><body></body></html>`,
   // The wasm is missing.
-  broken: () => `<!doctype html><html><head>
-    <script src="/broken/backstop.js" data-dsn="http://${KEY}@127.0.0.1:1/1"></script>
+  broken: (host) => `<!doctype html><html><head>
+    <script src="http://${host}/broken/backstop.js" data-dsn="http://${KEY}@${host}/1"></script>
     <script>window.__result = Backstop.captureMessage('into the void');</script>
     </head><body></body></html>`,
-  // Callbacks from a cross-origin script (localhost vs 127.0.0.1) throwing in timers/listeners.
+  // Callbacks from a cross-origin script (the page is on localhost, the script on 127.0.0.1)
+  // throwing in timers/listeners.
   wrap: (host, port) => `<!doctype html><html><head>
-    <script src="/sdk/backstop.js" data-dsn="http://${KEY}@${host}/1"></script>
+    <script src="http://${host}/sdk/backstop.js" crossorigin="anonymous" data-dsn="http://${KEY}@${host}/1"></script>
     <script>window.__pageErrors = []; window.onerror = function (m) { window.__pageErrors.push(String(m)); };</script>
-    <script src="http://localhost:${port}/xorigin.js"></script>
+    <script src="http://${host}/xorigin.js"></script>
     </head><body><button id="b">b</button></body></html>`,
   nowrap: (host, port) => `<!doctype html><html><head>
-    <script src="/sdk/backstop.js" data-dsn="http://${KEY}@${host}/1" data-wrap-callbacks="false"></script>
-    <script src="http://localhost:${port}/xorigin.js"></script>
+    <script src="http://${host}/sdk/backstop.js" crossorigin="anonymous" data-dsn="http://${KEY}@${host}/1" data-wrap-callbacks="false"></script>
+    <script src="http://${host}/xorigin.js"></script>
     </head><body></body></html>`,
   // Just the SDK; each test drives the page.
   plain: (host) => `<!doctype html><html><head>
-    <script src="/sdk/backstop.js" data-dsn="http://${KEY}@${host}/1"></script>
+    <script src="http://${host}/sdk/backstop.js" crossorigin="anonymous" data-dsn="http://${KEY}@${host}/1"></script>
     </head><body><form class="checkout"><button id="pay" class="btn primary" type="button">Pay</button></form></body></html>`,
   // The collector answers 429 for project 429, and fails at the network level for project 7
   // while `down` is set.
   limited: (host) => `<!doctype html><html><head>
-    <script src="/sdk/backstop.js" data-dsn="http://${KEY}@${host}/429"></script></head><body></body></html>`,
+    <script src="http://${host}/sdk/backstop.js" crossorigin="anonymous" data-dsn="http://${KEY}@${host}/429"></script></head><body></body></html>`,
   flaky: (host) => `<!doctype html><html><head>
-    <script src="/sdk/backstop.js" data-dsn="http://${KEY}@${host}/7"></script></head><body></body></html>`,
+    <script src="http://${host}/sdk/backstop.js" crossorigin="anonymous" data-dsn="http://${KEY}@${host}/7"></script></head><body></body></html>`,
   // A page whose own fetch wrapper (installed before the SDK, so the SDK sends through it)
   // captures an error after every request it sees, the SDK's included.
   hostile: (host) => `<!doctype html><html><head>
@@ -86,18 +87,18 @@ const pages = {
         return p;
       };
     </script>
-    <script src="/sdk/backstop.js"></script>
+    <script src="http://${host}/sdk/backstop.js" crossorigin="anonymous"></script>
     <script>Backstop.init({ dsn: 'http://${KEY}@${host}/1', maxEvents: 20 }); Backstop.captureMessage('start');</script>
     </head><body></body></html>`,
   // A DSN that does not parse.
-  baddsn: () => `<!doctype html><html><head>
-    <script src="/sdk/backstop.js" data-dsn="not-a-dsn"></script>
+  baddsn: (host) => `<!doctype html><html><head>
+    <script src="http://${host}/sdk/backstop.js" crossorigin="anonymous" data-dsn="not-a-dsn"></script>
     </head><body></body></html>`,
   slow: (host) => `<!doctype html><html><head>
-    <script src="/sdk/backstop.js" data-dsn="http://${KEY}@${host}/5"></script></head><body></body></html>`,
+    <script src="http://${host}/sdk/backstop.js" crossorigin="anonymous" data-dsn="http://${KEY}@${host}/5"></script></head><body></body></html>`,
   // The wasm loaded at once, not on the first error.
   eager: (host) => `<!doctype html><html><head>
-    <script src="/sdk/backstop.js" data-dsn="http://${KEY}@${host}/1" data-lazy="false"></script>
+    <script src="http://${host}/sdk/backstop.js" crossorigin="anonymous" data-dsn="http://${KEY}@${host}/1" data-lazy="false"></script>
     </head><body></body></html>`,
 };
 
@@ -160,7 +161,7 @@ async function serve(req, res) {
       });`);
   }
   const page = url.pathname.match(/^\/page\/(\w+)\.html$/);
-  if (page && pages[page[1]]) return send(200, 'text/html', pages[page[1]](url.host, url.port));
+  if (page && pages[page[1]]) return send(200, 'text/html', pages[page[1]](`127.0.0.1:${url.port}`, url.port));
   return send(404, 'text/plain', 'not found');
 }
 
@@ -189,7 +190,9 @@ async function open(name) {
   const log = { errors: [], console: [] };
   page.on('pageerror', (e) => log.errors.push(e.message));
   page.on('console', (m) => log.console.push(`${m.type()}: ${m.text()}`));
-  await page.goto(`${base}/page/${name}.html`, { waitUntil: 'load' });
+  // The page is on its own origin (localhost); the SDK and the collector on 127.0.0.1, as a real
+  // site loads the SDK from the worker's origin.
+  await page.goto(`${base.replace('127.0.0.1', 'localhost')}/page/${name}.html`, { waitUntil: 'load' });
   return { context, page, log };
 }
 
@@ -234,7 +237,7 @@ test('buffers early errors, replays queued calls, sends envelopes and adds only 
     assert.equal(byKind.error.type, 'Error');
     assert.equal(byKind.error.message, 'early error');
     assert.equal(byKind.rejection.message, 'Non-Error promise rejection: early rejection');
-    assert.match(byKind.resource.message, /^Failed to load <img> http:\/\/127\.0\.0\.1:\d+\/missing\.png$/);
+    assert.match(byKind.resource.message, /^Failed to load <img> http:\/\/localhost:\d+\/missing\.png$/);
     assert.equal(byKind.message.type, null);
     assert.equal(byKind.message.message, 'queued before ready');
 
@@ -262,7 +265,7 @@ test('buffers early errors, replays queued calls, sends envelopes and adds only 
     await until(() => received.length >= 1, 'the fetch event');
     const fetchEvent = parseEnvelope(received[0].body).event;
     assert.equal(fetchEvent.exception.values[0].mechanism.type, 'fetch');
-    assert.match(fetchEvent.exception.values[0].value, /^GET http:\/\/127\.0\.0\.1:\d+\/api\/fail responded 500$/);
+    assert.match(fetchEvent.exception.values[0].value, /^GET http:\/\/localhost:\d+\/api\/fail responded 500$/);
 
     const added = await page.evaluate(() =>
       Object.getOwnPropertyNames(window).filter((n) => !window.__before.includes(n) && !n.startsWith('__')),
@@ -301,19 +304,60 @@ test('Backstop.init before the wasm is ready works and options apply', async () 
   }
 });
 
-test('a missing wasm logs once, rejects ready (handled) and never throws into the page', async () => {
+test('a missing wasm is reported without the wasm (what was captured listed), logs once, never throws into the page', async () => {
   const { context, page, log } = await open('broken');
   try {
     const outcome = await page.evaluate(() => window.Backstop.ready.then(() => 'resolved', (e) => 'rejected'));
     assert.equal(outcome, 'rejected');
+    // Within the backoff: kept, not retried, nothing thrown.
     const after = await page.evaluate(() => [window.__result, Backstop.captureMessage('later'), Backstop.init({ dsn: 'x' })]);
     assert.deepEqual(after, [null, null, null].map(() => undefined));
-    await new Promise((r) => setTimeout(r, 200));
+    await until(() => received.length >= 1, 'the load-failure report');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(received.length, 1, 'one report for one failed load');
+    const [header, item, payload] = received[0].body.split('\n');
+    assert.equal(JSON.parse(item).type, 'event');
+    assert.match(JSON.parse(header).event_id, /^[0-9a-f]{32}$/);
+    const event = JSON.parse(payload);
+    assert.equal(event.message, `SDK failed to load: HTTP 404 for ${event.extra.wasm_url}`);
+    assert.match(event.extra.wasm_url, /\/broken\/backstop_bg\.wasm$/);
+    assert.deepEqual(event.fingerprint, ['backstop-sdk-failed-to-load']);
+    assert.match(event.request.url, /^http:\/\/localhost:\d+\/page\/broken\.html$/);
+    assert.equal(event.extra.captured_meanwhile.length, 1, JSON.stringify(event.extra));
+    assert.match(event.extra.captured_meanwhile[0], /capture_message: into the void$/);
+    assert.equal(received[0].query.get('sentry_key'), KEY);
     const warnings = log.console.filter((l) => l.includes('[backstop]'));
     assert.equal(warnings.length, 1, log.console.join('\n'));
-    assert.match(warnings[0], /^warning: \[backstop\] SDK disabled/);
+    assert.match(warnings[0], /^warning: \[backstop\] SDK could not load .*broken\/backstop_bg\.wasm: HTTP 404/);
     assert.deepEqual(log.errors, [], 'nothing thrown into the page, no unhandled rejection');
-    assert.equal(received.length, 0);
+    // The page going away sends what was captured since (the 'later' message) by beacon.
+    await page.evaluate(() => window.dispatchEvent(new Event('pagehide')));
+    await until(() => received.length >= 2, 'the records captured after the report, on pagehide');
+    assert.match(JSON.parse(received[1].body.split('\n')[2]).extra.captured_meanwhile[0], /capture_message: later$/);
+  } finally {
+    await context.close();
+  }
+});
+
+test('a page whose Date.now calls back into the SDK does not trap it', async () => {
+  const { context, page, log } = await open('plain');
+  try {
+    await page.evaluate(() => window.Backstop.load());
+    const ids = await page.evaluate(() => {
+      const real = Date.now;
+      let inside = false;
+      Date.now = function () {
+        if (!inside) { inside = true; try { Backstop.captureMessage('from inside Date.now'); } finally { inside = false; } }
+        return real.call(Date);
+      };
+      const a = Backstop.captureMessage('outer message');
+      Date.now = real;
+      const b = Backstop.captureMessage('after restoring Date.now');
+      return [a, b];
+    });
+    assert.ok(ids.every((id) => typeof id === 'string' && id.length === 32), `both captures returned ids: ${JSON.stringify(ids)}`);
+    await until(() => received.some((r) => r.body.includes('after restoring Date.now')), 'the event after the callback');
+    assert.deepEqual(log.console.filter((l) => l.includes('internal error')), [], 'no trap');
   } finally {
     await context.close();
   }
@@ -378,7 +422,7 @@ test('errors in wrapped timer and listener callbacks keep their stack; behaviour
     const has = (e, name) => e.stacktrace.frames.some((f) => (f.function || '').endsWith(name));
     assert.ok(has(timer, 'timerCallback'), JSON.stringify(timer.stacktrace));
     assert.ok(has(listener, 'onCustom'), JSON.stringify(listener.stacktrace));
-    assert.match(timer.stacktrace.frames.at(-1).filename, /^http:\/\/localhost:\d+\/xorigin\.js$/);
+    assert.match(timer.stacktrace.frames.at(-1).filename, /^http:\/\/127\.0\.0\.1:\d+\/xorigin\.js$/);
     const seen = await page.evaluate(() => ({ args: window.__timerArgs, self: window.__listenerThis, calls: window.__calls, pageErrors: window.__pageErrors }));
     assert.deepEqual(seen.args, [1, 2], 'arguments passed through');
     assert.equal(seen.self, true, 'this is the element');
@@ -441,7 +485,7 @@ test('breadcrumbs: clicks, navigation, console, fetch and XHR; XHR failures are 
     await until(() => events().length >= 2, 'the two XHR events');
     const [http500, network] = events();
     assert.equal(http500.exception.values[0].type, 'HTTPError');
-    assert.match(http500.exception.values[0].value, /^POST http:\/\/127\.0\.0\.1:\d+\/api\/fail responded 500$/);
+    assert.match(http500.exception.values[0].value, /^POST http:\/\/localhost:\d+\/api\/fail responded 500$/);
     assert.equal(http500.exception.values[0].mechanism.type, 'xhr');
     assert.equal(http500.tags['http.status_code'], '500');
     assert.equal(network.exception.values[0].value, 'GET http://127.0.0.1:9/nothing failed: network error');
@@ -539,6 +583,29 @@ test('a collector answering 429 forever: one request, no loop, the page keeps wo
     assert.deepEqual(report.discarded_events, [{ reason: 'ratelimit_backoff', category: 'error', quantity: 51 }]);
     assert.equal(log.errors.length, 51, 'only the page\'s own errors');
   } finally {
+    await context.close();
+  }
+});
+
+test('a burst during a short outage is sent within seconds of the collector coming back (backoff per retry round)', async () => {
+  down = true;
+  const { context, page } = await open('flaky');
+  try {
+    await page.evaluate(() => window.Backstop.load());
+    await page.evaluate(() => { for (let i = 0; i < 12; i++) Backstop.captureMessage('burst ' + i); });
+    await until(() => page.evaluate(() => Object.keys(localStorage).some((k) => k.startsWith('backstop:queue:'))), 'the queue in localStorage');
+    await new Promise((r) => setTimeout(r, 4000));
+    assert.equal(events().length, 0, 'nothing arrives while the collector is down');
+    down = false;
+    const back = Date.now();
+    // No `online` event, no new capture: only the retry schedule brings them.
+    await until(() => events().length >= 12, 'the 12 events after the outage', 15_000);
+    const seconds = (Date.now() - back) / 1000;
+    assert.ok(seconds < 15, `arrived ${seconds} s after recovery`);
+    assert.deepEqual(events().map((e) => e.message).sort(), Array.from({ length: 12 }, (_, i) => 'burst ' + i).sort());
+  } finally {
+    down = false;
+    await page.evaluate(() => localStorage.clear()).catch(() => {});
     await context.close();
   }
 });

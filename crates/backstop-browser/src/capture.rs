@@ -141,7 +141,13 @@ fn is_filtered(config: &Config, draft: &Draft) -> bool {
     let url = draft
         .main()
         .and_then(|e| e.stacktrace.as_ref())
-        .and_then(|s| s.frames.iter().rev().find_map(|f| f.abs_path.as_deref()));
+        .and_then(|s| {
+            s.frames
+                .iter()
+                .rev()
+                .filter_map(|f| f.abs_path.as_deref())
+                .find(|p| sdk::is_script_url(p))
+        });
     let Some(url) = url else {
         return false;
     };
@@ -171,7 +177,10 @@ fn dedupe_key(draft: &Draft) -> u64 {
 }
 
 fn build(config: &Config, draft: &Draft, event_id: &str) -> String {
+    // Page values are read before the state is borrowed: a page's patched Date.now or location
+    // getter may call back into the SDK.
     let url = host::page_url();
+    let now = host::now() as u64;
     state::with(|s| {
         let mut tags = s.scope.tags.clone();
         for (k, v) in &draft.tags {
@@ -180,7 +189,7 @@ fn build(config: &Config, draft: &Draft, event_id: &str) -> String {
         let crumbs = s.crumbs.to_vec();
         write_event(&EventParts {
             event_id,
-            epoch_ms: host::now() as u64,
+            epoch_ms: now,
             level: draft.level,
             message: draft.message.as_deref(),
             exceptions: &draft.exceptions,

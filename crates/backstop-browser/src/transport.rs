@@ -11,7 +11,10 @@
 //! counters, limits and the queue.
 
 use backstop_core::sdk_event::envelope_header;
-use backstop_core::sdk_transport::{backoff_ms, enqueue, Reason, Submit, MAX_QUEUED};
+use backstop_core::sdk_transport::{
+    enqueue, failures_after_network_error, is_client_report, is_retriable_status, retry_delay_ms,
+    Reason, Submit, MAX_QUEUED,
+};
 use backstop_protocol::write_single_item;
 
 use crate::config::Config;
@@ -22,14 +25,13 @@ const ERROR: &str = "error";
 /// Category of client reports.
 const INTERNAL: &str = "internal";
 
-fn is_report(body: &str) -> bool {
-    body.contains("\"type\":\"client_report\"")
-}
-
 /// Whether the collector's rate limit on events is in force (such events are dropped before
 /// they are built, and counted as `ratelimit_backoff`).
 pub(crate) fn is_limited() -> bool {
-    state::with(|s| s.limits.is_limited(ERROR, host::now() as u64))
+    // The clock is read before the state is borrowed: a page's patched Date.now may call back
+    // into the SDK.
+    let now = host::now() as u64;
+    state::with(|s| s.limits.is_limited(ERROR, now))
 }
 
 /// Sends an event envelope now, or once a request slot is free; returns the transport used.
@@ -69,14 +71,16 @@ pub(crate) fn settled(
     retry_after: Option<&str>,
     queued: bool,
 ) {
-    let report = is_report(body);
-    if status != 0 {
+    let report = is_client_report(body);
+    if status != 0 && !is_retriable_status(status) {
         on_response(report, status, rate_limits, retry_after, queued);
         if !queued && !report {
             event_finished();
         }
     } else if !report {
-        on_network_error(body, queued);
+        // No answer, or the collector could not take it now (storage down, overloaded): kept
+        // and sent again, after its Retry-After if it gave one.
+        on_network_error(body, queued, retry_after);
     }
 }
 
@@ -112,11 +116,11 @@ fn on_response(
 /// An envelope that never got a response: kept for later (bounded), or counted. When an event
 /// request fails, what waits for a slot joins it in the offline queue (sent with its backoff)
 /// instead of failing one request after another.
-fn on_network_error(body: &str, queued: bool) {
+fn on_network_error(body: &str, queued: bool, retry_after: Option<&str>) {
     let Some(config) = state::config() else {
         return;
     };
-    state::with(|s| s.failures = s.failures.saturating_add(1));
+    state::with(|s| s.failures = failures_after_network_error(s.failures, queued));
     if !queued {
         let mut envelopes = state::with(|s| {
             let waiting = s.outbox.take_waiting();
@@ -124,7 +128,7 @@ fn on_network_error(body: &str, queued: bool) {
             waiting
         });
         envelopes.insert(0, body.into());
-        keep_offline(&config, envelopes);
+        keep_offline(&config, envelopes, retry_after);
         return;
     }
     state::with(|s| {
@@ -136,12 +140,12 @@ fn on_network_error(body: &str, queued: bool) {
         s.report.add(Reason::QueueOverflow, ERROR, over as u64);
     });
     store_queue(&config.storage_key);
-    schedule_drain(backoff_ms(state::with(|s| s.failures)));
+    schedule_drain(retry_delay_ms(state::with(|s| s.failures), retry_after));
 }
 
 /// Envelopes that could not be sent now: into the offline queue (retried after the backoff of
 /// the failures so far), or counted as network errors without it.
-fn keep_offline(config: &Config, envelopes: Vec<String>) {
+fn keep_offline(config: &Config, envelopes: Vec<String>, retry_after: Option<&str>) {
     if envelopes.is_empty() {
         return;
     }
@@ -157,7 +161,10 @@ fn keep_offline(config: &Config, envelopes: Vec<String>) {
         }
     });
     store_queue(&config.storage_key);
-    schedule_drain(backoff_ms(state::with(|s| s.failures.max(1))));
+    schedule_drain(retry_delay_ms(
+        state::with(|s| s.failures.max(1)),
+        retry_after,
+    ));
 }
 
 /// Reads the offline queue left by earlier page loads, once, ahead of what this page queued.
@@ -232,7 +239,7 @@ pub(crate) fn flush() {
         state::dropped_n(Reason::RatelimitBackoff, ERROR, waiting.len());
     } else {
         waiting.retain(|e| testing::beacon_disabled() || !host::beacon(&config.envelope_url, e));
-        keep_offline(&config, waiting);
+        keep_offline(&config, waiting, None);
     }
     let report = state::with(|s| {
         if s.report.is_empty() || s.limits.is_limited(INTERNAL, now) {

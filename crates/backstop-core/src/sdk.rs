@@ -259,6 +259,21 @@ pub fn is_extension_url(url: &str) -> bool {
     }) || url.contains("translate.googleapis.com")
 }
 
+/// Whether a frame's location is a script's URL that `allowUrls` / `denyUrls` can judge: not the
+/// placeholders engines give code without a file (`<anonymous>`, `[native code]`, `native`,
+/// `eval code`), which would make an error thrown through `JSON.parse` or an `eval` look like
+/// it came from a script outside the allowed list.
+pub fn is_script_url(location: &str) -> bool {
+    let l = location.trim();
+    !(l.is_empty()
+        || l.starts_with('<')
+        || l.starts_with('[')
+        || l.eq_ignore_ascii_case("native")
+        || l.eq_ignore_ascii_case("eval code")
+        || l.eq_ignore_ascii_case("eval")
+        || l.eq_ignore_ascii_case("anonymous"))
+}
+
 /// Whether an error message is one that extensions and injected scripts are known to cause.
 pub fn is_extension_message(value: &str) -> bool {
     EXTENSION_MESSAGES.iter().any(|m| value.contains(m))
@@ -360,6 +375,23 @@ impl Drop for Entered<'_> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn only_real_script_locations_are_judged_by_url_filters() {
+        for (location, judged, why) in [
+            ("https://shop.example/app.js", true, "a script URL"),
+            ("http://localhost:3000/main.js", true, "localhost"),
+            ("webpack-internal:///./src/x.js", true, "bundler scheme"),
+            ("<anonymous>", false, "JSON.parse, Function"),
+            ("[native code]", false, "Safari native frame"),
+            ("native", false, "V8 native"),
+            ("eval code", false, "Safari eval"),
+            ("", false, "no location"),
+            ("   ", false, "blank"),
+        ] {
+            assert_eq!(is_script_url(location), judged, "{location:?}: {why}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -99,6 +99,45 @@ impl RateLimits {
     }
 }
 
+/// Whether an envelope written by the SDK carries a client report: its first item header (the
+/// second line) says so. Only the header is read, so an event whose payload mentions
+/// `"type":"client_report"` (in an extra, a message) is still an event.
+pub fn is_client_report(envelope: &str) -> bool {
+    envelope
+        .split('\n')
+        .nth(1)
+        .is_some_and(|h| h.starts_with("{\"type\":\"client_report\""))
+}
+
+/// The retry round count after a request got no response. A request sent live (`queued` false)
+/// that fails only starts an outage (round 1: it joins the offline queue); only a retry of the
+/// queue that fails again starts a new round. So a burst of errors during an outage does not
+/// push the next retry to the cap: the backoff grows once per round, not once per send.
+pub fn failures_after_network_error(failures: u32, queued: bool) -> u32 {
+    if queued {
+        failures.saturating_add(1)
+    } else {
+        failures.max(1)
+    }
+}
+
+/// Whether an answer means "not now, send it again later": the collector is up but could not
+/// take the envelope (408, or a 5xx other than 501: storage down, overloaded). Such envelopes
+/// are kept like those that met a network error; a 429 is a rate limit (dropped and counted,
+/// as Sentry's SDKs do) and other 4xx would fail the same way again.
+pub fn is_retriable_status(status: u16) -> bool {
+    status == 408 || ((500..600).contains(&status) && status != 501)
+}
+
+/// The delay before the next retry round: the backoff of `failures` rounds, or the
+/// collector's `Retry-After` (seconds) when that is longer, never past the backoff cap.
+pub fn retry_delay_ms(failures: u32, retry_after: Option<&str>) -> u64 {
+    let asked = retry_after
+        .and_then(|s| parse_u64(s.trim()))
+        .map_or(0, |secs| secs.saturating_mul(1000));
+    backoff_ms(failures).max(asked.min(MAX_BACKOFF_MS))
+}
+
 /// Delay before retry number `failures` (1-based) of the offline queue: 1 s, 2 s, 4 s, ...
 /// capped at 5 minutes.
 pub fn backoff_ms(failures: u32) -> u64 {
@@ -311,6 +350,79 @@ impl ClientReport {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn server_trouble_is_retried_other_refusals_are_not() {
+        for (status, retried) in [
+            (500, true),
+            (502, true),
+            (503, true),
+            (504, true),
+            (408, true),
+            (501, false),
+            (429, false),
+            (413, false),
+            (400, false),
+            (200, false),
+        ] {
+            assert_eq!(is_retriable_status(status), retried, "{status}");
+        }
+        assert_eq!(retry_delay_ms(1, None), 1_000, "backoff alone");
+        assert_eq!(
+            retry_delay_ms(1, Some("30")),
+            30_000,
+            "Retry-After is longer"
+        );
+        assert_eq!(retry_delay_ms(4, Some("2")), 8_000, "the backoff is longer");
+        assert_eq!(
+            retry_delay_ms(1, Some("99999999")),
+            MAX_BACKOFF_MS,
+            "capped"
+        );
+        assert_eq!(
+            retry_delay_ms(1, Some("soon")),
+            1_000,
+            "unreadable: ignored"
+        );
+    }
+
+    #[test]
+    fn client_reports_are_told_by_their_item_header_only() {
+        let report = "{\"sent_at\":\"x\"}\n{\"type\":\"client_report\",\"length\":2}\n{}\n";
+        let event = "{\"event_id\":\"a\"}\n{\"type\":\"event\",\"length\":40}\n{\"extra\":{\"x\":{\"type\":\"client_report\"}}}\n";
+        assert!(is_client_report(report), "a client report");
+        assert!(
+            !is_client_report(event),
+            "an event mentioning client_report in its payload"
+        );
+        assert!(!is_client_report(""), "empty");
+        assert!(
+            !is_client_report("{\"type\":\"client_report\"}"),
+            "one line: no item header"
+        );
+    }
+
+    #[test]
+    fn backoff_grows_per_retry_round_not_per_failed_send() {
+        // 12 live sends fail during an outage: still round 1, the next retry in 1 s.
+        let mut failures = 0;
+        for _ in 0..12 {
+            failures = failures_after_network_error(failures, false);
+        }
+        assert_eq!(failures, 1);
+        assert_eq!(backoff_ms(failures), 1_000);
+        // Each failed retry of the queue is a round: 2 s, 4 s, 8 s ...
+        let rounds: Vec<u64> = (0..3)
+            .map(|_| {
+                failures = failures_after_network_error(failures, true);
+                backoff_ms(failures)
+            })
+            .collect();
+        assert_eq!(rounds, [2_000, 4_000, 8_000]);
+        // Live sends during a later round do not add rounds either.
+        assert_eq!(failures_after_network_error(failures, false), failures);
+        assert_eq!(failures_after_network_error(u32::MAX, true), u32::MAX);
+    }
+
     use super::*;
 
     #[test]

@@ -40,12 +40,14 @@ fn main() -> ExitCode {
         Some("test") => return test(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
         Some("fuzz") => fuzz::run(&args[1..]),
+        Some("sdk-tag") => sdk_tag(&args[1..]),
         _ => Err("usage: cargo xtask <demo|test|setup|build-sdk|build-worker>\n\
              demo          build everything and start worker + demo page + dashboard on 127.0.0.1:$PORT (default 8787)\n\
              test          run every check and test (fmt, clippy, unit, wasm in Chromium, worker and browser end-to-end, deploy dry-run)\n\
              setup         install the pinned tools only\n\
              build-sdk     build the browser SDK into web-demo/sdk/\n\
              build-worker  build the worker into worker/build/ (wrangler's build command)\n\
+             sdk-tag <worker URL> <DSN>  print the pinned <script> tag for a site (after build-sdk)\n\
              bench <name>  run a benchmark (figures as ratios against a baseline of the same run)\n\
              fuzz [secs] [--runs N] [target...]  run the cargo-fuzz targets of backstop-core, each for secs (default 60) or N runs"
             .into()),
@@ -122,6 +124,9 @@ fn build_sdk() -> TaskResult {
         "-o",
         "web-demo/sdk/backstop_bg.wasm",
     ]))?;
+    let wasm = std::fs::read("web-demo/sdk/backstop_bg.wasm")
+        .map_err(|e| format!("web-demo/sdk/backstop_bg.wasm: {e}"))?;
+    let wasm_integrity = sri(&wasm);
     let mut js = String::new();
     for part in [
         "crates/backstop-browser/js/prelude.js",
@@ -131,6 +136,9 @@ fn build_sdk() -> TaskResult {
         js.push_str(&std::fs::read_to_string(part).map_err(|e| format!("{part}: {e}"))?);
         js.push('\n');
     }
+    let js = js
+        .replace("@@BACKSTOP_VERSION@@", SDK_VERSION)
+        .replace("@@BACKSTOP_WASM_INTEGRITY@@", &wasm_integrity);
     std::fs::write("target/sdk/backstop.full.js", js)
         .map_err(|e| format!("target/sdk/backstop.full.js: {e}"))?;
     // Minified: the readable source is prelude.js, the glue and epilogue.js.
@@ -140,8 +148,56 @@ fn build_sdk() -> TaskResult {
         "--log-level=warning",
         "--outfile=web-demo/sdk/backstop.js",
     ]))?;
-    println!("    web-demo/sdk/backstop.js + backstop_bg.wasm written");
+    let js = std::fs::read("web-demo/sdk/backstop.js")
+        .map_err(|e| format!("web-demo/sdk/backstop.js: {e}"))?;
+    // The versioned copy is what script tags pin (immutable cache, integrity hash); the
+    // unversioned one follows the latest build with a short cache.
+    let versioned = format!("web-demo/sdk/v{SDK_VERSION}");
+    std::fs::create_dir_all(&versioned).map_err(|e| format!("{versioned}: {e}"))?;
+    for (name, bytes) in [("backstop.js", &js), ("backstop_bg.wasm", &wasm)] {
+        std::fs::write(format!("{versioned}/{name}"), bytes)
+            .map_err(|e| format!("{versioned}/{name}: {e}"))?;
+    }
+    let manifest = format!(
+        "{{\"version\":\"{SDK_VERSION}\",\"js\":\"/sdk/v{SDK_VERSION}/backstop.js\",\"js_integrity\":\"{}\",\"wasm\":\"/sdk/v{SDK_VERSION}/backstop_bg.wasm\",\"wasm_integrity\":\"{wasm_integrity}\"}}\n",
+        sri(&js)
+    );
+    std::fs::write("web-demo/sdk/integrity.json", manifest)
+        .map_err(|e| format!("web-demo/sdk/integrity.json: {e}"))?;
+    println!("    web-demo/sdk/backstop.js + backstop_bg.wasm written, and {versioned}/ (integrity.json)");
     Ok(())
+}
+
+/// The SDK's version: the versioned URL path `/sdk/v<version>/`.
+const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// A Subresource Integrity value (`sha384-<base64>`).
+fn sri(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let digest = sha2::Sha384::digest(bytes);
+    format!(
+        "sha384-{}",
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    )
+}
+
+fn sdk_tag(args: &[String]) -> TaskResult {
+    let [base, dsn] = args else {
+        return Err("usage: cargo xtask sdk-tag <worker URL> <DSN>".into());
+    };
+    println!("{}", script_tag(base.trim_end_matches('/'), dsn)?);
+    Ok(())
+}
+
+/// The script tag a site adds: the versioned SDK URL pinned by its integrity hash.
+fn script_tag(base: &str, dsn: &str) -> Result<String, String> {
+    let js = std::fs::read("web-demo/sdk/backstop.js")
+        .map_err(|e| format!("web-demo/sdk/backstop.js (build the SDK first): {e}"))?;
+    Ok(format!(
+        "<script src=\"{base}/sdk/v{SDK_VERSION}/backstop.js\" integrity=\"{}\" crossorigin=\"anonymous\" data-dsn=\"{dsn}\"></script>",
+        sri(&js)
+    ))
 }
 
 fn build_worker() -> TaskResult {
@@ -186,8 +242,22 @@ fn demo() -> TaskResult {
     build_worker()?;
     println!("==> applying D1 migrations to the local state (.wrangler/state)");
     run(wrangler().args(["d1", "migrations", "apply", "DB", "--local"]))?;
+    // The webhook half of the demo: an origin with an upload limit (like nginx's
+    // client_max_body_size) behind the guarded route `/demo-webhook/`.
+    let origin_port = port.checked_add(1).ok_or("PORT must be below 65535")?;
+    println!("==> starting the demo origin on 127.0.0.1:{origin_port} (upload limit 1 MB)");
+    let mut origin = setup::with_tools(Command::new("node").args([
+        "crates/xtask/demo/origin.mjs",
+        &origin_port.to_string(),
+        "1048576",
+    ]))
+    .spawn()
+    .map_err(|e| format!("cannot start the demo origin: {e}"))?;
+    let routes = format!(
+        "BACKSTOP_WEBHOOK_ROUTES:[{{\"name\":\"demo\",\"prefix\":\"/demo-webhook/\",\"origin\":\"http://127.0.0.1:{origin_port}\"}}]"
+    );
     println!("==> starting wrangler dev on 127.0.0.1:{port}");
-    let mut child = setup::with_tools(wrangler().args([
+    let mut child = match setup::with_tools(wrangler().args([
         "dev",
         "--local",
         "--ip",
@@ -195,11 +265,20 @@ fn demo() -> TaskResult {
         "--port",
         &port.to_string(),
         "--show-interactive-dev-session=false",
+        "--var",
+        &routes,
     ]))
     .spawn()
-    .map_err(|e| format!("cannot start wrangler: {e}"))?;
+    {
+        Ok(child) => child,
+        Err(e) => {
+            let _ = origin.kill();
+            return Err(format!("cannot start wrangler: {e}"));
+        }
+    };
     if let Err(e) = wait_healthy(port, Duration::from_secs(90), &mut child) {
         let _ = child.kill();
+        let _ = origin.kill();
         return Err(e);
     }
     let base = format!("http://127.0.0.1:{port}");
@@ -209,9 +288,16 @@ fn demo() -> TaskResult {
     println!("  Dashboard:   {base}/#token={DEV_ADMIN_TOKEN}");
     println!("  DSN:         http://{DEV_PUBLIC_KEY}@127.0.0.1:{port}/1");
     println!("  Admin token: {DEV_ADMIN_TOKEN}");
-    println!("  Script tag:  <script src=\"{base}/sdk/backstop.js\" data-dsn=\"http://{DEV_PUBLIC_KEY}@127.0.0.1:{port}/1\"></script>");
+    let dsn = format!("http://{DEV_PUBLIC_KEY}@127.0.0.1:{port}/1");
+    println!(
+        "  Script tag:  {}",
+        script_tag(&base, &dsn).unwrap_or_else(|e| format!("(unavailable: {e})"))
+    );
+    println!("  Webhooks:    POST {base}/demo-webhook/… is guarded in front of http://127.0.0.1:{origin_port} (the demo page's webhook panel)");
     println!();
-    let status = child.wait().map_err(|e| format!("wrangler: {e}"))?;
+    let status = child.wait().map_err(|e| format!("wrangler: {e}"));
+    let _ = origin.kill();
+    let status = status?;
     if status.success() {
         Ok(())
     } else {
