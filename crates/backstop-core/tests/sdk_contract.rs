@@ -116,7 +116,7 @@ const MAX_EPOCH_MS: u64 = 4_102_444_800_000;
 
 fn parts() -> impl Strategy<Value = Parts> {
     let head = (
-        "[0-9a-f]{32}",
+        any::<[u8; 16]>().prop_map(backstop_core::sdk::event_id_from_bytes),
         1..MAX_EPOCH_MS,
         prop::sample::select(vec!["fatal", "error", "warning", "info", "debug"]),
         prop::option::of(text(48)),
