@@ -96,6 +96,13 @@ const pages = {
     </head><body></body></html>`,
   slow: (host) => `<!doctype html><html><head>
     <script src="http://${host}/sdk/backstop.js" crossorigin="anonymous" data-dsn="http://${KEY}@${host}/5"></script></head><body></body></html>`,
+  // allowUrls naming the page's own origin; the page's code calls JSON.parse.
+  allowparse: (host) => `<!doctype html><html><head>
+    <script src="http://${host}/sdk/backstop.js" crossorigin="anonymous"></script>
+    <script>
+      Backstop.init({ dsn: 'http://${KEY}@${host}/1', allowUrls: [location.origin] });
+      window.parseLater = function () { setTimeout(function parseConfig() { JSON.parse('{"unterminated'); }, 0); };
+    </script></head><body></body></html>`,
   // The wasm loaded at once, not on the first error.
   eager: (host) => `<!doctype html><html><head>
     <script src="http://${host}/sdk/backstop.js" crossorigin="anonymous" data-dsn="http://${KEY}@${host}/1" data-lazy="false"></script>
@@ -334,6 +341,18 @@ test('a missing wasm is reported without the wasm (what was captured listed), lo
     await page.evaluate(() => window.dispatchEvent(new Event('pagehide')));
     await until(() => received.length >= 2, 'the records captured after the report, on pagehide');
     assert.match(JSON.parse(received[1].body.split('\n')[2]).extra.captured_meanwhile[0], /capture_message: later$/);
+  } finally {
+    await context.close();
+  }
+});
+
+test('allowUrls: an error thrown by JSON.parse in the page\'s own code is kept', async () => {
+  const { context, page, log } = await open('allowparse');
+  try {
+    await page.evaluate(() => Backstop.load());
+    await page.evaluate(() => window.parseLater());
+    await until(() => events().some((e) => e.exception?.values?.at(-1)?.type === 'SyntaxError'), 'the SyntaxError event')
+      .catch((e) => { throw new Error(`${e.message}: ${JSON.stringify(received.map((r) => r.body.slice(0, 600)))} ${JSON.stringify(log)}`); });
   } finally {
     await context.close();
   }

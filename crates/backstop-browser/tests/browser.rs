@@ -427,6 +427,76 @@ fn ignore_errors_deny_urls_and_allow_urls_take_strings_and_regexps() {
 }
 
 #[wasm_bindgen_test]
+fn allow_urls_judge_the_newest_frame_with_a_script_url() {
+    setup(&Opts {
+        allow: "https://app.test/",
+        ..Opts::default()
+    });
+    // An error thrown by JSON.parse: its newest frame is the engine's, not a script's.
+    let parse = "SyntaxError: Unexpected end of JSON input\n    at JSON.parse (<anonymous>)\n    at load (https://app.test/app.js:3:9)";
+    assert!(
+        capture(
+            "exception",
+            &err("SyntaxError", "Unexpected end of JSON input", parse),
+            "",
+            ""
+        )
+        .is_some(),
+        "the app's own frame under JSON.parse is allowed"
+    );
+    let native =
+        "TypeError: x\n    at Array.map ([native code])\n    at run (https://cdn.other/lib.js:1:1)";
+    assert!(
+        capture("exception", &err("TypeError", "x", native), "", "").is_none(),
+        "a script outside the allowed URLs under a native frame is still not allowed"
+    );
+}
+
+#[wasm_bindgen_test]
+fn an_event_that_mentions_client_report_still_frees_its_request_slot() {
+    setup(&Opts::default());
+    set_extra("note", Some("{\"type\":\"client_report\"}".into()));
+    for i in 0..5 {
+        capture_message(&format!("mention {i}"), None).unwrap();
+    }
+    assert_eq!(
+        js_num("return __bs.sends.length;"),
+        4.0,
+        "four in flight, one waiting"
+    );
+    assert!(
+        sent_body(0).contains("client_report"),
+        "the payload mentions it"
+    );
+    settled(&sent_body(0), 200, None, None, false);
+    assert_eq!(
+        js_num("return __bs.sends.length;"),
+        5.0,
+        "the finished event's slot goes to the waiting one"
+    );
+}
+
+#[wasm_bindgen_test]
+fn a_collector_that_cannot_store_now_gets_the_event_again_after_its_retry_after() {
+    setup(&Opts::default());
+    capture_message("during an outage", None).unwrap();
+    settled(&sent_body(0), 503, None, Some("30".into()), false);
+    assert_eq!(testing::queued(), 1, "kept, not dropped");
+    assert_eq!(dropped("send_error"), 0);
+    assert_eq!(
+        js("return JSON.stringify(__bs.timers.slice(-1));")
+            .as_string()
+            .unwrap(),
+        "[30000]",
+        "retried after the collector's Retry-After (longer than the 1 s backoff)"
+    );
+    capture_message("refused for good", None).unwrap();
+    settled(&sent_body(1), 400, None, None, false);
+    assert_eq!(testing::queued(), 1, "a 400 would fail again: not kept");
+    assert_eq!(dropped("send_error"), 1);
+}
+
+#[wasm_bindgen_test]
 fn identical_consecutive_errors_are_sent_once() {
     setup(&Opts::default());
     let a = err("Error", "same", STACK);
