@@ -4,6 +4,7 @@ use backstop_core::auth::authenticate_admin;
 use backstop_core::config::Config;
 use backstop_core::error::ApiError;
 use backstop_core::event::normalize_event_id;
+use backstop_core::ingest::content_disposition;
 use backstop_core::query::EventQuery;
 use serde_json::json;
 use worker::{Env, Request, Response};
@@ -74,13 +75,7 @@ pub(crate) async fn handle_read(
             // Served as a download, never rendered: the bytes are the sender's.
             h.set("Content-Type", "application/octet-stream")?;
             h.set("X-Original-Content-Type", &content_type)?;
-            h.set(
-                "Content-Disposition",
-                &format!(
-                    "attachment; filename=\"{}\"",
-                    filename.replace(['"', '\\'], "_")
-                ),
-            )?;
+            h.set("Content-Disposition", &content_disposition(&filename))?;
             h.set("X-Content-Type-Options", "nosniff")?;
             return Ok(with_cors(resp)?);
         }

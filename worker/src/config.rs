@@ -5,13 +5,22 @@ use worker::Env;
 
 /// Loads and validates the configuration (once per request).
 pub(crate) fn load(env: &Env) -> Result<Config, ConfigError> {
-    Config::from_raw(&RawConfig {
+    Config::from_raw(&raw(env))
+}
+
+/// The tunnel path, read even when the configuration as a whole is invalid.
+pub(crate) fn tunnel_path(env: &Env) -> String {
+    raw(env).tunnel_path()
+}
+
+fn raw(env: &Env) -> RawConfig {
+    RawConfig {
         env: text(env, "BACKSTOP_ENV"),
         admin_token: text(env, "ADMIN_TOKEN"),
         projects_json: text(env, "BACKSTOP_PROJECTS"),
         limits_json: text(env, "BACKSTOP_LIMITS"),
         ingest_json: text(env, "BACKSTOP_INGEST"),
-    })
+    }
 }
 
 /// A var or secret as text; JSON-valued vars from `wrangler.toml` are re-serialised.

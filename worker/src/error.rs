@@ -1,8 +1,13 @@
 //! The worker's one error type and the one place errors become HTTP responses.
+//!
+//! Platform errors (`worker::Error`) are classified where they happen: a binding failing is
+//! [`AppError::Storage`] (via [`StorageError`], which `store.rs` returns), a body that breaks
+//! off is the client's [`IngestError::IncompleteBody`], and anything else (a response that
+//! cannot be built) is [`AppError::Internal`]. None of them is echoed to the client.
 
 use backstop_core::config::ConfigError;
-use backstop_core::error::{ApiError, IngestError};
-use serde_json::json;
+use backstop_core::error::{ApiError, IngestError, ServerFault};
+use serde_json::{json, Value};
 use worker::Response;
 
 use crate::http::{json_response, with_cors};
@@ -22,49 +27,104 @@ pub(crate) enum AppError {
     /// A binding (D1, R2, Durable Object) failed.
     #[error("storage error: {0}")]
     Storage(String),
+    /// A platform call that is neither storage nor the client's fault failed.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// No route.
     #[error("no route for {0}")]
     NotFound(String),
 }
 
-impl From<worker::Error> for AppError {
+/// A failed storage call (D1, R2): answered 503 with `Retry-After`.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct StorageError(pub(crate) String);
+
+impl From<worker::Error> for StorageError {
     fn from(e: worker::Error) -> Self {
-        Self::Storage(e.to_string())
+        Self(e.to_string())
     }
 }
 
-impl AppError {
-    /// The response for this error: status, JSON body and, for rate limits, the headers SDKs
-    /// read. Server errors are logged; their internals never reach the client.
-    pub(crate) fn into_response(self) -> worker::Result<Response> {
-        let (status, body) = match &self {
-            Self::Ingest(e) => (e.status(), e.body()),
-            Self::Api(e) => (e.status(), e.body()),
-            Self::Config(e) => {
-                worker::console_error!("configuration: {e}");
-                (
-                    503,
-                    json!({ "error": "misconfigured", "detail": format!("server misconfigured: {e}") }),
-                )
-            }
-            Self::Storage(e) => {
-                worker::console_error!("{e}");
-                (
-                    503,
-                    json!({ "error": "storage_unavailable", "detail": "storage is unavailable, retry later" }),
-                )
-            }
-            Self::NotFound(path) => (
-                404,
-                json!({ "error": "not_found", "detail": format!("no route for {path}") }),
-            ),
-        };
-        let mut resp = json_response(&body, status)?;
-        if let Self::Ingest(IngestError::RateLimited { retry_after_secs }) = &self {
-            let headers = resp.headers_mut();
-            headers.set("Retry-After", &retry_after_secs.to_string())?;
-            headers.set("X-Sentry-Rate-Limits", &format!("{retry_after_secs}::key"))?;
-        }
-        with_cors(resp)
+impl From<StorageError> for AppError {
+    fn from(e: StorageError) -> Self {
+        Self::Storage(e.0)
     }
+}
+
+/// An unclassified platform error is ours: storage calls go through [`StorageError`] and body
+/// reads through [`IngestError::IncompleteBody`], so what is left is building a response.
+impl From<worker::Error> for AppError {
+    fn from(e: worker::Error) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+/// What an error answers: status, body, `Retry-After`, and what the server log gets (only for
+/// the server's own failures).
+struct Answer {
+    status: u16,
+    body: Value,
+    retry_after: Option<u64>,
+    log: Option<String>,
+}
+
+impl AppError {
+    fn answer(&self) -> Answer {
+        let fault = |f: ServerFault, log: String| Answer {
+            status: f.status(),
+            body: f.body(),
+            retry_after: f.retry_after_secs(),
+            log: Some(log),
+        };
+        match self {
+            Self::Ingest(e) => Answer {
+                status: e.status(),
+                body: e.body(),
+                retry_after: e.retry_after_secs(),
+                log: None,
+            },
+            Self::Api(e) => Answer {
+                status: e.status(),
+                body: e.body(),
+                retry_after: e.retry_after_secs(),
+                log: (e.status() >= 500).then(|| e.to_string()),
+            },
+            Self::Config(e) => fault(ServerFault::Misconfigured, format!("configuration: {e}")),
+            Self::Storage(e) => fault(ServerFault::Storage, format!("storage: {e}")),
+            Self::Internal(e) => fault(ServerFault::Internal, format!("internal: {e}")),
+            Self::NotFound(path) => Answer {
+                status: 404,
+                body: json!({ "error": "not_found", "detail": format!("no route for {path}") }),
+                retry_after: None,
+                log: None,
+            },
+        }
+    }
+
+    /// The response for this error: status, JSON body and, for rate limits and every 503, the
+    /// headers SDKs read. This is the one place server errors are logged.
+    pub(crate) fn into_response(self, path: &str) -> worker::Result<Response> {
+        let answer = self.answer();
+        if let Some(log) = &answer.log {
+            worker::console_error!("{path}: {log}");
+        }
+        let rate_limited = matches!(self, Self::Ingest(IngestError::RateLimited { .. }));
+        render(&answer, rate_limited).or_else(|e| {
+            worker::console_error!("{path}: could not build the error response: {e}");
+            Response::error("error", answer.status)
+        })
+    }
+}
+
+fn render(answer: &Answer, rate_limited: bool) -> worker::Result<Response> {
+    let mut resp = json_response(&answer.body, answer.status)?;
+    if let Some(secs) = answer.retry_after {
+        let headers = resp.headers_mut();
+        headers.set("Retry-After", &secs.to_string())?;
+        if rate_limited {
+            headers.set("X-Sentry-Rate-Limits", &format!("{secs}::key"))?;
+        }
+    }
+    with_cors(resp)
 }

@@ -4,16 +4,18 @@
 
 use backstop_core::auth::{authenticate_ingest, dsn_key, parse_sentry_auth};
 use backstop_core::config::{Config, ProjectConfig};
-use backstop_core::envelope::parse_envelope;
+use backstop_core::envelope::{parse_envelope, probe_envelope_header};
 use backstop_core::error::IngestError;
 use backstop_core::ingest::{plan_envelope, plan_store, IngestPlan};
 use backstop_core::rate_limit::RateDecision;
-use backstop_core::size::{check_declared_length, decode_body, BodyCounter, ContentEncoding};
+use backstop_core::size::{
+    check_complete, check_declared_length, decode_body, BodyCounter, ContentEncoding,
+};
 use backstop_core::stats::{Outcome, UNKNOWN_PROJECT};
 use backstop_protocol::Dsn;
 use futures_util::StreamExt;
-use serde_json::json;
-use worker::{Env, Request, Response};
+use serde_json::{json, Value};
+use worker::{ByteStream, Env, Request, Response};
 
 use crate::error::AppError;
 use crate::http::{json_response, with_cors};
@@ -74,22 +76,6 @@ async fn ingest(
         .headers()
         .get("X-Sentry-Auth")?
         .and_then(|h| parse_sentry_auth(&h).key);
-
-    // A key in the URL or a header is checked (and rate limited) before the body is read.
-    let mut admitted: Option<(&ProjectConfig, RateDecision)> = None;
-    if let Some(project) = project_id.as_deref() {
-        let keys = [query_key.as_deref(), header_key.as_deref()];
-        if keys.iter().any(Option::is_some) {
-            let p = authenticate_ingest(config, project, &keys)?;
-            admitted = Some((
-                p,
-                take_token(env, project, keys.iter().flatten().next().copied(), p).await?,
-            ));
-        } else if config.project(project).is_none() {
-            return Err(IngestError::UnknownProject(project.chars().take(64).collect()).into());
-        }
-    }
-
     let limits = &config.limits;
     let (body_limit, decoded_limit) = match endpoint {
         Endpoint::Envelope | Endpoint::Tunnel => {
@@ -101,7 +87,56 @@ async fn ingest(
         ),
     };
     let encoding = ContentEncoding::parse(req.headers().get("Content-Encoding")?.as_deref())?;
-    let body = read_body(&mut req, body_limit).await?;
+    let declared = req
+        .headers()
+        .get("Content-Length")?
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    // Sizes are checked before anything is read.
+    check_declared_length(declared, body_limit)?;
+    let mut body = BodyReader::new(&mut req, declared, body_limit);
+
+    // A key in the URL or a header is checked (and rate limited) before the body is read; a
+    // key only in the envelope header's DSN (the tunnel, some SDKs) as soon as the header line
+    // has arrived, before the rest is read, decompressed or parsed.
+    let mut admitted: Option<RateDecision> = None;
+    let url_keys = [query_key.as_deref(), header_key.as_deref()];
+    if let Some(project) = project_id.as_deref() {
+        if url_keys.iter().any(Option::is_some) {
+            let p = authenticate_ingest(config, project, &url_keys)?;
+            admitted =
+                Some(take_token(env, project, url_keys.iter().flatten().next().copied(), p).await?);
+        } else if config.project(project).is_none() {
+            return Err(IngestError::UnknownProject(project.chars().take(64).collect()).into());
+        } else if endpoint == Endpoint::Store {
+            return Err(IngestError::MissingAuth.into());
+        }
+    }
+    if admitted.is_none() {
+        let header = loop {
+            if let Some(header) = probe_envelope_header(encoding, body.received(), limits)? {
+                break Some(header);
+            }
+            if !body.pull().await? {
+                // The whole body is in without a newline: the full parse below judges it.
+                break None;
+            }
+        };
+        if let Some(header) = header {
+            let dsn = header
+                .get("dsn")
+                .and_then(Value::as_str)
+                .ok_or(IngestError::MissingAuth)?;
+            if endpoint == Endpoint::Tunnel {
+                *project_id = Some(tunnel_project(dsn)?);
+            }
+            let project = project_id.clone().unwrap_or_default();
+            let key = dsn_key(Some(dsn), &project)?;
+            let p = authenticate_ingest(config, &project, &[key.as_deref()])?;
+            admitted = Some(take_token(env, &project, key.as_deref(), p).await?);
+        }
+    }
+
+    let body = body.finish().await?;
     let body = decode_body(encoding, body, decoded_limit)?;
     let mut new_id = random_event_id;
 
@@ -113,9 +148,7 @@ async fn ingest(
     if endpoint == Endpoint::Tunnel {
         // The tunnel only forwards to this worker's own ingest, for a project configured here.
         let dsn = envelope_dsn.ok_or(IngestError::MissingAuth)?;
-        let dsn = Dsn::parse(dsn)
-            .map_err(|e| IngestError::InvalidEnvelope(format!("envelope header dsn: {e}")))?;
-        *project_id = Some(dsn.project_id);
+        *project_id = Some(tunnel_project(dsn)?);
     }
     let project = project_id.clone().unwrap_or_default();
     let dsn_key = dsn_key(envelope_dsn, &project)?;
@@ -126,7 +159,7 @@ async fn ingest(
     ];
     let project_config = authenticate_ingest(config, &project, &keys)?;
     let decision = match admitted {
-        Some((_, decision)) => decision,
+        Some(decision) => decision,
         None => {
             take_token(
                 env,
@@ -150,6 +183,13 @@ async fn ingest(
             .set("X-Sentry-Rate-Limits", &format!("{secs}::key"))?;
     }
     Ok(with_cors(resp)?)
+}
+
+/// The project a tunnelled envelope is for, from its header's DSN.
+fn tunnel_project(dsn: &str) -> Result<String, IngestError> {
+    Dsn::parse(dsn)
+        .map(|d| d.project_id)
+        .map_err(|e| IngestError::InvalidEnvelope(format!("envelope header dsn: {e}")))
 }
 
 async fn take_token(
@@ -179,32 +219,65 @@ async fn store_plan(
     for ev in &plan.events {
         store::insert_event(env, project, &ev.summary, &ev.payload, now_ms, inline_limit).await?;
     }
-    for (seq, a) in plan.attachments.iter().enumerate() {
-        store::insert_attachment(env, project, seq, a, now_ms).await?;
+    let batch = random_event_id();
+    for (i, a) in plan.attachments.iter().enumerate() {
+        store::insert_attachment(env, project, a, &format!("{now_ms}-{batch}-{i}"), now_ms).await?;
     }
-    store::count_items(env, project, plan, now_ms).await
+    Ok(store::count_items(env, project, plan, now_ms).await?)
 }
 
-/// Reads the body, refusing it on `Content-Length` before reading and, without a length, as
-/// soon as the streamed bytes pass the limit.
-async fn read_body(req: &mut Request, limit: u64) -> Result<Vec<u8>, AppError> {
-    let declared = req
-        .headers()
-        .get("Content-Length")?
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    check_declared_length(declared, limit)?;
-    let capacity = usize::try_from(declared.unwrap_or(0).min(limit)).unwrap_or(0);
-    let mut body = Vec::with_capacity(capacity);
-    let Ok(mut stream) = req.stream() else {
-        return Ok(body);
-    };
-    let mut counter = BodyCounter::new(limit);
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk?;
-        counter.add(chunk.len())?;
-        body.extend_from_slice(&chunk);
+/// Reads a request body chunk by chunk, refusing it as soon as the streamed bytes pass the
+/// limit. A stream that breaks off, or ends before its `Content-Length`, is the client's
+/// [`IngestError::IncompleteBody`], never a storage error.
+struct BodyReader {
+    stream: Option<ByteStream>,
+    declared: Option<u64>,
+    counter: BodyCounter,
+    bytes: Vec<u8>,
+}
+
+impl BodyReader {
+    fn new(req: &mut Request, declared: Option<u64>, limit: u64) -> Self {
+        let capacity = usize::try_from(declared.unwrap_or(0).min(limit)).unwrap_or(0);
+        Self {
+            // No stream means no body.
+            stream: req.stream().ok(),
+            declared,
+            counter: BodyCounter::new(limit),
+            bytes: Vec::with_capacity(capacity),
+        }
     }
-    Ok(body)
+
+    /// What has arrived so far.
+    fn received(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Reads the next chunk; `false` at the end of the body.
+    async fn pull(&mut self) -> Result<bool, IngestError> {
+        let Some(stream) = self.stream.as_mut() else {
+            return Ok(false);
+        };
+        match stream.next().await {
+            None => {
+                self.stream = None;
+                Ok(false)
+            }
+            Some(Err(_)) => Err(IngestError::incomplete(self.declared, self.counter.seen())),
+            Some(Ok(chunk)) => {
+                self.counter.add(chunk.len())?;
+                self.bytes.extend_from_slice(&chunk);
+                Ok(true)
+            }
+        }
+    }
+
+    /// Reads the rest and returns the whole body.
+    async fn finish(mut self) -> Result<Vec<u8>, IngestError> {
+        while self.pull().await? {}
+        check_complete(self.declared, self.counter.seen())?;
+        Ok(self.bytes)
+    }
 }
 
 /// A random event id for events that come without one (ids need no cryptographic strength).

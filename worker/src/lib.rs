@@ -32,19 +32,15 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
     let path = req.path();
     match route(req, &env, &ctx).await {
         Ok(resp) => Ok(resp),
-        Err(e) => {
-            if matches!(e, AppError::Storage(_)) {
-                worker::console_error!("{path}: {e}");
-            }
-            e.into_response()
-        }
+        Err(e) => e.into_response(&path),
     }
 }
 
-/// Whether `path` is the configured tunnel path (an invalid configuration has no tunnel).
+/// Whether `path` is the tunnel path. Under an invalid configuration it is the path the
+/// configuration names (or the default), so the tunnel answers 503 with `Retry-After` (SDKs
+/// keep and retry the events) instead of 404 (on which they drop them).
 fn is_tunnel(env: &Env, path: &str) -> bool {
-    config::load(env)
-        .is_ok_and(|c| c.ingest.tunnel_path.trim_end_matches('/') == path.trim_end_matches('/'))
+    config::tunnel_path(env).trim_end_matches('/') == path.trim_end_matches('/')
 }
 
 async fn route(req: Request, env: &Env, ctx: &Context) -> Result<Response, AppError> {

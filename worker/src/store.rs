@@ -1,17 +1,25 @@
 //! D1 and R2 access: the index row per event, issues, per-minute outcome counts.
 //! Every statement is parameterised; all values come from core types.
+//!
+//! D1 hands numbers to JavaScript as `f64`, so every number stored saturates below 2^53
+//! ([`n`], and `MIN(..., MAX_STORED_INT)` where SQL adds), and rows are read leniently: numbers
+//! as any number, repaired into range, and a row that still does not read is skipped with a
+//! log line, so one bad row never takes a list down.
 
 use backstop_core::event::EventSummary;
 use backstop_core::ingest::{AttachmentPlan, IngestPlan};
 use backstop_core::query::EventQuery;
 use backstop_core::session::crash_free_rate;
-use backstop_core::stats::{minute_bucket, Outcome};
-use serde::{Deserialize, Serialize};
+use backstop_core::stats::{
+    add_stored, minute_bucket, stored_int, stored_int_from_f64, Outcome, MAX_STORED_INT,
+};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use wasm_bindgen::JsValue;
-use worker::{D1Database, Env};
+use worker::{D1Database, D1Result, Env};
 
-use crate::error::AppError;
+use crate::error::StorageError;
 
 /// D1 binding name.
 pub(crate) const DB: &str = "DB";
@@ -26,8 +34,9 @@ pub(crate) fn s(v: &str) -> JsValue {
     JsValue::from_str(v)
 }
 
+/// A number to bind, saturated at what D1 round-trips.
 pub(crate) fn n(v: u64) -> JsValue {
-    JsValue::from_f64(v as f64)
+    JsValue::from_f64(stored_int(v) as f64)
 }
 
 pub(crate) fn opt(v: Option<u64>) -> JsValue {
@@ -40,32 +49,29 @@ pub(crate) async fn count_outcome(
     project: &str,
     outcome: Outcome,
     now_ms: u64,
-) -> Result<(), AppError> {
+) -> Result<(), StorageError> {
     db(env)?
-        .prepare(
+        .prepare(format!(
             "INSERT INTO stats (project, minute, reason, count) VALUES (?1, ?2, ?3, 1)
-             ON CONFLICT (project, minute, reason) DO UPDATE SET count = count + 1",
-        )
+             ON CONFLICT (project, minute, reason) DO UPDATE SET count = MIN(count + 1, {MAX_STORED_INT})"
+        ))
         .bind(&[s(project), n(minute_bucket(now_ms)), s(outcome.as_str())])?
         .run()
         .await?;
     Ok(())
 }
 
-/// Keeps an attachment in R2 and indexes it under its event.
+/// Keeps an attachment in R2 and indexes it under its event, as the event's next `seq`: an
+/// event's attachments may arrive in several envelopes, and none may replace another.
+/// `r2_name` makes the R2 key unique (the `seq` is only known once the row is written).
 pub(crate) async fn insert_attachment(
     env: &Env,
     project: &str,
-    seq: usize,
     a: &AttachmentPlan<'_>,
+    r2_name: &str,
     now_ms: u64,
-) -> Result<(), AppError> {
-    let owner = if a.event_id.is_empty() {
-        format!("none-{now_ms}")
-    } else {
-        a.event_id.clone()
-    };
-    let key = format!("attachments/{project}/{owner}/{seq}");
+) -> Result<(), StorageError> {
+    let key = format!("attachments/{project}/{}/{r2_name}", a.event_id);
     env.bucket(BUCKET)?
         .put(&key, a.payload.to_vec())
         .execute()
@@ -73,13 +79,12 @@ pub(crate) async fn insert_attachment(
     db(env)?
         .prepare(
             "INSERT INTO attachments (project, event_id, seq, filename, content_type, size, r2_key, received_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-             ON CONFLICT (project, event_id, seq) DO NOTHING",
+             SELECT ?1, ?2, COALESCE(MAX(seq) + 1, 0), ?3, ?4, ?5, ?6, ?7
+             FROM attachments WHERE project = ?1 AND event_id = ?2",
         )
         .bind(&[
             s(project),
             s(&a.event_id),
-            n(seq as u64),
             s(&a.filename),
             s(&a.content_type),
             n(a.payload.len() as u64),
@@ -92,18 +97,33 @@ pub(crate) async fn insert_attachment(
 }
 
 /// Adds a plan's counters: items by type (`item:<type>`), the SDK's own drops
-/// (`client:<reason>:<category>`, by quantity) and release health, in one batch.
+/// (`client:<reason>:<category>`, by quantity), the items dropped here
+/// (`dropped:<reason>:<type>`) and release health, in one batch.
 pub(crate) async fn count_items(
     env: &Env,
     project: &str,
     plan: &IngestPlan<'_>,
     now_ms: u64,
-) -> Result<(), AppError> {
+) -> Result<(), StorageError> {
     let db = db(env)?;
     let minute = n(minute_bucket(now_ms));
-    let add = "INSERT INTO stats (project, minute, reason, count) VALUES (?1, ?2, ?3, ?4)
-               ON CONFLICT (project, minute, reason) DO UPDATE SET count = count + excluded.count";
+    let add = format!(
+        "INSERT INTO stats (project, minute, reason, count) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (project, minute, reason) DO UPDATE SET
+            count = MIN(count + excluded.count, {MAX_STORED_INT})"
+    );
+    let add = add.as_str();
     let mut statements = Vec::new();
+    let mut dropped: std::collections::BTreeMap<String, u64> = Default::default();
+    for d in &plan.dropped {
+        *dropped.entry(d.stat_key()).or_default() += 1;
+    }
+    for (key, count) in &dropped {
+        statements.push(
+            db.prepare(add)
+                .bind(&[s(project), minute.clone(), s(key), n(*count)])?,
+        );
+    }
     for (item, count) in &plan.item_counts {
         statements.push(db.prepare(add).bind(&[
             s(project),
@@ -123,13 +143,15 @@ pub(crate) async fn count_items(
     }
     for c in &plan.sessions {
         statements.push(
-            db.prepare(
+            db.prepare(format!(
                 "INSERT INTO sessions (project, release, environment, minute, started, errored, crashed, abnormal)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                  ON CONFLICT (project, release, environment, minute) DO UPDATE SET
-                    started = started + excluded.started, errored = errored + excluded.errored,
-                    crashed = crashed + excluded.crashed, abnormal = abnormal + excluded.abnormal",
-            )
+                    started = MIN(started + excluded.started, {MAX_STORED_INT}),
+                    errored = MIN(errored + excluded.errored, {MAX_STORED_INT}),
+                    crashed = MIN(crashed + excluded.crashed, {MAX_STORED_INT}),
+                    abnormal = MIN(abnormal + excluded.abnormal, {MAX_STORED_INT})"
+            ))
             .bind(&[
                 s(project),
                 s(&c.release),
@@ -157,7 +179,7 @@ pub(crate) async fn insert_event(
     payload: &Value,
     received_ms: u64,
     inline_limit: u64,
-) -> Result<bool, AppError> {
+) -> Result<bool, StorageError> {
     let raw = payload.to_string();
     let size = raw.len() as u64;
     let (inline, r2_key) = if size <= inline_limit {
@@ -206,17 +228,17 @@ pub(crate) async fn insert_event(
         .await?;
     let changed = inserted.meta()?.and_then(|m| m.changes).unwrap_or(0) > 0;
     if changed {
-        db.prepare(
+        db.prepare(format!(
             "INSERT INTO issues (project, fingerprint, title, culprit, level, count, first_seen, last_seen, last_event_id)
              VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?6, ?7)
              ON CONFLICT (project, fingerprint) DO UPDATE SET
-                count = count + 1,
+                count = MIN(count + 1, {MAX_STORED_INT}),
                 last_seen = max(last_seen, excluded.last_seen),
                 last_event_id = excluded.last_event_id,
                 title = excluded.title,
                 culprit = excluded.culprit,
-                level = excluded.level",
-        )
+                level = excluded.level"
+        ))
         .bind(&[
             s(project),
             s(&summary.fingerprint),
@@ -232,6 +254,33 @@ pub(crate) async fn insert_event(
     Ok(changed)
 }
 
+/// Reads a stored number leniently (see the module doc): any number, repaired into range.
+fn num<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Number(v) => v.as_u64().map_or_else(
+            || stored_int_from_f64(v.as_f64().unwrap_or(0.0)),
+            stored_int,
+        ),
+        Value::String(v) => v.trim().parse::<f64>().map_or(0, stored_int_from_f64),
+        _ => 0,
+    })
+}
+
+/// Rows one by one: a row that does not read as `T` is skipped with a log line.
+fn rows<T: DeserializeOwned>(result: &D1Result, what: &str) -> Result<Vec<T>, StorageError> {
+    let raw: Vec<Value> = result.results()?;
+    Ok(raw
+        .into_iter()
+        .filter_map(|row| read_row(row, what))
+        .collect())
+}
+
+fn read_row<T: DeserializeOwned>(row: Value, what: &str) -> Option<T> {
+    serde_json::from_value(row)
+        .map_err(|e| worker::console_error!("skipping a {what} row that does not read: {e}"))
+        .ok()
+}
+
 /// One issue as the API returns it.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct IssueRow {
@@ -239,14 +288,17 @@ pub(crate) struct IssueRow {
     title: String,
     culprit: String,
     level: String,
+    #[serde(deserialize_with = "num")]
     count: u64,
+    #[serde(deserialize_with = "num")]
     first_seen: u64,
+    #[serde(deserialize_with = "num")]
     last_seen: u64,
     last_event_id: String,
 }
 
 /// Issues of a project, most recently seen first.
-pub(crate) async fn list_issues(env: &Env, project: &str) -> Result<Vec<IssueRow>, AppError> {
+pub(crate) async fn list_issues(env: &Env, project: &str) -> Result<Vec<IssueRow>, StorageError> {
     let r = db(env)?
         .prepare(
             "SELECT fingerprint, title, culprit, level, count, first_seen, last_seen, last_event_id
@@ -255,14 +307,16 @@ pub(crate) async fn list_issues(env: &Env, project: &str) -> Result<Vec<IssueRow
         .bind(&[s(project)])?
         .all()
         .await?;
-    Ok(r.results()?)
+    rows(&r, "issue")
 }
 
 /// One event's index row as the API returns it.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct EventRow {
     event_id: String,
+    #[serde(deserialize_with = "num")]
     received_at: u64,
+    #[serde(deserialize_with = "num")]
     timestamp: u64,
     level: String,
     kind: String,
@@ -273,6 +327,7 @@ pub(crate) struct EventRow {
     fingerprint: String,
     title: String,
     culprit: String,
+    #[serde(deserialize_with = "num")]
     size: u64,
     release: String,
     environment: String,
@@ -288,7 +343,7 @@ pub(crate) async fn list_events(
     env: &Env,
     project: &str,
     q: &EventQuery,
-) -> Result<Vec<EventRow>, AppError> {
+) -> Result<Vec<EventRow>, StorageError> {
     let like = q.like_pattern();
     let sql = format!(
         "SELECT {EVENT_COLUMNS} FROM events
@@ -310,7 +365,7 @@ pub(crate) async fn list_events(
         ])?
         .all()
         .await?;
-    Ok(r.results()?)
+    rows(&r, "event")
 }
 
 #[derive(Deserialize)]
@@ -328,16 +383,18 @@ pub(crate) async fn get_event(
     env: &Env,
     project: &str,
     event_id: &str,
-) -> Result<Option<Value>, AppError> {
+) -> Result<Option<Value>, StorageError> {
     let sql = format!(
         "SELECT {EVENT_COLUMNS}, tags, frames, payload, payload_r2_key FROM events WHERE project = ?1 AND event_id = ?2"
     );
-    let row: Option<EventDetailRow> = db(env)?
+    let row: Option<Value> = db(env)?
         .prepare(sql)
         .bind(&[s(project), s(event_id)])?
         .first(None)
         .await?;
-    let Some(row) = row else { return Ok(None) };
+    let Some(row) = row.and_then(|r| read_row::<EventDetailRow>(r, "event")) else {
+        return Ok(None);
+    };
     let raw = match (row.payload, row.payload_r2_key) {
         (Some(p), _) => p,
         (None, Some(key)) => match env.bucket(BUCKET)?.get(&key).execute().await? {
@@ -349,16 +406,16 @@ pub(crate) async fn get_event(
         },
         (None, None) => String::from("null"),
     };
-    let mut event = serde_json::to_value(&row.row).map_err(|e| AppError::Storage(e.to_string()))?;
+    let mut event = serde_json::to_value(&row.row).map_err(|e| StorageError(e.to_string()))?;
     event["frames"] = serde_json::from_str(&row.frames).unwrap_or(Value::Array(Vec::new()));
     event["tags"] = serde_json::from_str(&row.tags).unwrap_or(Value::Object(Default::default()));
     let payload: Value = serde_json::from_str(&raw).unwrap_or(Value::Null);
-    let attachments: Vec<AttachmentRow> = db(env)?
+    let r = db(env)?
         .prepare("SELECT seq, filename, content_type, size FROM attachments WHERE project = ?1 AND event_id = ?2 ORDER BY seq")
         .bind(&[s(project), s(event_id)])?
         .all()
-        .await?
-        .results()?;
+        .await?;
+    let attachments: Vec<AttachmentRow> = rows(&r, "attachment")?;
     event["attachments"] = serde_json::to_value(&attachments).unwrap_or(Value::Array(Vec::new()));
     Ok(Some(
         serde_json::json!({ "event": event, "payload": payload }),
@@ -367,9 +424,11 @@ pub(crate) async fn get_event(
 
 #[derive(Debug, Serialize, Deserialize)]
 struct AttachmentRow {
+    #[serde(deserialize_with = "num")]
     seq: u64,
     filename: String,
     content_type: String,
+    #[serde(deserialize_with = "num")]
     size: u64,
 }
 
@@ -379,19 +438,21 @@ pub(crate) async fn get_attachment(
     project: &str,
     event_id: &str,
     seq: u64,
-) -> Result<Option<(String, String, Vec<u8>)>, AppError> {
+) -> Result<Option<(String, String, Vec<u8>)>, StorageError> {
     #[derive(Deserialize)]
     struct Row {
         filename: String,
         content_type: String,
         r2_key: String,
     }
-    let row: Option<Row> = db(env)?
+    let row: Option<Value> = db(env)?
         .prepare("SELECT filename, content_type, r2_key FROM attachments WHERE project = ?1 AND event_id = ?2 AND seq = ?3")
         .bind(&[s(project), s(event_id), n(seq)])?
         .first(None)
         .await?;
-    let Some(row) = row else { return Ok(None) };
+    let Some(row) = row.and_then(|r| read_row::<Row>(r, "attachment")) else {
+        return Ok(None);
+    };
     let Some(obj) = env.bucket(BUCKET)?.get(&row.r2_key).execute().await? else {
         return Ok(None);
     };
@@ -404,8 +465,10 @@ pub(crate) async fn get_attachment(
 
 #[derive(Debug, Serialize, Deserialize)]
 struct StatRow {
+    #[serde(deserialize_with = "num")]
     minute: u64,
     reason: String,
+    #[serde(deserialize_with = "num")]
     count: u64,
 }
 
@@ -413,59 +476,75 @@ struct StatRow {
 struct SessionRow {
     release: String,
     environment: String,
+    #[serde(deserialize_with = "num")]
     started: u64,
+    #[serde(deserialize_with = "num")]
     errored: u64,
+    #[serde(deserialize_with = "num")]
     crashed: u64,
+    #[serde(deserialize_with = "num")]
     abnormal: u64,
 }
 
 /// Outcome totals and per-minute counts of the last 24 hours, items by type, the SDKs' own
-/// drops, and release health (crash-free rate per release).
-pub(crate) async fn stats(env: &Env, project: &str, now_ms: u64) -> Result<Value, AppError> {
+/// drops, the items dropped here, and release health (crash-free rate per release).
+pub(crate) async fn stats(env: &Env, project: &str, now_ms: u64) -> Result<Value, StorageError> {
     let since = minute_bucket(now_ms).saturating_sub(24 * 3600 * 1000);
     let db = db(env)?;
-    let rows: Vec<StatRow> = db
+    let r = db
         .prepare("SELECT minute, reason, count FROM stats WHERE project = ?1 AND minute >= ?2 ORDER BY minute, reason")
         .bind(&[s(project), n(since)])?
         .all()
-        .await?
-        .results()?;
+        .await?;
+    let rows_: Vec<StatRow> = rows(&r, "stats")?;
     let mut totals = serde_json::Map::new();
     for o in Outcome::ALL {
-        let sum: u64 = rows
+        let sum = rows_
             .iter()
             .filter(|r| r.reason == o.as_str())
-            .map(|r| r.count)
-            .sum();
+            .fold(0, |acc, r| add_stored(acc, r.count));
         totals.insert(o.as_str().into(), sum.into());
     }
-    let mut items = serde_json::Map::new();
+    let mut items: std::collections::BTreeMap<String, u64> = Default::default();
     let mut discarded: std::collections::BTreeMap<(String, String), u64> = Default::default();
-    for r in &rows {
+    let mut dropped: std::collections::BTreeMap<(String, String), u64> = Default::default();
+    for r in &rows_ {
+        let split = |rest: &str| {
+            let (a, b) = rest.split_once(':').unwrap_or((rest, ""));
+            (a.to_string(), b.to_string())
+        };
         if let Some(item) = r.reason.strip_prefix("item:") {
-            let entry = items.entry(item.to_string()).or_insert(Value::from(0u64));
-            *entry = Value::from(entry.as_u64().unwrap_or(0) + r.count);
+            let entry = items.entry(item.to_string()).or_default();
+            *entry = add_stored(*entry, r.count);
         } else if let Some(rest) = r.reason.strip_prefix("client:") {
-            let (reason, category) = rest.split_once(':').unwrap_or((rest, ""));
-            *discarded
-                .entry((reason.to_string(), category.to_string()))
-                .or_default() += r.count;
+            let entry = discarded.entry(split(rest)).or_default();
+            *entry = add_stored(*entry, r.count);
+        } else if let Some(rest) = r.reason.strip_prefix("dropped:") {
+            let entry = dropped.entry(split(rest)).or_default();
+            *entry = add_stored(*entry, r.count);
         }
     }
     let client_discarded: Vec<Value> = discarded
         .into_iter()
         .map(|((reason, category), quantity)| serde_json::json!({ "reason": reason, "category": category, "quantity": quantity }))
         .collect();
-    let sessions: Vec<SessionRow> = db
-        .prepare(
-            "SELECT release, environment, SUM(started) AS started, SUM(errored) AS errored, SUM(crashed) AS crashed,
-                    SUM(abnormal) AS abnormal
-             FROM sessions WHERE project = ?1 AND minute >= ?2 GROUP BY release, environment ORDER BY release",
-        )
+    let dropped_items: Vec<Value> = dropped
+        .into_iter()
+        .map(|((reason, item), quantity)| serde_json::json!({ "reason": reason, "item": item, "quantity": quantity }))
+        .collect();
+    // TOTAL (a float) never fails on overflow as SUM does; the reader repairs it into range.
+    let r = db
+        .prepare(format!(
+            "SELECT release, environment, MIN(TOTAL(started), {MAX_STORED_INT}) AS started,
+                    MIN(TOTAL(errored), {MAX_STORED_INT}) AS errored,
+                    MIN(TOTAL(crashed), {MAX_STORED_INT}) AS crashed,
+                    MIN(TOTAL(abnormal), {MAX_STORED_INT}) AS abnormal
+             FROM sessions WHERE project = ?1 AND minute >= ?2 GROUP BY release, environment ORDER BY release"
+        ))
         .bind(&[s(project), n(since)])?
         .all()
-        .await?
-        .results()?;
+        .await?;
+    let sessions: Vec<SessionRow> = rows(&r, "sessions")?;
     let sessions: Vec<Value> = sessions
         .into_iter()
         .map(|r| {
@@ -475,7 +554,7 @@ pub(crate) async fn stats(env: &Env, project: &str, now_ms: u64) -> Result<Value
             v
         })
         .collect();
-    let minutes: Vec<&StatRow> = rows.iter().filter(|r| !r.reason.contains(':')).collect();
+    let minutes: Vec<&StatRow> = rows_.iter().filter(|r| !r.reason.contains(':')).collect();
     Ok(serde_json::json!({
         "project": project,
         "since": since,
@@ -483,6 +562,7 @@ pub(crate) async fn stats(env: &Env, project: &str, now_ms: u64) -> Result<Value
         "minutes": minutes,
         "items": items,
         "client_discarded": client_discarded,
+        "dropped_items": dropped_items,
         "sessions": sessions,
     }))
 }

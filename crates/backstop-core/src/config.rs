@@ -108,6 +108,19 @@ pub struct RawConfig {
     pub ingest_json: Option<String>,
 }
 
+impl RawConfig {
+    /// The tunnel path these values name, even when they are invalid as a whole (the default
+    /// when `BACKSTOP_INGEST` names none or cannot be read): an invalid deployment must still
+    /// recognise its tunnel and answer it 503 with `Retry-After`, since SDKs drop events on 404.
+    pub fn tunnel_path(&self) -> String {
+        self.ingest_json
+            .as_deref()
+            .and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok())
+            .and_then(|v| v.get("tunnel_path")?.as_str().map(str::to_string))
+            .unwrap_or_else(|| IngestOptions::default().tunnel_path)
+    }
+}
+
 /// Validated configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -365,6 +378,34 @@ mod tests {
         ] {
             r.ingest_json = Some(format!(r#"{{"tunnel_path":"{path}"}}"#));
             assert_eq!(Config::from_raw(&r).is_ok(), ok, "{path}");
+        }
+    }
+
+    #[test]
+    fn an_invalid_config_still_names_its_tunnel() {
+        let cases = [
+            ("no ingest options", None, "/tunnel"),
+            ("unreadable options", Some("{nope"), "/tunnel"),
+            (
+                "options with an unknown field",
+                Some(r#"{"tunnel_path":"/t","x":1}"#),
+                "/t",
+            ),
+            (
+                "an invalid tunnel path",
+                Some(r#"{"tunnel_path":"/api/t"}"#),
+                "/api/t",
+            ),
+        ];
+        for (name, ingest, want) in cases {
+            let r = RawConfig {
+                env: Some("production".into()),
+                admin_token: Some(DEV_ADMIN_TOKEN.into()),
+                ingest_json: ingest.map(str::to_string),
+                ..RawConfig::default()
+            };
+            assert!(Config::from_raw(&r).is_err(), "{name}: invalid as a whole");
+            assert_eq!(r.tunnel_path(), want, "{name}");
         }
     }
 }
