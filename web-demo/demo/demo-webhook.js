@@ -103,7 +103,7 @@
   }
 
   /* Sends like a provider (no CORS) and waits until the deliveries API shows the delivery. */
-  function send(label, from, attachmentBytes) {
+  function send(key, label, from, attachmentBytes) {
     var nonce = Math.random().toString(16).slice(2, 10);
     var path = route.prefix + 'inbound/' + nonce;
     var wh = webhookBody(from, label, attachmentBytes);
@@ -121,7 +121,7 @@
           var li = log(label + ': ' + (d.status === 'delivered' ? 'passed through to the origin' : d.status === 'held' || d.status === 'failed' ? 'held by Backstop (not lost)' : d.status),
             fields, d.status === 'delivered' ? null : { href: collector + '/webhooks/#token=' + encodeURIComponent(ADMIN), text: 'See it on the webhooks dashboard →' });
           li.setAttribute('data-delivery-status', d.status);
-          li.id = 'wh-result-' + (attachmentBytes ? 'big' : 'small');
+          li.id = 'wh-result-' + key;
           return { delivery: d, sha256: digest, size: wh.body.length };
         });
     });
@@ -143,9 +143,9 @@
     });
   }
 
-  guard(buttons.small, function () { return send('small webhook', 'alice@example.com', 0); });
+  guard(buttons.small, function () { return send('small', 'small webhook', 'alice@example.com', 1700); });
   guard(buttons.big, function () {
-    return send('large webhook', 'bob@example.com', 3 * 1024 * 1024).then(function (r) {
+    return send('big', 'large webhook', 'bob@example.com', 3 * 1024 * 1024).then(function (r) {
       held = { id: r.delivery.id, sha256: r.sha256, size: r.size };
       buttons.replay.disabled = false;
     });
