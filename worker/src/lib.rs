@@ -51,10 +51,11 @@ async fn route(req: Request, env: &Env, ctx: &Context) -> Result<Response, AppEr
         return Ok(preflight()?);
     }
     match (method, segments.as_slice()) {
-        (Method::Get, ["demo", "api", "fail"]) => Ok(json_response(
+        // CORS: the demo page may be served by another origin, as a real site is.
+        (Method::Get, ["demo", "api", "fail"]) => Ok(http::with_cors(json_response(
             &json!({ "error": "demo_failure", "detail": "this endpoint always fails, so the demo can show a failed fetch" }),
             500,
-        )?),
+        )?)?),
         (Method::Get, ["healthz"]) => Ok(json_response(&json!({ "ok": true }), 200)?),
         (_, ["api", "webhooks", ..]) => webhook::handle_api(req, env).await,
         (method, ["api", project, rest @ ..]) if is_valid_project_id(project) => {
