@@ -4,7 +4,7 @@ import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
-import { startWorker, adminGet, DEV_PUBLIC_KEY, DEV_ADMIN_TOKEN } from './lib/harness.mjs';
+import { startWorker, adminGet, eventually, DEV_PUBLIC_KEY, DEV_ADMIN_TOKEN } from './lib/harness.mjs';
 
 const KEY = DEV_PUBLIC_KEY;
 const WRONG_KEY = 'ffffffffffffffffffffffffffffffff';
@@ -220,6 +220,8 @@ describe('ingest defects: invalid configuration', () => {
     assert.ok(Number(api.headers.get('retry-after')) > 0);
     const text = await api.text();
     assert.doesNotMatch(text, /ADMIN_TOKEN|local development|BACKSTOP_/, text);
-    assert.match(w.logs(), /local development admin token/, 'the reason is in the log');
+    // The worker's log lines reach wrangler's output a moment after the answer.
+    const logged = await eventually(() => /local development admin token/.test(w.logs()), 5_000);
+    assert.ok(logged, `the reason is in the log:\n${w.logs()}`);
   });
 });
