@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use backstop_core::webhook::storage::{next_part, part_bytes};
+
 use futures_util::future::{select, Either};
 use futures_util::pin_mut;
 use worker::js_sys::{self, Array, Promise, Reflect, Uint8Array};
@@ -11,9 +13,6 @@ use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::web_sys::{self, ReadableStream, ReadableStreamDefaultReader};
 use worker::{Bucket, Data, Delay, HttpMetadata};
-
-/// R2 multipart parts (all but the last) must be at least 5 MiB.
-const PART_BYTES: u64 = 5 * 1024 * 1024;
 
 /// The body of the incoming request as a stream (`None` for an empty body).
 pub(super) fn request_body(req: &worker::Request) -> Option<ReadableStream> {
@@ -118,7 +117,8 @@ pub(super) async fn stored(p: &Promise) -> Result<u64, StoreError> {
 
 /// Streams a body into R2 under `key` and returns its size. With a known length (a
 /// `Content-Length` request, or a tee branch of one) it is one `put`; without one (chunked) it
-/// is a multipart upload of ≥ 5 MiB parts assembled from JS chunks, refused past `max_bytes`.
+/// is a multipart upload of equal parts (5 MiB, see `part_bytes`) cut from JS chunks, refused
+/// past `max_bytes`.
 pub(super) async fn store_stream(
     bucket: &Bucket,
     key: &str,
@@ -156,12 +156,15 @@ pub(super) async fn store_stream(
         .execute()
         .await
         .map_err(failed)?;
+    let part_bytes = part_bytes(max_bytes);
     let uploaded = async {
         let reader = body
             .get_reader()
             .dyn_into::<ReadableStreamDefaultReader>()
             .map_err(|_| StoreError::Failed("body is not readable".into()))?;
+        let js_err = |e: JsValue| StoreError::Failed(js_text(&e));
         let mut parts = Vec::new();
+        // Chunks (and the rest of the last cut, as a Blob) not yet uploaded; they stay in JS.
         let mut chunks = Array::new();
         let mut pending: u64 = 0;
         let mut total: u64 = 0;
@@ -170,25 +173,28 @@ pub(super) async fn store_stream(
             let (done, chunk) = read_chunk(&reader).await.map_err(StoreError::Failed)?;
             if let Some(chunk) = chunk {
                 let n = u64::from(chunk.byte_length());
-                total += n;
-                pending += n;
+                total = total.saturating_add(n);
+                pending = pending.saturating_add(n);
                 if total > max_bytes {
                     let _ = reader.cancel();
                     return Err(StoreError::TooLarge);
                 }
                 chunks.push(&chunk);
             }
-            if pending >= PART_BYTES || (done && (pending > 0 || parts.is_empty())) {
-                let blob = web_sys::Blob::new_with_u8_array_sequence(&chunks)
-                    .map_err(|e| StoreError::Failed(js_text(&e)))?;
+            // R2 refuses parts of unequal sizes at `complete()`: cut exactly, keep the rest.
+            while let Some(size) = next_part(pending, done, parts.len(), part_bytes) {
+                let blob = web_sys::Blob::new_with_u8_array_sequence(&chunks).map_err(js_err)?;
+                let cut = size as f64;
+                let part_blob = blob.slice_with_f64_and_f64(0.0, cut).map_err(js_err)?;
+                let rest = blob.slice_with_f64(cut).map_err(js_err)?;
                 let part = upload
-                    .upload_part(number, Data::ReadableStream(blob.stream()))
+                    .upload_part(number, Data::ReadableStream(part_blob.stream()))
                     .await
                     .map_err(failed)?;
                 parts.push(part);
                 number = number.saturating_add(1);
-                chunks = Array::new();
-                pending = 0;
+                chunks = Array::of1(&rest);
+                pending = pending.saturating_sub(size);
             }
             if done {
                 break;

@@ -7,8 +7,8 @@
 //! Everything here is pure: [`config`] (routes and alert settings), [`decision`] (hold or
 //! forward, how to read the origin's answer), [`delivery`] (ids, statuses, retry schedule,
 //! replay idempotency), [`hints`] (who sent it), [`headers`] (what travels), [`alert`] (when to
-//! alert, and why alerts cannot loop), [`query`] (the listing API). The worker's
-//! `webhook` module only moves bytes and rows.
+//! alert, and why alerts cannot loop), [`query`] (the listing API), [`storage`] (R2 part sizes,
+//! numbers D1 keeps exactly). The worker's `webhook` module only moves bytes and rows.
 
 pub mod alert;
 pub mod config;
@@ -17,6 +17,7 @@ pub mod delivery;
 pub mod headers;
 pub mod hints;
 pub mod query;
+pub mod storage;
 
 use serde_json::{json, Value};
 
