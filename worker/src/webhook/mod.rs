@@ -118,10 +118,11 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
 }
 
 async fn sweep(env: &Env) -> Result<(), Fail> {
-    use backstop_core::webhook::delivery::{plan_attempt, AttemptKind};
+    use backstop_core::webhook::delivery::{plan_attempt, AttemptKind, SweepFilter};
     let cfg = load_config(env)?;
     let now = worker::Date::now().as_millis();
-    for row in store::sweep_candidates(env, now).await? {
+    let filter = SweepFilter::new(&cfg.routes, now);
+    for row in store::sweep_candidates(env, &filter).await? {
         let due = plan_attempt(
             &row.state(),
             AttemptKind::Retry,
@@ -129,7 +130,10 @@ async fn sweep(env: &Env) -> Result<(), Fail> {
             now,
         );
         if due.is_ok() {
-            delivery_object::schedule(env, &row.id, now).await?;
+            // One delivery's object failing must not stop the others from being scheduled.
+            if let Err(e) = delivery_object::schedule(env, &row.id, now).await {
+                worker::console_error!("sweep could not schedule {}: {}", row.id, e.0);
+            }
         }
     }
     Ok(())

@@ -4,8 +4,11 @@
 use backstop_core::stats::minute_bucket;
 use backstop_core::webhook::alert::AlertRecord;
 use backstop_core::webhook::decision::{stats_reason, stats_scope, HoldReason};
-use backstop_core::webhook::delivery::{DeliveryState, DeliveryStatus, Transition};
+use backstop_core::webhook::delivery::{
+    DeliveryState, DeliveryStatus, SweepFilter, Transition, SWEEP_BATCH,
+};
 use backstop_core::webhook::query::DeliveryQuery;
+use backstop_core::webhook::storage::{d1_int, lenient_opt_u64, lenient_u64};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use worker::wasm_bindgen::JsValue;
@@ -13,7 +16,7 @@ use worker::{D1Database, D1PreparedStatement, Env};
 
 use super::Fail;
 
-use crate::store::{n, opt, s};
+use crate::store::s;
 
 fn db(env: &Env) -> Result<D1Database, Fail> {
     Ok(crate::store::db(env)?)
@@ -23,6 +26,16 @@ fn opt_s(v: Option<&str>) -> JsValue {
     v.map_or(JsValue::NULL, s)
 }
 
+/// A number as bound: saturated at 2^53 - 1, the largest D1 returns exactly (a larger one
+/// comes back as a float, and a declared `Content-Length` can be anything).
+fn n(v: u64) -> JsValue {
+    crate::store::n(d1_int(v))
+}
+
+fn opt(v: Option<u64>) -> JsValue {
+    v.map_or(JsValue::NULL, n)
+}
+
 /// A delivery row as stored and as the API returns it (without headers and payload key).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(super) struct DeliveryRow {
@@ -30,19 +43,28 @@ pub(super) struct DeliveryRow {
     pub(super) route: String,
     pub(super) method: String,
     pub(super) path: String,
+    #[serde(deserialize_with = "lenient_u64")]
     pub(super) received_at: u64,
+    #[serde(default, deserialize_with = "lenient_opt_u64")]
     pub(super) size: Option<u64>,
     pub(super) content_type: String,
     pub(super) sender: String,
     pub(super) status: String,
     pub(super) reason: Option<String>,
+    #[serde(default, deserialize_with = "lenient_opt_u64")]
     pub(super) limit_bytes: Option<u64>,
+    #[serde(default, deserialize_with = "lenient_opt_u64")]
     pub(super) origin_status: Option<u64>,
     pub(super) origin_error: String,
+    #[serde(deserialize_with = "lenient_u64")]
     pub(super) attempts: u64,
+    #[serde(deserialize_with = "lenient_u64")]
     pub(super) replays: u64,
+    #[serde(default, deserialize_with = "lenient_opt_u64")]
     pub(super) next_attempt_at: Option<u64>,
+    #[serde(default, deserialize_with = "lenient_opt_u64")]
     pub(super) last_attempt_at: Option<u64>,
+    #[serde(default, deserialize_with = "lenient_opt_u64")]
     pub(super) delivered_at: Option<u64>,
     #[serde(deserialize_with = "int_bool")]
     pub(super) payload_kept: bool,
@@ -202,7 +224,7 @@ pub(super) async fn list_deliveries(
         ])?
         .all()
         .await?;
-    Ok(r.results()?)
+    Ok(lenient_rows(r.results()?, "list"))
 }
 
 /// Records one attempt.
@@ -287,20 +309,57 @@ pub(super) async fn apply_transition(
     Ok(())
 }
 
-/// Candidates for the sweep: size holds (a raised limit may unblock them) and retries whose
-/// alarm is more than a minute late.
-pub(super) async fn sweep_candidates(env: &Env, now_ms: u64) -> Result<Vec<DeliveryRow>, Fail> {
+/// What the sweep schedules (`SweepFilter`, oldest first, at most `SWEEP_BATCH`): retries
+/// whose alarm is overdue and size holds that their route's current limit unblocks. The query
+/// applies the whole rule, so holds that wait for a person never fill the batch.
+pub(super) async fn sweep_candidates(
+    env: &Env,
+    filter: &SweepFilter,
+) -> Result<Vec<DeliveryRow>, Fail> {
     let r = db(env)?
         .prepare(format!(
-            "SELECT {COLUMNS} FROM webhook_deliveries
-             WHERE (status = 'held' AND reason IN ('oversize', 'origin_too_large') AND payload_key IS NOT NULL)
-                OR (status = 'failed' AND next_attempt_at < ?1)
-             ORDER BY received_at LIMIT 200"
+            "SELECT {COLUMNS} FROM webhook_deliveries AS d
+             WHERE d.payload_key IS NOT NULL AND (
+                (d.status = 'failed' AND d.next_attempt_at < ?1
+                 AND d.route IN (SELECT value FROM json_each(?2)))
+                OR (d.status = 'held' AND d.reason IN ('oversize', 'origin_too_large')
+                 AND d.size IS NOT NULL
+                 AND EXISTS (SELECT 1 FROM json_each(?3) AS l
+                     WHERE json_extract(l.value, '$[0]') = d.route
+                       AND d.size <= json_extract(l.value, '$[1]')
+                       AND (d.limit_bytes IS NULL OR d.limit_bytes <> json_extract(l.value, '$[1]')))))
+             ORDER BY d.received_at LIMIT ?4"
         ))
-        .bind(&[n(now_ms.saturating_sub(60_000))])?
+        .bind(&[
+            n(filter.overdue_before),
+            s(&filter.routes_json()),
+            s(&filter.size_limits_json()),
+            n(u64::from(SWEEP_BATCH)),
+        ])?
         .all()
         .await?;
-    Ok(r.results()?)
+    Ok(lenient_rows(r.results()?, "sweep"))
+}
+
+/// Delivery rows read one by one: a row that does not read (written by an older version, or
+/// by hand) is logged and left out, so one bad row never takes a listing down.
+fn lenient_rows(raw: Vec<Value>, what: &str) -> Vec<DeliveryRow> {
+    raw.into_iter()
+        .filter_map(|v| {
+            let id = v
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or("?")
+                .to_string();
+            match serde_json::from_value::<DeliveryRow>(v) {
+                Ok(row) => Some(row),
+                Err(e) => {
+                    worker::console_error!("{what}: delivery row {id} does not read: {e}");
+                    None
+                }
+            }
+        })
+        .collect()
 }
 
 /// Claims an alert key; `true` when this caller is the first (the key is the primary key, so

@@ -11,6 +11,7 @@
 
 use super::config::Route;
 use super::decision::{HoldReason, Verdict};
+use super::storage::d1_int;
 
 /// Slack when deciding whether a retry is due (alarms fire a little early or late).
 const DUE_SLACK_MS: u64 = 1_000;
@@ -203,6 +204,78 @@ pub fn plan_attempt(
                 replay_number: None,
             })
         }
+    }
+}
+
+/// How late a scheduled retry must be before the cron sweep takes it over (its alarm was lost).
+pub const SWEEP_OVERDUE_MS: u64 = 60_000;
+
+/// The most deliveries one sweep schedules. The store selects only eligible rows
+/// ([`SweepFilter`]), so holds that wait for a person never use up the batch; what is left over
+/// waits for the next sweep (a scheduled row leaves the selection once its attempt is recorded).
+pub const SWEEP_BATCH: u32 = 200;
+
+/// What the cron sweep schedules, as data the store filters by in its query: a `failed`
+/// delivery whose retry is overdue, and a size hold that its route's current `body_limit`
+/// unblocks. Both need the payload and a configured route. It mirrors [`plan_attempt`] for a
+/// retry, except that a retry counts only once it is [`SWEEP_OVERDUE_MS`] late (until then its
+/// alarm is expected to fire).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SweepFilter {
+    /// A `failed` delivery whose `next_attempt_at` is before this is overdue.
+    pub overdue_before: u64,
+    /// Names of the configured routes.
+    pub routes: Vec<String>,
+    /// Routes on which a limit change can unblock a size hold (Backstop retries on them and
+    /// they name a `body_limit`), with that limit as stored ([`d1_int`]), so that it compares
+    /// with the `limit_bytes` of stored rows.
+    pub size_limits: Vec<(String, u64)>,
+}
+
+impl SweepFilter {
+    /// The filter for a sweep at `now_ms` with these routes.
+    pub fn new(routes: &[Route], now_ms: u64) -> Self {
+        Self {
+            overdue_before: now_ms.saturating_sub(SWEEP_OVERDUE_MS),
+            routes: routes.iter().map(|r| r.name.clone()).collect(),
+            size_limits: routes
+                .iter()
+                .filter(|r| r.hold_answer.backstop_retries())
+                .filter_map(|r| Some((r.name.clone(), d1_int(r.body_limit?))))
+                .collect(),
+        }
+    }
+
+    /// Whether the sweep schedules this delivery of `route` (what the store's query selects).
+    pub fn is_eligible(&self, route: &str, state: &DeliveryState) -> bool {
+        if !state.has_payload {
+            return false;
+        }
+        match state.status {
+            DeliveryStatus::Failed => {
+                state
+                    .next_attempt_at
+                    .is_some_and(|at| at < self.overdue_before)
+                    && self.routes.iter().any(|r| r == route)
+            }
+            DeliveryStatus::Held => {
+                state.reason.is_some_and(HoldReason::is_size_hold)
+                    && self.size_limits.iter().any(|(r, limit)| {
+                        r == route && is_unblocked(state.size, state.limit_at_hold, Some(*limit))
+                    })
+            }
+            _ => false,
+        }
+    }
+
+    /// [`Self::routes`] as a JSON array of names, for the store's query.
+    pub fn routes_json(&self) -> String {
+        serde_json::json!(self.routes).to_string()
+    }
+
+    /// [`Self::size_limits`] as a JSON array of `[name, limit]`, for the store's query.
+    pub fn size_limits_json(&self) -> String {
+        serde_json::json!(self.size_limits).to_string()
     }
 }
 
@@ -656,6 +729,162 @@ mod tests {
             plan_attempt(&early, AttemptKind::Retry, Some(&r), 5_000),
             Err(Skip::NotDue)
         );
+    }
+
+    #[test]
+    fn the_sweep_selects_only_what_it_would_retry() {
+        let limited = route(r#","body_limit":"100""#);
+        let mut other = route(r#","body_limit":"100","hold_response":{"status":503}"#);
+        other.name = "asks".into();
+        let mut unlimited = route("");
+        unlimited.name = "open".into();
+        let routes = [limited.clone(), other, unlimited];
+        let now = 10_000_000;
+        let f = SweepFilter::new(&routes, now);
+        assert_eq!(f.overdue_before, now - SWEEP_OVERDUE_MS);
+        assert_eq!(f.size_limits, vec![("r".to_string(), 100)]);
+        assert_eq!(f.routes_json(), r#"["r","asks","open"]"#);
+        assert_eq!(f.size_limits_json(), r#"[["r",100]]"#);
+
+        let size_hold = |size, at_hold| DeliveryState {
+            size: Some(size),
+            limit_at_hold: at_hold,
+            ..state(DeliveryStatus::Held, Some(Oversize), 0)
+        };
+        let failed_at = |at| DeliveryState {
+            next_attempt_at: Some(at),
+            ..state(DeliveryStatus::Failed, Some(Unreachable), 1)
+        };
+        let cases = [
+            (
+                "r",
+                size_hold(200, Some(100)),
+                false,
+                "over the limit, limit unchanged: waits for a person",
+            ),
+            (
+                "r",
+                size_hold(90, Some(100)),
+                false,
+                "fits, but the limit did not change since the hold",
+            ),
+            (
+                "r",
+                size_hold(90, Some(50)),
+                true,
+                "the limit was raised and it fits",
+            ),
+            (
+                "r",
+                size_hold(200, Some(50)),
+                false,
+                "raised, still too small",
+            ),
+            (
+                "r",
+                size_hold(90, None),
+                true,
+                "the origin said 413; the config now names a fitting limit",
+            ),
+            (
+                "asks",
+                size_hold(90, Some(50)),
+                false,
+                "the senders retry on this route",
+            ),
+            (
+                "open",
+                size_hold(90, Some(50)),
+                false,
+                "no limit configured",
+            ),
+            (
+                "gone",
+                size_hold(90, Some(50)),
+                false,
+                "route no longer configured",
+            ),
+            (
+                "r",
+                DeliveryState {
+                    has_payload: false,
+                    ..size_hold(90, Some(50))
+                },
+                false,
+                "payload gone",
+            ),
+            (
+                "r",
+                DeliveryState {
+                    reason: Some(OriginRejected),
+                    ..size_hold(90, Some(50))
+                },
+                false,
+                "a rejection waits for a person",
+            ),
+            (
+                "r",
+                failed_at(now - SWEEP_OVERDUE_MS - 1),
+                true,
+                "a retry whose alarm was lost",
+            ),
+            (
+                "open",
+                failed_at(now - 3_600_000),
+                true,
+                "on any configured route",
+            ),
+            (
+                "r",
+                failed_at(now - SWEEP_OVERDUE_MS),
+                false,
+                "late, but not a minute late yet",
+            ),
+            ("r", failed_at(now + 5_000), false, "not due"),
+            (
+                "gone",
+                failed_at(now - 3_600_000),
+                false,
+                "route no longer configured",
+            ),
+            (
+                "r",
+                state(DeliveryStatus::Delivered, None, 1),
+                false,
+                "delivered",
+            ),
+            (
+                "r",
+                state(DeliveryStatus::Exhausted, Some(OriginError), 3),
+                false,
+                "exhausted",
+            ),
+        ];
+        for (name, s, want, why) in cases {
+            assert_eq!(f.is_eligible(name, &s), want, "{why}");
+            if want {
+                // Whatever the sweep selects, the delivery's object will attempt.
+                let r = routes.iter().find(|r| r.name == name);
+                assert!(
+                    plan_attempt(&s, AttemptKind::Retry, r, now).is_ok(),
+                    "{why}"
+                );
+            }
+        }
+
+        // More than a batch of holds that wait for a person, older than one that is eligible:
+        // the eligible one is still in the first batch.
+        let mut rows: Vec<(&str, DeliveryState)> = (0..=SWEEP_BATCH + 50)
+            .map(|_| ("r", size_hold(200, Some(100))))
+            .collect();
+        rows.push(("r", failed_at(now - 120_000)));
+        let batch: Vec<_> = rows
+            .iter()
+            .filter(|(name, s)| f.is_eligible(name, s))
+            .take(SWEEP_BATCH as usize)
+            .collect();
+        assert_eq!(batch.len(), 1, "only the eligible row");
+        assert_eq!(batch[0].1.status, DeliveryStatus::Failed);
     }
 
     #[test]
