@@ -201,6 +201,9 @@ fn run_target(
         for line in BufReader::new(err).lines().map_while(Result::ok) {
             if let Some((n, s)) = done_line(&line) {
                 (done_runs, fuzzed_secs) = (Some(n), Some(s));
+            } else if let Some(n) = executed_units(&line) {
+                // Printed also when libFuzzer stops early (a crash, or SIGUSR1), without `Done`.
+                done_runs = done_runs.or(Some(n));
             }
             if tail.len() == TAIL_LINES {
                 tail.pop_front();
@@ -232,6 +235,14 @@ fn run_target(
     })
 }
 
+/// `stat::number_of_executed_units: 1234567` → 1234567.
+fn executed_units(line: &str) -> Option<u64> {
+    let n = line
+        .trim()
+        .strip_prefix("stat::number_of_executed_units:")?;
+    n.trim().parse().ok()
+}
+
 /// `Done 1234567 runs in 60 second(s)` → (1234567, 60).
 fn done_line(line: &str) -> Option<(u64, u64)> {
     let rest = line.trim().strip_prefix("Done ")?;
@@ -258,5 +269,10 @@ mod tests {
         for (line, want, why) in cases {
             assert_eq!(done_line(line), want, "{why}");
         }
+        assert_eq!(
+            executed_units("stat::number_of_executed_units: 4242"),
+            Some(4242),
+            "final stats"
+        );
     }
 }
