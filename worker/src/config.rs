@@ -20,6 +20,7 @@ fn raw(env: &Env) -> RawConfig {
         projects_json: text(env, "BACKSTOP_PROJECTS"),
         limits_json: text(env, "BACKSTOP_LIMITS"),
         ingest_json: text(env, "BACKSTOP_INGEST"),
+        faults_json: text(env, "BACKSTOP_FAULTS"),
     }
 }
 

@@ -70,11 +70,14 @@ struct Answer {
 }
 
 impl AppError {
-    fn answer(&self) -> Answer {
+    fn answer(&self, storage_retry_after: Option<u64>) -> Answer {
         let fault = |f: ServerFault, log: String| Answer {
             status: f.status(),
             body: f.body(),
-            retry_after: f.retry_after_secs(),
+            retry_after: match f {
+                ServerFault::Storage => storage_retry_after.or(f.retry_after_secs()),
+                _ => f.retry_after_secs(),
+            },
             log: Some(log),
         };
         match self {
@@ -103,9 +106,15 @@ impl AppError {
     }
 
     /// The response for this error: status, JSON body and, for rate limits and every 503, the
-    /// headers SDKs read. This is the one place server errors are logged.
-    pub(crate) fn into_response(self, path: &str) -> worker::Result<Response> {
-        let answer = self.answer();
+    /// headers SDKs read. This is the one place server errors are logged. `storage_retry_after`
+    /// is the configured `Retry-After` of storage errors (the default when the configuration
+    /// cannot be read).
+    pub(crate) fn into_response(
+        self,
+        path: &str,
+        storage_retry_after: Option<u64>,
+    ) -> worker::Result<Response> {
+        let answer = self.answer(storage_retry_after);
         if let Some(log) = &answer.log {
             worker::console_error!("{path}: {log}");
         }

@@ -6,6 +6,7 @@
 mod api;
 mod config;
 mod error;
+mod fault;
 mod http;
 mod ingest;
 #[expect(
@@ -32,7 +33,12 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
     let path = req.path();
     match route(req, &env, &ctx).await {
         Ok(resp) => Ok(resp),
-        Err(e) => e.into_response(&path),
+        Err(e) => {
+            let storage_retry_after = config::load(&env)
+                .ok()
+                .map(|c| c.ingest.storage_retry_after_secs);
+            e.into_response(&path, storage_retry_after)
+        }
     }
 }
 

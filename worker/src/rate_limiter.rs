@@ -3,10 +3,12 @@
 
 use std::cell::RefCell;
 
+use backstop_core::fault::FaultKind;
 use backstop_core::rate_limit::{RateDecision, RateLimitConfig, TokenBucket};
 use worker::{durable_object, DurableObject, Env, Method, Request, RequestInit, Response, State};
 
 use crate::error::AppError;
+use crate::fault;
 
 /// Durable Object binding name.
 pub(crate) const BINDING: &str = "RATE_LIMITER";
@@ -65,12 +67,24 @@ pub(crate) async fn check(
             .durable_object(BINDING)?
             .id_from_name(&format!("{project}:{key}"))?
             .get_stub()?;
+        // Under a test fault window the object is sent a body it refuses: a real call that
+        // fails (see `fault.rs`).
+        let body = if fault::is_active(env, FaultKind::RateLimiter) {
+            "null".to_string()
+        } else {
+            serde_json::to_string(cfg)?
+        };
         let mut init = RequestInit::new();
-        init.with_method(Method::Post)
-            .with_body(Some(serde_json::to_string(cfg)?.into()));
+        init.with_method(Method::Post).with_body(Some(body.into()));
         let mut resp = stub
             .fetch_with_request(Request::new_with_init("https://rate-limiter/take", &init)?)
             .await?;
+        if resp.status_code() != 200 {
+            return Err(worker::Error::RustError(format!(
+                "rate limiter answered {}",
+                resp.status_code()
+            )));
+        }
         resp.json::<RateDecision>().await
     };
     match attempt.await {

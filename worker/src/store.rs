@@ -7,6 +7,7 @@
 //! log line, so one bad row never takes a list down.
 
 use backstop_core::event::EventSummary;
+use backstop_core::fault::FaultKind;
 use backstop_core::ingest::{AttachmentPlan, IngestPlan};
 use backstop_core::query::EventQuery;
 use backstop_core::session::crash_free_rate;
@@ -17,17 +18,34 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use wasm_bindgen::JsValue;
-use worker::{D1Database, D1Result, Env};
+use worker::{Bucket, D1Database, D1Result, Env};
 
 use crate::error::StorageError;
+use crate::fault;
 
 /// D1 binding name.
 pub(crate) const DB: &str = "DB";
 /// R2 binding name.
 pub(crate) const BUCKET: &str = "BUCKET";
 
+/// The D1 binding; every statement goes through it (the webhook guard's too), so a test fault
+/// window is applied here, once.
 pub(crate) fn db(env: &Env) -> Result<D1Database, worker::Error> {
-    env.d1(DB)
+    let db = env.d1(DB)?;
+    if fault::is_active(env, FaultKind::D1) {
+        return fault::failing_d1(db);
+    }
+    Ok(db)
+}
+
+/// The R2 binding; every object access goes through it (the webhook guard's too), so a test
+/// fault window is applied here, once.
+pub(crate) fn bucket(env: &Env) -> Result<Bucket, worker::Error> {
+    let bucket = env.bucket(BUCKET)?;
+    if fault::is_active(env, FaultKind::R2) {
+        return fault::failing_bucket(bucket);
+    }
+    Ok(bucket)
 }
 
 pub(crate) fn s(v: &str) -> JsValue {
@@ -72,10 +90,7 @@ pub(crate) async fn insert_attachment(
     now_ms: u64,
 ) -> Result<(), StorageError> {
     let key = format!("attachments/{project}/{}/{r2_name}", a.event_id);
-    env.bucket(BUCKET)?
-        .put(&key, a.payload.to_vec())
-        .execute()
-        .await?;
+    bucket(env)?.put(&key, a.payload.to_vec()).execute().await?;
     db(env)?
         .prepare(
             "INSERT INTO attachments (project, event_id, seq, filename, content_type, size, r2_key, received_at)
@@ -186,10 +201,7 @@ pub(crate) async fn insert_event(
         (s(&raw), JsValue::NULL)
     } else {
         let key = format!("events/{project}/{}.json", summary.event_id);
-        env.bucket(BUCKET)?
-            .put(&key, raw.into_bytes())
-            .execute()
-            .await?;
+        bucket(env)?.put(&key, raw.into_bytes()).execute().await?;
         (JsValue::NULL, s(&key))
     };
     let tags = serde_json::to_string(&summary.tags).unwrap_or_else(|_| "{}".into());
@@ -397,7 +409,7 @@ pub(crate) async fn get_event(
     };
     let raw = match (row.payload, row.payload_r2_key) {
         (Some(p), _) => p,
-        (None, Some(key)) => match env.bucket(BUCKET)?.get(&key).execute().await? {
+        (None, Some(key)) => match bucket(env)?.get(&key).execute().await? {
             Some(obj) => match obj.body() {
                 Some(body) => body.text().await?,
                 None => String::from("null"),
@@ -453,7 +465,7 @@ pub(crate) async fn get_attachment(
     let Some(row) = row.and_then(|r| read_row::<Row>(r, "attachment")) else {
         return Ok(None);
     };
-    let Some(obj) = env.bucket(BUCKET)?.get(&row.r2_key).execute().await? else {
+    let Some(obj) = bucket(env)?.get(&row.r2_key).execute().await? else {
         return Ok(None);
     };
     let bytes = match obj.body() {

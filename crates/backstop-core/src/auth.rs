@@ -110,6 +110,7 @@ mod tests {
             projects_json: Some(format!(r#"{{"1":{{"public_key":"{KEY}"}}}}"#)),
             limits_json: None,
             ingest_json: None,
+            faults_json: None,
         })
         .unwrap()
     }

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::fault::Faults;
 use crate::rate_limit::RateLimitConfig;
 
 /// Public key of the seeded local project `1` (documented in the README; refused in production).
@@ -62,6 +63,9 @@ pub struct IngestOptions {
     /// Path of the same-origin tunnel endpoint for SDKs' `tunnel` option. It must not contain
     /// the words "sentry" or "monitoring" (ad blockers match them) and must not be under `/api/`.
     pub tunnel_path: String,
+    /// `Retry-After` of a 503 `storage_unavailable`, in seconds (1 to 3600): SDKs wait at least
+    /// this long before resending what storage could not keep.
+    pub storage_retry_after_secs: u64,
 }
 
 impl Default for IngestOptions {
@@ -69,6 +73,9 @@ impl Default for IngestOptions {
         Self {
             store_transactions: false,
             tunnel_path: "/tunnel".into(),
+            storage_retry_after_secs: crate::error::ServerFault::Storage
+                .retry_after_secs()
+                .unwrap_or(30),
         }
     }
 }
@@ -106,6 +113,8 @@ pub struct RawConfig {
     pub limits_json: Option<String>,
     /// `BACKSTOP_INGEST` as JSON text.
     pub ingest_json: Option<String>,
+    /// `BACKSTOP_FAULTS` as JSON text (tests only).
+    pub faults_json: Option<String>,
 }
 
 impl RawConfig {
@@ -134,6 +143,8 @@ pub struct Config {
     pub limits: Limits,
     /// Item handling and the tunnel.
     pub ingest: IngestOptions,
+    /// Test-only fault windows (none unless local).
+    pub faults: Faults,
 }
 
 /// Why the configuration is refused (the worker answers 503 with this text).
@@ -160,6 +171,9 @@ pub enum ConfigError {
     /// Ingest options invalid.
     #[error("BACKSTOP_INGEST is not valid: {0}")]
     InvalidIngest(String),
+    /// Fault windows invalid, or set outside local dev.
+    #[error("BACKSTOP_FAULTS is not valid: {0}")]
+    InvalidFaults(String),
 }
 
 impl Config {
@@ -241,6 +255,12 @@ impl Config {
                 ingest.tunnel_path
             )));
         }
+        if !(1..=3600).contains(&ingest.storage_retry_after_secs) {
+            return Err(ConfigError::InvalidIngest(
+                "storage_retry_after_secs must be 1 to 3600".into(),
+            ));
+        }
+        let faults = Faults::parse(environment, raw.faults_json.as_deref())?;
         if environment == Environment::Production {
             if admin_token == DEV_ADMIN_TOKEN {
                 return Err(ConfigError::DevCredentialsInProduction("admin token"));
@@ -255,6 +275,7 @@ impl Config {
             projects,
             limits,
             ingest,
+            faults,
         })
     }
 
@@ -284,6 +305,7 @@ mod tests {
             projects_json: Some(projects.into()),
             limits_json: None,
             ingest_json: None,
+            faults_json: None,
         }
     }
 

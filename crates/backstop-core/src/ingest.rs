@@ -266,6 +266,7 @@ mod tests {
             projects_json: None,
             limits_json: None,
             ingest_json: Some(ingest.into()),
+            faults_json: None,
         })
         .unwrap()
     }

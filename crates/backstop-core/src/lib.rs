@@ -34,6 +34,8 @@ pub mod error;
 #[cfg(feature = "server")]
 pub mod event;
 #[cfg(feature = "server")]
+pub mod fault;
+#[cfg(feature = "server")]
 pub mod item;
 #[cfg(feature = "server")]
 pub mod query;

@@ -10,7 +10,7 @@ use backstop_core::webhook::WebhookError;
 use serde_json::{json, Value};
 use worker::{Env, Method, Request, Response};
 
-use super::{delivery_object, js, json_answer, load_config, store, Fail, BUCKET};
+use super::{delivery_object, js, json_answer, load_config, store, Fail};
 
 /// Serves one API request.
 pub(super) async fn handle(req: Request, env: &Env) -> Result<Response, Fail> {
@@ -104,8 +104,7 @@ async fn payload(env: &Env, id: &str) -> Result<Response, Fail> {
         .payload_key
         .as_deref()
         .ok_or(WebhookError::PayloadGone)?;
-    let object = env
-        .bucket(BUCKET)?
+    let object = crate::store::bucket(env)?
         .get(key)
         .execute()
         .await?

@@ -22,7 +22,7 @@ use worker::{
     State,
 };
 
-use super::{alert, error_answer, js, load_config, proxy, store, Fail, BUCKET};
+use super::{alert, error_answer, js, load_config, proxy, store, Fail};
 
 /// Durable Object binding name.
 const BINDING: &str = "WEBHOOK_DELIVERY";
@@ -198,8 +198,7 @@ impl WebhookDelivery {
         let (Some(route), Some(key)) = (route, row.payload_key.as_deref()) else {
             return Err(WebhookError::PayloadGone.into());
         };
-        let object = env
-            .bucket(BUCKET)?
+        let object = crate::store::bucket(env)?
             .get(key)
             .execute()
             .await?

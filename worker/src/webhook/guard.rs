@@ -24,7 +24,7 @@ use worker::web_sys::{self, ReadableStream};
 use worker::{Context, Env, Request, Response};
 
 use super::js::{self, StoreError};
-use super::{alert, delivery_object, json_answer, proxy, store, Fail, BUCKET};
+use super::{alert, delivery_object, json_answer, proxy, store, Fail};
 
 /// Handles one request on `route`.
 pub(super) async fn handle(
@@ -277,7 +277,7 @@ async fn record_passed(
         worker::console_error!("could not record passed delivery {id}: {}", e.0);
     }
     if let Copy::R2(_) = copy {
-        if let Ok(bucket) = env.bucket(BUCKET) {
+        if let Ok(bucket) = crate::store::bucket(&env) {
             if let Err(e) = bucket.delete(payload_key(&id)).await {
                 worker::console_warn!("could not drop the copy of {id}: {e}");
             }
@@ -303,7 +303,7 @@ struct Held<'a> {
 impl Held<'_> {
     /// Starts streaming the body to R2.
     fn store(&self, body: Option<ReadableStream>, known_len: Option<u64>) -> Promise {
-        match self.env.bucket(BUCKET) {
+        match crate::store::bucket(self.env) {
             Ok(bucket) => js::store_in_background(
                 bucket,
                 payload_key(self.id),
@@ -318,10 +318,8 @@ impl Held<'_> {
 
     /// Writes an in-memory copy to R2 (the origin did not take the body).
     async fn store_copy(&self, buffer: &Promise) -> Result<u64, StoreError> {
-        let bucket = self
-            .env
-            .bucket(BUCKET)
-            .map_err(|e| StoreError::Failed(e.to_string()))?;
+        let bucket =
+            crate::store::bucket(self.env).map_err(|e| StoreError::Failed(e.to_string()))?;
         js::store_buffer(&bucket, &payload_key(self.id), buffer, self.content_type).await
     }
 
@@ -386,7 +384,7 @@ impl Held<'_> {
         duration_ms: Option<u64>,
     ) -> Result<Response, Fail> {
         let key = payload_key(self.id);
-        let prefix = match self.env.bucket(BUCKET) {
+        let prefix = match crate::store::bucket(self.env) {
             Ok(bucket) => payload_prefix(&bucket, &key).await,
             Err(_) => Vec::new(),
         };
@@ -413,7 +411,7 @@ impl Held<'_> {
             payload_key: Some(&key),
         };
         if let Err(e) = store::insert_delivery(self.env, &row).await {
-            if let Ok(bucket) = self.env.bucket(BUCKET) {
+            if let Ok(bucket) = crate::store::bucket(self.env) {
                 let _ = bucket.delete(&key).await;
             }
             store::count_logged(self.env, &self.route.name, stats_reason::UNSTORED, self.now).await;

@@ -25,9 +25,6 @@ use worker::{event, Context, Env, Request, Response, ScheduleContext, ScheduledE
 use crate::error::AppError;
 use crate::http::{json_response, with_cors};
 
-/// R2 binding name (shared with ingest).
-const BUCKET: &str = "BUCKET";
-
 /// A failure inside the guard: a [`WebhookError`], whatever produced it.
 #[derive(Debug)]
 pub(crate) struct Fail(pub(crate) WebhookError);
