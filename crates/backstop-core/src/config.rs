@@ -404,6 +404,68 @@ mod tests {
     }
 
     #[test]
+    fn storage_retry_after_and_faults_are_validated() {
+        let local = |ingest: Option<&str>, faults: Option<&str>| RawConfig {
+            ingest_json: ingest.map(str::to_string),
+            faults_json: faults.map(str::to_string),
+            ..raw("local", DEV_ADMIN_TOKEN, "")
+        };
+        let window = r#"{"r2": {"from": 1, "until": 2}}"#;
+        let cases = [
+            (local(None, None), Some(30), "default Retry-After"),
+            (
+                local(Some(r#"{"storage_retry_after_secs": 2}"#), None),
+                Some(2),
+                "configured",
+            ),
+            (
+                local(Some(r#"{"storage_retry_after_secs": 0}"#), None),
+                None,
+                "zero",
+            ),
+            (
+                local(Some(r#"{"storage_retry_after_secs": 3601}"#), None),
+                None,
+                "over an hour",
+            ),
+            (
+                local(None, Some(window)),
+                Some(30),
+                "fault windows in local dev",
+            ),
+            (
+                RawConfig {
+                    faults_json: Some(window.into()),
+                    ..raw("production", "0123456789abcdef0123", "")
+                },
+                None,
+                "fault windows outside local dev",
+            ),
+        ];
+        for (r, want, msg) in cases {
+            let got = Config::from_raw(&r)
+                .ok()
+                .map(|c| c.ingest.storage_retry_after_secs);
+            assert_eq!(got, want, "{msg}");
+        }
+        let prod = |faults: Option<&str>| RawConfig {
+            faults_json: faults.map(str::to_string),
+            ..raw("production", "0123456789abcdef0123", "")
+        };
+        assert!(
+            Config::from_raw(&prod(None)).is_ok(),
+            "production without faults"
+        );
+        assert!(
+            matches!(
+                Config::from_raw(&prod(Some(window))),
+                Err(ConfigError::InvalidFaults(_))
+            ),
+            "production with faults is refused for them"
+        );
+    }
+
+    #[test]
     fn an_invalid_config_still_names_its_tunnel() {
         let cases = [
             ("no ingest options", None, "/tunnel"),
