@@ -161,6 +161,15 @@ describe('ingest defects', () => {
     assert.equal(none.status, 401);
   });
 
+  test('a request refused before its body is read is answered while the client is still sending', async () => {
+    const raw = await rawRequest(w.port, [
+      `POST /api/1/envelope/?sentry_key=${KEY} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 9007199254740993\r\n\r\n`,
+      '{}\n',
+    ], { end: false, timeoutMs: 8_000 });
+    assert.equal(statusOf(raw), 413, raw || 'no answer while the body was still open');
+    assert.match(raw, /"error":"too_large"/, raw);
+  });
+
   test('huge timestamps are clamped: listings and details keep answering', async () => {
     for (const ts of ['1e13', '1e300']) {
       const id = randomId();

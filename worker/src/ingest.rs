@@ -35,7 +35,7 @@ pub(crate) enum Endpoint {
 /// Handles one ingest request and counts its outcome, whatever it is. `project` is the URL's
 /// (none for the tunnel).
 pub(crate) async fn handle_ingest(
-    req: Request,
+    mut req: Request,
     env: &Env,
     config: &Config,
     project: Option<&str>,
@@ -43,7 +43,14 @@ pub(crate) async fn handle_ingest(
     now_ms: u64,
 ) -> Result<Response, AppError> {
     let mut counted = project.map(str::to_string);
-    let result = ingest(req, env, config, &mut counted, endpoint, now_ms).await;
+    let result = ingest(&mut req, env, config, &mut counted, endpoint, now_ms).await;
+    if result.is_err() {
+        // A request refused before (or while) its body is read: tell the runtime nobody will
+        // read the rest, rather than leave a client that keeps sending waiting for an answer.
+        if let Some(body) = req.inner().body().filter(|b| !b.locked()) {
+            let _ = body.cancel();
+        }
+    }
     let counted = counted.filter(|p| config.project(p).is_some());
     let counted = counted.as_deref().unwrap_or(UNKNOWN_PROJECT);
     let outcome = match &result {
@@ -60,7 +67,7 @@ pub(crate) async fn handle_ingest(
 }
 
 async fn ingest(
-    mut req: Request,
+    req: &mut Request,
     env: &Env,
     config: &Config,
     project_id: &mut Option<String>,
@@ -93,7 +100,7 @@ async fn ingest(
         .and_then(|v| v.trim().parse::<u64>().ok());
     // Sizes are checked before anything is read.
     check_declared_length(declared, body_limit)?;
-    let mut body = BodyReader::new(&mut req, declared, body_limit);
+    let mut body = BodyReader::new(req, declared, body_limit);
 
     // A key in the URL or a header is checked (and rate limited) before the body is read; a
     // key only in the envelope header's DSN (the tunnel, some SDKs) as soon as the header line
