@@ -429,7 +429,10 @@ mod tests {
     #[test]
     fn zero_positions_are_no_position() {
         let cases = [
-            ("@http://x/a.js line 0 > eval:1:2", "firefox eval origin at line 0"),
+            (
+                "@http://x/a.js line 0 > eval:1:2",
+                "firefox eval origin at line 0",
+            ),
             ("    at f (http://x/a.js:0:0)", "v8 location"),
             ("f@http://x/a.js:0:0", "gecko location"),
         ];
