@@ -440,7 +440,7 @@ function judge(c, res) {
 
 describe('hostile inputs', () => {
   let w; let app; let deadPort;
-  const tally = { inputs: 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0, documented508: 0, hangs: 0, closed: 0, reads: 0, readFailures: 0 };
+  const tally = { inputs: 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0, documented508: 0, hangs: 0, closed: 0, closedNames: [], reads: 0, readFailures: 0 };
   const failures = [];
   const brokenSince = new Map(); // poll path (without volatile params) -> {after: case name, answer}
 
@@ -525,7 +525,7 @@ describe('hostile inputs', () => {
         const res = await send(w, c.request);
         tally.inputs++;
         if (res.hang) tally.hangs++;
-        else if (res.status === null) tally.closed++;
+        else if (res.status === null) { tally.closed++; tally.closedNames.push(`${c.name} (${res.error})`); }
         else {
           const cls = `${String(res.status)[0]}xx`;
           tally[cls] = (tally[cls] ?? 0) + 1;
@@ -551,6 +551,7 @@ describe('hostile inputs', () => {
       console.log(`hostile battery: ${tally.inputs} inputs, ${tally['4xx']} 4xx, ${tally['2xx']} 2xx, ${tally['5xx']} 5xx, ${tally.hangs} hangs`
         + ` (5xx: ${tally.documented508} documented 508 loop_detected, ${unexpected5xx} other; ${tally.closed} closed without an answer by the HTTP layer;`
         + ` ${tally.reads} dashboard polls, ${tally.readFailures} not 200; ${failures.length} cases failed)`);
+      if (tally.closedNames.length) console.log(`closed without an answer: ${tally.closedNames.join('; ')}`);
       for (const [path, b] of brokenSince) console.log(`DASHBOARD POLL BROKEN: ${path} first failed after "${b.after}" (${b.count} failed polls${b.recovered ? `, answered 200 again after "${b.recovered}"` : ', never recovered'}): ${b.answer}`);
       for (const f of failures) console.log(`FAILED ${f.name}\n  request: ${f.request}\n  got: ${f.got}\n  problems: ${f.problems.join('; ')}`);
       assert.equal(tally.inputs, CASES.length);
