@@ -24,6 +24,9 @@ const KEY2 = 'e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1';
 const TOKEN = DEV_ADMIN_TOKEN;
 const MIB = 1024 * 1024;
 const TIMEOUT_MS = 20_000;
+// A 120 MB upload is streamed through the worker (and, on a guarded route, teed to R2) until the
+// limit is crossed: on two loaded cores that alone can take longer than an ordinary answer.
+const BIG_TIMEOUT_MS = 90_000;
 const BIG = 120 * MIB;
 const P53 = '9007199254740993'; // 2^53 + 1: not representable as a double
 const P64 = '18446744073709551616'; // 2^64
@@ -400,9 +403,9 @@ const pollPaths = () => [
   '/api/webhooks/alerts',
 ];
 
-async function send(w, request) {
-  if (request.raw) return sendRaw(w.port, request.raw, { halfClose: request.halfClose, timeoutMs: TIMEOUT_MS });
-  return sendHttp(w.base, request, TIMEOUT_MS);
+async function send(w, request, timeoutMs = TIMEOUT_MS) {
+  if (request.raw) return sendRaw(w.port, request.raw, { halfClose: request.halfClose, timeoutMs });
+  return sendHttp(w.base, request, timeoutMs);
 }
 
 const describeRequest = (request) => {
@@ -418,15 +421,30 @@ const describeRequest = (request) => {
 const describeResult = (res) => (res.hang ? 'HANG' : res.status === null ? `no response (${res.error})`
   : `${res.status} ${res.json !== undefined ? json(res.json).slice(0, 300) : json((res.text ?? '').slice(0, 200))}${res.error ? ` [${res.error}]` : ''}`);
 
+/**
+ * A body cut short by the client (EOF before the declared length or the last chunk): under
+ * `wrangler dev`, Miniflare's own entry worker answers this 500 in plain text whatever the
+ * worker answered (the worker classifies and counts it as the client's `incomplete_body`; see
+ * tests/ingest-defects.test.mjs). On Cloudflare the client that hung up gets no answer at all.
+ * Recognised only by that exact text, never a JSON body of Backstop's.
+ */
+function isDevProxyEof(c, res) {
+  // Also a 120 MB upload refused before its body was read: the proxy sees the rest of the
+  // stream break when the worker cancels it.
+  return Boolean(c.request.halfClose || c.mayReset) && res.status === 500 && res.json === undefined
+    && /Network connection lost/.test(res.text ?? '') && /miniflare|entry\.worker/.test(res.text ?? '');
+}
+
 /** Judges one answer against the case; returns the problems (empty when it is right). */
 function judge(c, res) {
   const problems = [];
   const x = c.expect;
-  if (res.hang) return ['hang: no answer within 20 s'];
+  if (res.hang) return [`hang: no answer within ${(c.mayReset ? BIG_TIMEOUT_MS : TIMEOUT_MS) / 1000} s`];
   if (res.status === null) {
     if (!x.platform && !c.mayReset) problems.push(`no HTTP response: ${res.error}`);
     return problems;
   }
+  if (isDevProxyEof(c, res)) return problems;
   if (res.status >= 500 && !(c.documented5xx && x.status?.includes(res.status))) problems.push(`server error ${res.status}`);
   if (x.status && !x.status.includes(res.status)) problems.push(`status ${res.status}, expected ${x.status.join(' or ')}`);
   if (!x.status && !(res.status < 300 || (res.status >= 400 && res.status < 500))) problems.push(`status ${res.status}, expected 2xx or 4xx`);
@@ -440,7 +458,7 @@ function judge(c, res) {
 
 describe('hostile inputs', () => {
   let w; let app; let deadPort;
-  const tally = { inputs: 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0, documented508: 0, hangs: 0, closed: 0, closedNames: [], reads: 0, readFailures: 0 };
+  const tally = { inputs: 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0, documented508: 0, devProxyEof: 0, hangs: 0, closed: 0, closedNames: [], reads: 0, readFailures: 0 };
   const failures = [];
   const brokenSince = new Map(); // poll path (without volatile params) -> {after: case name, answer}
 
@@ -522,10 +540,11 @@ describe('hostile inputs', () => {
 
     for (const c of CASES) {
       test(c.name, async () => {
-        const res = await send(w, c.request);
+        const res = await send(w, c.request, c.mayReset ? BIG_TIMEOUT_MS : TIMEOUT_MS);
         tally.inputs++;
         if (res.hang) tally.hangs++;
         else if (res.status === null) { tally.closed++; tally.closedNames.push(`${c.name} (${res.error})`); }
+        else if (isDevProxyEof(c, res)) tally.devProxyEof++;
         else {
           const cls = `${String(res.status)[0]}xx`;
           tally[cls] = (tally[cls] ?? 0) + 1;
@@ -549,7 +568,8 @@ describe('hostile inputs', () => {
     test('summary: no 5xx, no hangs, every poll answered', () => {
       const unexpected5xx = tally['5xx'] - tally.documented508;
       console.log(`hostile battery: ${tally.inputs} inputs, ${tally['4xx']} 4xx, ${tally['2xx']} 2xx, ${tally['5xx']} 5xx, ${tally.hangs} hangs`
-        + ` (5xx: ${tally.documented508} documented 508 loop_detected, ${unexpected5xx} other; ${tally.closed} closed without an answer by the HTTP layer;`
+        + ` (5xx: ${tally.documented508} documented 508 loop_detected, ${unexpected5xx} other; ${tally.devProxyEof} bodies cut short answered by wrangler dev's own proxy;`
+        + ` ${tally.closed} closed without an answer by the HTTP layer;`
         + ` ${tally.reads} dashboard polls, ${tally.readFailures} not 200; ${failures.length} cases failed)`);
       if (tally.closedNames.length) console.log(`closed without an answer: ${tally.closedNames.join('; ')}`);
       for (const [path, b] of brokenSince) console.log(`DASHBOARD POLL BROKEN: ${path} first failed after "${b.after}" (${b.count} failed polls${b.recovered ? `, answered 200 again after "${b.recovered}"` : ', never recovered'}): ${b.answer}`);

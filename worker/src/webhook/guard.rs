@@ -6,8 +6,8 @@
 use backstop_core::webhook::alert::AlertCause;
 use backstop_core::webhook::config::{Route, WebhookConfig};
 use backstop_core::webhook::decision::{
-    classify, is_held_method, keeps_copy_in_memory, origin_detail, precheck, size_past_max_body,
-    stats_reason, AttemptResult, HoldReason, Precheck, Verdict,
+    classify, forbids_body, is_held_method, keeps_copy_in_memory, origin_detail, precheck,
+    size_past_max_body, stats_reason, AttemptResult, HoldReason, Precheck, Verdict,
 };
 use backstop_core::webhook::delivery::{
     delivery_id, first_transition, payload_key, DeliveryStatus,
@@ -61,6 +61,14 @@ pub(super) async fn handle(
     let body = js::request_body(&req);
 
     if !is_held_method(&method) {
+        if let Some(b) = body.as_ref().filter(|_| forbids_body(&method)) {
+            js::cancel(b);
+            return Err(WebhookError::InvalidParam {
+                name: "body",
+                detail: format!("a {method} request cannot carry a body; send it with POST"),
+            }
+            .into());
+        }
         return pass_unheld(&origin_url, &method, &fwd, body, route.timeout_ms).await;
     }
 

@@ -57,6 +57,13 @@ pub fn is_held_method(method: &str) -> bool {
     )
 }
 
+/// Whether the platform's `fetch` refuses a body on this method (`GET`, `HEAD`): such a request
+/// with a body cannot be forwarded as it was sent, so the guard refuses it (400) rather than
+/// dropping the body or calling the origin unreachable.
+pub fn forbids_body(method: &str) -> bool {
+    matches!(method.to_ascii_uppercase().as_str(), "GET" | "HEAD")
+}
+
 /// Bodies up to this size (with a declared length) keep their replay copy in the isolate's
 /// JavaScript memory while they are forwarded, and reach R2 only if the origin does not take
 /// them. Measured under `wrangler dev`: an R2 write (and delete) per passing webhook more than
@@ -335,6 +342,18 @@ mod tests {
             ("OPTIONS", false),
         ] {
             assert_eq!(is_held_method(m), want, "{m}");
+        }
+    }
+
+    #[test]
+    fn get_and_head_cannot_carry_a_body_through_the_guard() {
+        for (m, want) in [
+            ("GET", true),
+            ("head", true),
+            ("OPTIONS", false),
+            ("POST", false),
+        ] {
+            assert_eq!(forbids_body(m), want, "{m}");
         }
     }
 
