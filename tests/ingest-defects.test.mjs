@@ -234,3 +234,27 @@ describe('ingest defects: invalid configuration', () => {
     assert.ok(logged, `the reason is in the log:\n${w.logs()}`);
   });
 });
+
+describe('webhook guard: invalid configuration', () => {
+  let w;
+  // An origin whose host must not leak, in a route list that does not validate (no prefix).
+  const routes = JSON.stringify([{ name: 'mail', origin: 'https://secret-origin.internal:8443/app' }]);
+  before(async () => { w = await startWorker({ vars: { BACKSTOP_WEBHOOK_ROUTES: routes } }); });
+  after(async () => { await w?.stop(); });
+
+  test('the webhook API and the guard answer 503 with Retry-After and never echo the configuration', async () => {
+    for (const [path, init] of [
+      ['/api/webhooks/routes', { headers: { Authorization: `Bearer ${DEV_ADMIN_TOKEN}` } }],
+      ['/mail/inbound', { method: 'POST', body: 'from=a@b.test' }],
+    ]) {
+      const r = await fetch(`${w.base}${path}`, init);
+      const text = await r.text();
+      assert.equal(r.status, 503, `${path}: ${text}`);
+      assert.ok(Number(r.headers.get('retry-after')) > 0, path);
+      assert.equal(JSON.parse(text).error, 'misconfigured', path);
+      assert.doesNotMatch(text, /secret-origin|prefix|BACKSTOP_/, `${path}: ${text}`);
+    }
+    const logged = await eventually(() => /secret-origin|prefix/.test(w.logs()), 5_000);
+    assert.ok(logged, `the reason is in the log:\n${w.logs()}`);
+  });
+});

@@ -7,6 +7,7 @@
 
 use backstop_core::config::ConfigError;
 use backstop_core::error::{ApiError, IngestError, ServerFault};
+use backstop_core::webhook::WebhookError;
 use serde_json::{json, Value};
 use worker::Response;
 
@@ -30,6 +31,9 @@ pub(crate) enum AppError {
     /// A platform call that is neither storage nor the client's fault failed.
     #[error("internal error: {0}")]
     Internal(String),
+    /// The webhook guard or its API refused or failed.
+    #[error(transparent)]
+    Webhook(#[from] WebhookError),
     /// No route.
     #[error("no route for {0}")]
     NotFound(String),
@@ -96,6 +100,12 @@ impl AppError {
             Self::Config(e) => fault(ServerFault::Misconfigured, format!("configuration: {e}")),
             Self::Storage(e) => fault(ServerFault::Storage, format!("storage: {e}")),
             Self::Internal(e) => fault(ServerFault::Internal, format!("internal: {e}")),
+            Self::Webhook(e) => Answer {
+                status: e.status(),
+                body: e.body(),
+                retry_after: e.retry_after(),
+                log: e.is_server_error().then(|| e.to_string()),
+            },
             Self::NotFound(path) => Answer {
                 status: 404,
                 body: json!({ "error": "not_found", "detail": format!("no route for {path}") }),

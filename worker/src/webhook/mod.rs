@@ -47,17 +47,11 @@ impl From<worker::Error> for Fail {
     }
 }
 
-/// The one place a [`WebhookError`] becomes a response: status, `{error, detail}`,
-/// `Retry-After` where the sender should retry, CORS. Server errors are logged here.
+/// A [`WebhookError`] as a response: rendered (status, `{error, detail}`, `Retry-After` where
+/// the sender should retry, CORS) and logged by [`AppError::into_response`], the one renderer
+/// of every boundary.
 fn error_answer(e: WebhookError) -> worker::Result<Response> {
-    if e.is_server_error() {
-        worker::console_error!("webhook guard: {e}");
-    }
-    let mut resp = json_response(&e.body(), e.status())?;
-    if let Some(secs) = e.retry_after() {
-        resp.headers_mut().set("Retry-After", &secs.to_string())?;
-    }
-    with_cors(resp)
+    AppError::Webhook(e).into_response("webhook guard", None)
 }
 
 /// A JSON answer with CORS.

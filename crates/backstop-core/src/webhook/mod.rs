@@ -142,6 +142,11 @@ impl WebhookError {
     pub fn body(&self) -> Value {
         let detail = match self {
             Self::Unavailable(_) => "storage is unavailable, retry later".to_string(),
+            // The configuration's text may name origins and URLs: it goes to the log only.
+            Self::Misconfigured(_) => {
+                "the webhook guard's configuration is invalid; the reason is in the worker's log"
+                    .to_string()
+            }
             Self::Auth(e) => return e.body(),
             other => other.to_string(),
         };
