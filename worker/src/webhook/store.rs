@@ -8,7 +8,7 @@ use backstop_core::webhook::delivery::{
     DeliveryState, DeliveryStatus, SweepFilter, Transition, SWEEP_BATCH,
 };
 use backstop_core::webhook::query::DeliveryQuery;
-use backstop_core::webhook::storage::{d1_int, lenient_opt_u64, lenient_u64};
+use backstop_core::webhook::storage::{lenient_opt_u64, lenient_u64};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use worker::wasm_bindgen::JsValue;
@@ -16,7 +16,7 @@ use worker::{D1Database, D1PreparedStatement, Env};
 
 use super::Fail;
 
-use crate::store::s;
+use crate::store::{n, opt, s};
 
 fn db(env: &Env) -> Result<D1Database, Fail> {
     Ok(crate::store::db(env)?)
@@ -24,16 +24,6 @@ fn db(env: &Env) -> Result<D1Database, Fail> {
 
 fn opt_s(v: Option<&str>) -> JsValue {
     v.map_or(JsValue::NULL, s)
-}
-
-/// A number as bound: saturated at 2^53 - 1, the largest D1 returns exactly (a larger one
-/// comes back as a float, and a declared `Content-Length` can be anything).
-fn n(v: u64) -> JsValue {
-    crate::store::n(d1_int(v))
-}
-
-fn opt(v: Option<u64>) -> JsValue {
-    v.map_or(JsValue::NULL, n)
 }
 
 /// A delivery row as stored and as the API returns it (without headers and payload key).

@@ -11,7 +11,7 @@
 
 use super::config::Route;
 use super::decision::{HoldReason, Verdict};
-use super::storage::d1_int;
+use crate::stats::stored_int;
 
 /// Slack when deciding whether a retry is due (alarms fire a little early or late).
 const DUE_SLACK_MS: u64 = 1_000;
@@ -227,7 +227,7 @@ pub struct SweepFilter {
     /// Names of the configured routes.
     pub routes: Vec<String>,
     /// Routes on which a limit change can unblock a size hold (Backstop retries on them and
-    /// they name a `body_limit`), with that limit as stored ([`d1_int`]), so that it compares
+    /// they name a `body_limit`), with that limit as stored ([`stored_int`]), so that it compares
     /// with the `limit_bytes` of stored rows.
     pub size_limits: Vec<(String, u64)>,
 }
@@ -241,7 +241,7 @@ impl SweepFilter {
             size_limits: routes
                 .iter()
                 .filter(|r| r.hold_answer.backstop_retries())
-                .filter_map(|r| Some((r.name.clone(), d1_int(r.body_limit?))))
+                .filter_map(|r| Some((r.name.clone(), stored_int(r.body_limit?))))
                 .collect(),
         }
     }

@@ -4,8 +4,8 @@
 //!   size (at least 5 MiB), so a chunked body is cut into exact parts ([`next_part`]), whatever
 //!   the sizes of the chunks it arrives in.
 //! - D1 hands integers to JavaScript as numbers (`f64`): above 2^53 they come back rounded, as
-//!   floats that do not read as `u64`. Every number the guard stores goes through [`d1_int`]
-//!   (saturating at [`D1_MAX_INT`]), and rows are read with [`lenient_u64`] /
+//!   floats that do not read as `u64`. Every number the guard stores goes through [`stored_int`](crate::stats::stored_int)
+//!   (saturating at [`MAX_STORED_INT`](crate::stats::MAX_STORED_INT)), and rows are read with [`lenient_u64`] /
 //!   [`lenient_opt_u64`], so one odd row written before (or by hand) cannot fail a listing.
 
 use core::fmt;
@@ -37,16 +37,6 @@ pub fn next_part(pending: u64, done: bool, parts_uploaded: usize, part_bytes: u6
         return Some(pending);
     }
     None
-}
-
-/// The largest integer D1 returns exactly (2^53 − 1, JavaScript's `Number.MAX_SAFE_INTEGER`).
-pub const D1_MAX_INT: u64 = (1 << 53) - 1;
-
-/// `v` as stored: saturated at [`D1_MAX_INT`]. A size or time that large is a lie (a declared
-/// `Content-Length` of 2^60) or a bug; keeping "at least this much" is truer than a row that
-/// cannot be read back.
-pub fn d1_int(v: u64) -> u64 {
-    v.min(D1_MAX_INT)
 }
 
 /// Reads a stored number leniently: integers, floats (rounded towards zero, negative as 0,
@@ -100,7 +90,7 @@ impl<'de> Visitor<'de> for LenientU64 {
     }
 }
 
-/// `#[serde(deserialize_with)]` for a stored `Option<u64>` column (see [`LenientU64`]).
+/// `#[serde(deserialize_with)]` for a stored `Option<u64>` column: integers, floats, numeric strings, null as `None`.
 pub fn lenient_opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     d.deserialize_any(LenientU64)
 }
@@ -113,6 +103,7 @@ pub fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stats::{stored_int, MAX_STORED_INT};
     use serde::Deserialize;
 
     const MIB: u64 = 1024 * 1024;
@@ -226,16 +217,16 @@ mod tests {
         let cases = [
             (0, 0, "zero"),
             (21 * MIB, 21 * MIB, "a real size"),
-            (D1_MAX_INT, D1_MAX_INT, "the largest exact number"),
-            (D1_MAX_INT + 1, D1_MAX_INT, "2^53"),
-            (1 << 60, D1_MAX_INT, "a hostile Content-Length"),
-            (u64::MAX, D1_MAX_INT, "u64::MAX"),
+            (MAX_STORED_INT, MAX_STORED_INT, "the largest exact number"),
+            (MAX_STORED_INT + 1, MAX_STORED_INT, "2^53"),
+            (1 << 60, MAX_STORED_INT, "a hostile Content-Length"),
+            (u64::MAX, MAX_STORED_INT, "u64::MAX"),
         ];
         for (v, want, why) in cases {
-            assert_eq!(d1_int(v), want, "{why}");
+            assert_eq!(stored_int(v), want, "{why}");
             assert_eq!(
-                d1_int(v) as f64 as u64,
-                d1_int(v),
+                stored_int(v) as f64 as u64,
+                stored_int(v),
                 "{why}: exact as a JS number"
             );
         }
