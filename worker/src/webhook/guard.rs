@@ -1,6 +1,6 @@
 //! A request on a guarded path: refuse alert loops, check the declared size, then either hold
 //! the body at once (over the origin's limit) or stream it to the origin while a tee streams a
-//! copy to R2. The origin's 2xx is streamed back; anything else becomes a held delivery and
+//! copy to R2 (a body without a declared length is kept in R2 first, then sent from there). The origin's 2xx is streamed back; anything else becomes a held delivery and
 //! the sender gets the route's hold answer. Every decision is a `backstop_core::webhook` call.
 
 use backstop_core::webhook::alert::AlertCause;
@@ -122,27 +122,53 @@ pub(super) async fn handle(
                 .await
         }
         Precheck::Forward => {
-            let (to_store, to_origin) = match &body {
-                None => (None, None),
-                Some(b) => match js::tee(b) {
-                    Some((a, b)) => (Some(a), Some(b)),
-                    None => return Err(WebhookError::Unavailable("tee failed".into()).into()),
-                },
-            };
-            let copy = if keeps_copy_in_memory(content_length) {
-                Copy::Memory(js::buffer_in_background(to_store))
-            } else {
-                Copy::R2(held.store(to_store, content_length))
+            let (copy, to_origin, content_length) = match (body, content_length) {
+                (Some(b), None) => {
+                    // Without a declared length a body is only known to be too large once it
+                    // is, and a stream cut short at `max_body` reaches the origin as a complete,
+                    // shorter body. So it is kept whole first (as nginx buffers a request body
+                    // before proxying it), then sent with its length: all of it or nothing.
+                    let size = match js::stored(&held.store(Some(b), None)).await {
+                        Ok(size) => size,
+                        Err(e) => return Err(held.unstored(e).await),
+                    };
+                    if let Precheck::HoldOversize { .. } = precheck(route, Some(size)) {
+                        return held
+                            .hold(HoldReason::Oversize, Some(size), None, String::new(), None)
+                            .await;
+                    }
+                    let kept = match crate::store::bucket(env) {
+                        Ok(bucket) => js::kept_body(&bucket, &payload_key(&id)).await,
+                        Err(e) => Err(StoreError::Failed(e.to_string())),
+                    };
+                    let to_origin = match kept {
+                        Ok(stream) => stream,
+                        Err(e) => return Err(held.unstored(e).await),
+                    };
+                    let copy = Copy::R2(Promise::resolve(&JsValue::from_f64(size as f64)));
+                    (copy, to_origin, Some(size))
+                }
+                (body, content_length) => {
+                    let (to_store, to_origin) = match &body {
+                        None => (None, None),
+                        Some(b) => match js::tee(b) {
+                            Some((a, b)) => (Some(a), Some(b)),
+                            None => {
+                                return Err(WebhookError::Unavailable("tee failed".into()).into())
+                            }
+                        },
+                    };
+                    let copy = if keeps_copy_in_memory(content_length) {
+                        Copy::Memory(js::buffer_in_background(to_store))
+                    } else {
+                        Copy::R2(held.store(to_store, content_length))
+                    };
+                    (copy, to_origin.map(JsValue::from), content_length)
+                }
             };
             let headers = attempt_headers(&fwd, &id, 1, None);
-            let attempt = proxy::send(
-                &origin_url,
-                &method,
-                &headers,
-                to_origin.map(JsValue::from),
-                route.timeout_ms,
-            )
-            .await;
+            let attempt =
+                proxy::send(&origin_url, &method, &headers, to_origin, route.timeout_ms).await;
             match (classify(&attempt.result), attempt.response) {
                 (Verdict::Delivered, Some(resp)) => {
                     ctx.wait_until(record_passed(

@@ -215,6 +215,25 @@ pub(super) async fn store_stream(
     }
 }
 
+/// The body of a kept payload, as a stream of known length (what a `fetch` sends with a
+/// `Content-Length`).
+pub(super) async fn kept_body(bucket: &Bucket, key: &str) -> Result<Option<JsValue>, StoreError> {
+    let failed = |e: worker::Error| StoreError::Failed(e.to_string());
+    let object = bucket
+        .get(key)
+        .execute()
+        .await
+        .map_err(failed)?
+        .ok_or_else(|| StoreError::Failed("the kept payload is gone".into()))?;
+    match object.body() {
+        Some(b) => match b.response_body().map_err(failed)? {
+            worker::ResponseBody::Stream(s) => Ok(Some(s.into())),
+            _ => Ok(None),
+        },
+        None => Ok(None),
+    }
+}
+
 /// One `read()`: whether the stream is done, and the chunk (kept in JS).
 async fn read_chunk(
     reader: &ReadableStreamDefaultReader,
