@@ -22,6 +22,8 @@ pub mod sdk_transport;
 pub mod stack;
 
 #[cfg(feature = "server")]
+pub mod alerting;
+#[cfg(feature = "server")]
 pub mod auth;
 #[cfg(feature = "server")]
 pub mod client_report;
