@@ -38,6 +38,8 @@ pub mod event;
 #[cfg(feature = "server")]
 pub mod fault;
 #[cfg(feature = "server")]
+pub mod install_probe;
+#[cfg(feature = "server")]
 pub mod item;
 #[cfg(feature = "server")]
 pub mod query;
@@ -49,5 +51,7 @@ pub mod size;
 pub mod stats;
 #[cfg(feature = "server")]
 pub mod time;
+#[cfg(feature = "server")]
+pub mod watchdog;
 #[cfg(feature = "server")]
 pub mod webhook;
