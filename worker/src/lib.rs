@@ -14,6 +14,7 @@ mod ingest;
     reason = "the durable_object macro generates undocumented glue"
 )]
 mod rate_limiter;
+mod receipt;
 mod store;
 mod webhook;
 
@@ -96,6 +97,9 @@ async fn route(req: Request, env: &Env, ctx: &Context) -> Result<Response, AppEr
                         now,
                     )
                     .await
+                }
+                (Method::Get, ["receipt", id]) => {
+                    receipt::handle_receipt(&req, env, &config, project, id).await
                 }
                 (Method::Get, ["stats"]) => {
                     api::handle_read(&req, env, &config, project, Resource::Stats, now).await

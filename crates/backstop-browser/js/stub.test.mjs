@@ -20,8 +20,12 @@ let base;
 let browser;
 /** Envelopes the fake collector received: {query, contentType, body}. */
 let received = [];
+/** Session envelopes, kept apart from `received` (the stub sends one per page load). */
+let sessions = [];
 /** Project 7's collector is unreachable (connections reset) while this is true. */
 let down = false;
+/** Requests to the receipt endpoint since the last open(). */
+let receipts = [];
 /** Requests for the SDK's wasm since the last open(). */
 let wasmLoads = 0;
 /** Project 5's collector answers after 30 ms; requests in flight now and at most. */
@@ -103,6 +107,22 @@ const pages = {
       Backstop.init({ dsn: 'http://${KEY}@${host}/1', allowUrls: [location.origin] });
       window.parseLater = function () { setTimeout(function parseConfig() { JSON.parse('{"unterminated'); }, 0); };
     </script></head><body></body></html>`,
+  // Release health: a release, and the opt-outs.
+  session: (host) => `<!doctype html><html><head>
+    <script src="http://${host}/sdk/backstop.js" crossorigin="anonymous" data-dsn="http://${KEY}@${host}/1" data-release="web@3" data-environment="staging"></script>
+    </head><body></body></html>`,
+  nosessions: (host) => `<!doctype html><html><head>
+    <script src="http://${host}/sdk/backstop.js" crossorigin="anonymous" data-dsn="http://${KEY}@${host}/1" data-release="web@3" data-sessions="false"></script>
+    </head><body></body></html>`,
+  initnosessions: (host) => `<!doctype html><html><head>
+    <script src="http://${host}/sdk/backstop.js" crossorigin="anonymous"></script>
+    <script>Backstop.init({ dsn: 'http://${KEY}@${host}/1', release: 'web@3', sessions: false });</script>
+    </head><body></body></html>`,
+  // Backstop.test() against a collector that refuses the key (403), and one that never stores.
+  refused: (host) => `<!doctype html><html><head>
+    <script src="http://${host}/sdk/backstop.js" crossorigin="anonymous" data-dsn="http://${KEY}@${host}/403"></script></head><body></body></html>`,
+  unstored: (host) => `<!doctype html><html><head>
+    <script src="http://${host}/sdk/backstop.js" crossorigin="anonymous" data-dsn="http://${KEY}@${host}/9"></script></head><body></body></html>`,
   // The wasm loaded at once, not on the first error.
   eager: (host) => `<!doctype html><html><head>
     <script src="http://${host}/sdk/backstop.js" crossorigin="anonymous" data-dsn="http://${KEY}@${host}/1" data-lazy="false"></script>
@@ -138,11 +158,24 @@ async function serve(req, res) {
     slow.now--;
     return send(200, 'application/json', '{}');
   }
-  if (req.method === 'POST' && /^\/api\/(1|7)\/envelope\/$/.test(url.pathname)) {
+  if (req.method === 'POST' && /^\/api\/(1|7|9)\/envelope\/$/.test(url.pathname)) {
     const chunks = [];
     for await (const c of req) chunks.push(c);
-    received.push({ query: url.searchParams, contentType: req.headers['content-type'], body: Buffer.concat(chunks).toString('utf8') });
+    const entry = { query: url.searchParams, contentType: req.headers['content-type'], mode: req.headers['sec-fetch-mode'], body: Buffer.concat(chunks).toString('utf8') };
+    (entry.body.split('\n')[1].includes('"session"') ? sessions : received).push(entry);
     return send(200, 'application/json', '{}');
+  }
+  if (/^\/api\/403\//.test(url.pathname)) {
+    return send(403, 'application/json', '{"error":"invalid_key","detail":"invalid public key for this project"}');
+  }
+  // The receipt endpoint: project 1 has stored what it received; project 9 never stores.
+  const receipt = url.pathname.match(/^\/api\/(1|9)\/receipt\/([0-9a-f]{32})$/);
+  if (receipt) {
+    receipts.push({ query: url.searchParams, mode: req.headers['sec-fetch-mode'] });
+    const stored = receipt[1] === '1' && received.some((r) => r.body.includes(`"event_id":"${receipt[2]}"`));
+    return stored
+      ? send(200, 'application/json', JSON.stringify({ received: true, received_at: Date.now() }))
+      : send(404, 'application/json', JSON.stringify({ error: 'not_found', detail: `event ${receipt[2]} not found` }));
   }
   const file = url.pathname.match(/^\/(sdk|broken)\/(backstop\.js|backstop_bg\.wasm)$/);
   if (file) {
@@ -191,6 +224,8 @@ after(async () => {
 
 async function open(name) {
   received = [];
+  sessions = [];
+  receipts = [];
   wasmLoads = 0;
   const context = await browser.newContext();
   const page = await context.newPage();
@@ -746,5 +781,151 @@ test('a burst still waiting when the page hides goes out by beacon', async () =>
     assert.equal(modes.filter((m) => m === 'no-cors').length, 8, `the 8 waiting by sendBeacon: ${modes}`);
   } finally {
     await context.close();
+  }
+});
+
+/** A session envelope: its header and the session item's payload. */
+function parseSession(r) {
+  const { header, item, event } = parseEnvelope(r.body);
+  assert.equal(item.type, 'session');
+  return { header, session: event };
+}
+
+test('sessions: one per page load, by beacon, without the wasm; an uncaught error marks it crashed', async () => {
+  const { context, page } = await open('session');
+  try {
+    await until(() => sessions.length >= 1, 'the page load\'s session');
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(sessions.length, 1, 'one session per page load');
+    assert.equal(wasmLoads, 0, 'a session needs no wasm');
+    const [r] = sessions;
+    assert.equal(r.query.get('sentry_key'), KEY);
+    assert.match(r.contentType, /^text\/plain/, 'a CORS-safelisted type: no preflight');
+    assert.equal(r.mode, 'no-cors', 'sent by sendBeacon');
+    const { header, session } = parseSession(r);
+    assert.equal(header.event_id, undefined);
+    assert.match(session.sid, /^[0-9a-f]{32}$/);
+    assert.equal(session.init, true);
+    assert.equal(session.status, 'ok');
+    assert.equal(session.errors, 0);
+    assert.ok(Date.parse(session.started) > Date.now() - 60_000, session.started);
+    assert.deepEqual(session.attrs, { release: 'web@3', environment: 'staging' });
+
+    // The first uncaught error the SDK sends: one update of the same session, crashed.
+    await page.evaluate(() => setTimeout(() => { throw new Error('crash me'); }, 0));
+    await until(() => sessions.length >= 2, 'the crashed update');
+    await page.evaluate(() => { Backstop.captureException(new Error('handled')); setTimeout(() => { throw new Error('crash again'); }, 0); });
+    await until(() => events().length >= 3, 'the three events');
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(sessions.length, 2, 'one update: crashed is final');
+    const update = parseSession(sessions[1]).session;
+    assert.equal(update.sid, session.sid);
+    assert.equal(update.init, false);
+    assert.equal(update.status, 'crashed');
+    assert.equal(update.errors, 1);
+    assert.equal(update.started, session.started);
+
+    // A reload is a new page load: a new session.
+    await page.reload();
+    await until(() => sessions.length >= 3, 'the next page load\'s session');
+    assert.notEqual(parseSession(sessions[2]).session.sid, session.sid);
+  } finally {
+    await context.close();
+  }
+});
+
+test('sessions: none with data-sessions="false", with Backstop.init({ sessions: false }), or without a release', async () => {
+  for (const name of ['nosessions', 'initnosessions', 'plain']) {
+    const { context, page } = await open(name);
+    try {
+      await new Promise((r) => setTimeout(r, 800));
+      await page.evaluate(() => Backstop.captureMessage('a message'));
+      await until(() => events().length >= 1, `${name}: the message`);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(sessions.length, 0, `${name}: no session`);
+    } finally {
+      await context.close();
+    }
+  }
+});
+
+test('Backstop.test() through the wasm: tagged test event, receipt polled, received with its round trip', async () => {
+  const { context, page, log } = await open('plain');
+  try {
+    assert.equal(wasmLoads, 0);
+    const r = await page.evaluate(() => Backstop.test());
+    assert.equal(r.received, true);
+    assert.equal(r.via, 'wasm', 'the wasm is loaded for it, as for an error');
+    assert.match(r.event_id, /^[0-9a-f]{32}$/);
+    assert.ok(Number.isInteger(r.round_trip_ms) && r.round_trip_ms >= 0, JSON.stringify(r));
+    const [ev] = events();
+    assert.equal(ev.event_id, r.event_id);
+    assert.equal(ev.message, 'Backstop test event');
+    assert.equal(ev.level, 'info');
+    assert.equal(ev.tags['backstop.test'], 'true');
+    assert.ok(receipts.length >= 1 && receipts.every((q) => q.query.get('sentry_key') === KEY && q.mode === 'cors'), JSON.stringify(receipts));
+    assert.ok(log.console.includes(`log: Backstop: test event received ✓ (${r.round_trip_ms} ms)`), log.console.join('\n'));
+    // Another call is another event (the SDK drops an event identical to the one before), and
+    // the tag stays on the test events only.
+    const again = await page.evaluate(() => Backstop.test());
+    assert.notEqual(again.event_id, r.event_id);
+    await page.evaluate(() => Backstop.captureMessage('after the tests'));
+    await until(() => events().length >= 3, 'the message after');
+    const [, second, after] = events();
+    assert.equal(second.message, 'Backstop test event (2)');
+    assert.equal(after.tags?.['backstop.test'], undefined, 'not on other events');
+    assert.equal(events().filter((e) => /UnhandledRejection|fetch/.test(JSON.stringify(e.exception ?? ''))).length, 0, 'its polls (404 until stored) are not reported');
+    assert.deepEqual(log.errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('Backstop.test() when the wasm cannot load: sent by the stub, still received', async () => {
+  const { context, page } = await open('broken');
+  try {
+    const r = await page.evaluate(() => Backstop.test());
+    assert.equal(r.received, true);
+    assert.equal(r.via, 'stub');
+    const ev = events().find((e) => e.event_id === r.event_id);
+    assert.ok(ev, JSON.stringify(events()));
+    assert.equal(ev.message, 'Backstop test event');
+    assert.equal(ev.tags['backstop.test'], 'true');
+    assert.equal(ev.sdk.name, 'backstop.browser.stub');
+    assert.ok(events().some((e) => /^SDK failed to load: HTTP 404/.test(e.message)), 'the failure itself is reported too');
+  } finally {
+    await context.close();
+  }
+});
+
+test('Backstop.test() rejects with a clear Error: a refused key at once, an event never stored after timeoutMs', async () => {
+  {
+    const { context, page, log } = await open('refused');
+    try {
+      const t = Date.now();
+      const message = await page.evaluate(() => Backstop.test().then(() => 'resolved', (e) => e instanceof Error && e.message));
+      assert.match(message, /^Backstop\.test: the collector refused: HTTP 403 invalid_key: invalid public key for this project$/);
+      assert.ok(Date.now() - t < 5000, 'without waiting for the timeout');
+      // Left unhandled (as when typed in the console), the rejection is not reported as the page's.
+      await page.evaluate(() => { Backstop.test(); });
+      await new Promise((r) => setTimeout(r, 1000));
+      assert.ok(!received.some((x) => x.body.includes('Backstop.test:')), 'its own failure is not captured');
+      assert.equal(log.errors.length, 1, 'the browser still shows it (an uncaught rejection in the console)');
+      assert.match(log.errors[0], /^Backstop\.test: the collector refused: HTTP 403/);
+    } finally {
+      await context.close();
+    }
+  }
+  {
+    const { context, page } = await open('unstored');
+    try {
+      const t = Date.now();
+      const message = await page.evaluate(() => Backstop.test({ timeoutMs: 1500 }).then(() => 'resolved', (e) => e.message));
+      const took = Date.now() - t;
+      assert.match(message, /^Backstop\.test: test event [0-9a-f]{32} not received within 1500 ms \(last: HTTP 404 not_found: event [0-9a-f]{32} not found\)$/);
+      assert.ok(took >= 1400 && took < 4000, `rejected after the timeout: ${took} ms`);
+    } finally {
+      await context.close();
+    }
   }
 });

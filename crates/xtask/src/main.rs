@@ -9,6 +9,7 @@ mod bench_webhook;
 mod fuzz;
 mod setup;
 mod summary;
+mod verify;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -41,6 +42,7 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(&args[1..]),
         Some("fuzz") => fuzz::run(&args[1..]),
         Some("sdk-tag") => sdk_tag(&args[1..]),
+        Some("verify") => return verify::run(&args[1..]),
         _ => Err("usage: cargo xtask <demo|test|setup|build-sdk|build-worker>\n\
              demo          build everything and start worker + demo page + dashboard on 127.0.0.1:$PORT (default 8787)\n\
              test          run every check and test (fmt, clippy, unit, wasm in Chromium, worker and browser end-to-end, deploy dry-run)\n\
@@ -48,6 +50,7 @@ fn main() -> ExitCode {
              build-sdk     build the browser SDK into web-demo/sdk/\n\
              build-worker  build the worker into worker/build/ (wrangler's build command)\n\
              sdk-tag <worker URL> <DSN>  print the pinned <script> tag for a site (after build-sdk)\n\
+             verify <site URL> [--timeout secs]  prove Backstop is installed: load the site in headless Chromium, Backstop.test() until the worker has stored it\n\
              bench <name>  run a benchmark (figures as ratios against a baseline of the same run)\n\
              fuzz [secs] [--runs N] [target...]  run the cargo-fuzz targets of backstop-core, each for secs (default 60) or N runs"
             .into()),
