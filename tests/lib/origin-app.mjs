@@ -66,7 +66,7 @@ export async function startAlertSink() {
       const body = Buffer.concat(chunks).toString('utf8');
       let json = null;
       try { json = JSON.parse(body); } catch { /* recorded raw */ }
-      alerts.push({ headers: req.headers, body: json ?? body, mode: state.mode, at: Date.now() });
+      alerts.push({ headers: req.headers, body: json ?? body, raw: body, mode: state.mode, at: Date.now() });
       if (state.mode === 'fail') {
         res.writeHead(500).end('sink down');
       } else if (state.mode === 'relay' && state.relayTo) {

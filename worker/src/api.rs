@@ -11,13 +11,16 @@ use worker::{Env, Request, Response};
 
 use crate::error::AppError;
 use crate::http::{json_response, with_cors};
-use crate::store;
+use crate::{alerts, store, triage};
+use backstop_core::triage::query::{bulk_ids, parse_issue_id, IssueQuery};
 
 /// What is asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Resource {
     /// `GET /api/{project}/issues`
     Issues,
+    /// `GET /api/{project}/issues/{id}`
+    Issue(String),
     /// `GET /api/{project}/events`
     Events,
     /// `GET /api/{project}/events/{id}`
@@ -28,10 +31,160 @@ pub(crate) enum Resource {
     Attachment(String, String),
 }
 
+fn url_origin(req: &Request) -> Result<String, AppError> {
+    Ok(req.url()?.origin().ascii_serialization())
+}
+
+fn query_pairs(url: &worker::Url) -> Vec<(String, String)> {
+    url.query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// Who acts on an issue: the dashboard sends the chosen team member in `X-Backstop-Actor`
+/// (the admin token names nobody); scripts without it act as `api`.
+fn actor(req: &Request) -> Result<String, AppError> {
+    let raw = req.headers().get("X-Backstop-Actor")?.unwrap_or_default();
+    let name: String = raw
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect();
+    Ok(if name.is_empty() { "api".into() } else { name })
+}
+
+/// `PUT /api/{project}/issues/{id}` (`id` given) or the bulk `PUT /api/{project}/issues?id=…`.
+pub(crate) async fn handle_update(
+    mut req: Request,
+    env: &Env,
+    _ctx: &worker::Context,
+    config: &Config,
+    project: &str,
+    id: Option<&str>,
+    now_ms: u64,
+) -> Result<Response, AppError> {
+    authenticate_admin(config, req.headers().get("Authorization")?.as_deref())?;
+    let Some(project_config) = config.project(project) else {
+        return Err(ApiError::NotFound(format!(
+            "project '{}'",
+            project.chars().take(64).collect::<String>()
+        ))
+        .into());
+    };
+    let ids = match id {
+        Some(id) => vec![parse_issue_id(id).ok_or_else(|| ApiError::NotFound("issue".into()))?],
+        None => {
+            let url = req.url()?;
+            let pairs = query_pairs(&url);
+            bulk_ids(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?
+        }
+    };
+    let body = json_body(&mut req).await?;
+    let who = actor(&req)?;
+    let out = triage::update(
+        env,
+        project,
+        &project_config.team,
+        &ids,
+        &body,
+        &who,
+        now_ms,
+    )
+    .await?;
+    Ok(with_cors(json_response(&out, 200)?)?)
+}
+
+/// What the alerts API is asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum AlertsCall {
+    /// `GET /api/{project}/alerts`
+    Overview,
+    /// `PUT /api/{project}/alerts/rules`
+    SaveRules,
+    /// `PUT /api/{project}/alerts/destinations/{id}`
+    SaveDestination(String),
+    /// `DELETE /api/{project}/alerts/destinations/{id}`
+    DeleteDestination(String),
+    /// `POST /api/{project}/alerts/destinations/{id}/test`
+    TestDestination(String),
+}
+
+/// Serves the alerts API (admin token).
+pub(crate) async fn handle_alerts(
+    mut req: Request,
+    env: &Env,
+    config: &Config,
+    project: &str,
+    call: AlertsCall,
+    now_ms: u64,
+) -> Result<Response, AppError> {
+    authenticate_admin(config, req.headers().get("Authorization")?.as_deref())?;
+    if config.project(project).is_none() {
+        return Err(ApiError::NotFound(format!(
+            "project '{}'",
+            project.chars().take(64).collect::<String>()
+        ))
+        .into());
+    }
+    let origin = url_origin(&req)?;
+    let out = match call {
+        AlertsCall::Overview => alerts::overview(env, project).await?,
+        AlertsCall::SaveRules => {
+            let body = json_body(&mut req).await?;
+            alerts::save_rules(env, project, &body, now_ms).await?
+        }
+        AlertsCall::SaveDestination(id) => {
+            let body = json_body(&mut req).await?;
+            // Backstop's own origin (and the dashboard's, which is the same worker) is refused:
+            // an alert sent there would come back as a request to the worker.
+            alerts::save_destination(env, project, &id, &body, &[origin], now_ms).await?
+        }
+        AlertsCall::DeleteDestination(id) => alerts::delete_destination(env, project, &id).await?,
+        AlertsCall::TestDestination(id) => {
+            alerts::send_test(env, project, &id, &origin, now_ms).await?
+        }
+    };
+    Ok(with_cors(json_response(&out, 200)?)?)
+}
+
+/// A bounded JSON request body (see [`MAX_UPDATE_BYTES`]).
+async fn json_body(req: &mut Request) -> Result<serde_json::Value, AppError> {
+    let declared = req
+        .headers()
+        .get("Content-Length")?
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|l| l > MAX_UPDATE_BYTES) {
+        return Err(ApiError::InvalidParam {
+            name: "body",
+            detail: format!("larger than {MAX_UPDATE_BYTES} bytes"),
+        }
+        .into());
+    }
+    let bytes = req.bytes().await?;
+    if bytes.len() as u64 > MAX_UPDATE_BYTES {
+        return Err(ApiError::InvalidParam {
+            name: "body",
+            detail: format!("larger than {MAX_UPDATE_BYTES} bytes"),
+        }
+        .into());
+    }
+    Ok(
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::InvalidParam {
+            name: "body",
+            detail: format!("not JSON: {e}"),
+        })?,
+    )
+}
+
+/// Largest `PUT` body: a status, details, an assignee and a note fit many times over.
+const MAX_UPDATE_BYTES: u64 = 16 * 1024;
+
 /// Serves one read-API request.
 pub(crate) async fn handle_read(
     req: &Request,
     env: &Env,
+    _ctx: &worker::Context,
     config: &Config,
     project: &str,
     resource: Resource,
@@ -46,13 +199,24 @@ pub(crate) async fn handle_read(
         .into());
     }
     let body = match resource {
-        Resource::Issues => json!({ "issues": store::list_issues(env, project).await? }),
+        Resource::Issues => {
+            let url = req.url()?;
+            let pairs = query_pairs(&url);
+            let q = IssueQuery::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+            let (body, woke) = triage::list(env, project, &q, now_ms).await?;
+            alerts::dispatch(env, &url_origin(req)?, woke, now_ms).await;
+            body
+        }
+        Resource::Issue(id) => {
+            let not_found = || ApiError::NotFound("issue".into());
+            let id = parse_issue_id(&id).ok_or_else(not_found)?;
+            let (body, woke) = triage::detail(env, project, id, now_ms).await?;
+            alerts::dispatch(env, &url_origin(req)?, woke, now_ms).await;
+            body.ok_or_else(not_found)?
+        }
         Resource::Events => {
             let url = req.url()?;
-            let pairs: Vec<(String, String)> = url
-                .query_pairs()
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect();
+            let pairs = query_pairs(&url);
             let q = EventQuery::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
             json!({ "events": store::list_events(env, project, &q).await? })
         }

@@ -19,10 +19,13 @@ pub(crate) fn with_cors(resp: Response) -> worker::Result<Response> {
 
 fn set_cors(h: &Headers) -> worker::Result<()> {
     h.set("Access-Control-Allow-Origin", "*")?;
-    h.set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")?;
+    h.set(
+        "Access-Control-Allow-Methods",
+        "GET, POST, PUT, DELETE, OPTIONS",
+    )?;
     h.set(
         "Access-Control-Allow-Headers",
-        "x-sentry-auth, content-type, content-encoding, authorization, sentry-trace, baggage",
+        "x-sentry-auth, content-type, content-encoding, authorization, sentry-trace, baggage, x-backstop-actor",
     )?;
     h.set(
         "Access-Control-Expose-Headers",

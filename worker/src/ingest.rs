@@ -182,7 +182,8 @@ async fn ingest(
         Some(envelope) => plan_envelope(envelope, config, now_ms, &mut new_id)?,
         None => plan_store(&body, config, now_ms, &mut new_id)?,
     };
-    store_plan(env, &project, &plan, config, now_ms).await?;
+    let triggered = store_plan(env, &project, &plan, config, now_ms).await?;
+    crate::alerts::dispatch(env, &url.origin().ascii_serialization(), triggered, now_ms).await;
 
     let resp = json_response(&json!({ "id": plan.response_id() }), 200)?;
     if let Some(secs) = decision.preemptive_retry_after(&project_config.rate_limit) {
@@ -221,16 +222,21 @@ async fn store_plan(
     plan: &IngestPlan<'_>,
     config: &Config,
     now_ms: u64,
-) -> Result<(), AppError> {
+) -> Result<Vec<crate::triage::Triggered>, AppError> {
     let inline_limit = config.limits.max_inline_payload_bytes;
+    let mut triggered = Vec::new();
     for ev in &plan.events {
-        store::insert_event(env, project, &ev.summary, &ev.payload, now_ms, inline_limit).await?;
+        triggered.extend(
+            store::insert_event(env, project, &ev.summary, &ev.payload, now_ms, inline_limit)
+                .await?,
+        );
     }
     let batch = random_event_id();
     for (i, a) in plan.attachments.iter().enumerate() {
         store::insert_attachment(env, project, a, &format!("{now_ms}-{batch}-{i}"), now_ms).await?;
     }
-    Ok(store::count_items(env, project, plan, now_ms).await?)
+    store::count_items(env, project, plan, now_ms).await?;
+    Ok(triggered)
 }
 
 /// Reads a request body chunk by chunk, refusing it as soon as the streamed bytes pass the

@@ -3,6 +3,12 @@
 //! and core types. Static files (dashboard, demo page, SDK) are served by Workers static assets
 //! before this code runs.
 
+#[expect(
+    missing_docs,
+    reason = "the durable_object macro generates undocumented glue"
+)]
+mod alert_scheduler;
+mod alerts;
 mod api;
 mod config;
 mod error;
@@ -16,12 +22,14 @@ mod ingest;
 mod rate_limiter;
 mod receipt;
 mod store;
+mod triage;
 mod webhook;
 
 use backstop_core::config::is_valid_project_id;
 use serde_json::json;
 use worker::{event, Context, Env, Method, Request, Response};
 
+pub use alert_scheduler::AlertScheduler;
 pub use rate_limiter::RateLimiter;
 
 use crate::api::Resource;
@@ -79,18 +87,47 @@ async fn route(req: Request, env: &Env, ctx: &Context) -> Result<Response, AppEr
                 }
                 (Method::Get, ["events", id, "attachments", seq]) => {
                     let resource = Resource::Attachment((*id).to_string(), (*seq).to_string());
-                    api::handle_read(&req, env, &config, project, resource, now).await
+                    api::handle_read(&req, env, ctx, &config, project, resource, now).await
                 }
                 (Method::Get, ["issues"]) => {
-                    api::handle_read(&req, env, &config, project, Resource::Issues, now).await
+                    api::handle_read(&req, env, ctx, &config, project, Resource::Issues, now).await
+                }
+                (Method::Get, ["issues", id]) => {
+                    let resource = Resource::Issue((*id).to_string());
+                    api::handle_read(&req, env, ctx, &config, project, resource, now).await
+                }
+                (Method::Put, ["issues"]) => {
+                    api::handle_update(req, env, ctx, &config, project, None, now).await
+                }
+                (method, ["alerts", rest @ ..]) => {
+                    use crate::api::AlertsCall;
+                    let call = match (method, rest) {
+                        (Method::Get, []) => AlertsCall::Overview,
+                        (Method::Put, ["rules"]) => AlertsCall::SaveRules,
+                        (Method::Put, ["destinations", id]) => {
+                            AlertsCall::SaveDestination((*id).to_string())
+                        }
+                        (Method::Delete, ["destinations", id]) => {
+                            AlertsCall::DeleteDestination((*id).to_string())
+                        }
+                        (Method::Post, ["destinations", id, "test"]) => {
+                            AlertsCall::TestDestination((*id).to_string())
+                        }
+                        _ => return Err(AppError::NotFound(path)),
+                    };
+                    api::handle_alerts(req, env, &config, project, call, now).await
+                }
+                (Method::Put, ["issues", id]) => {
+                    api::handle_update(req, env, ctx, &config, project, Some(id), now).await
                 }
                 (Method::Get, ["events"]) => {
-                    api::handle_read(&req, env, &config, project, Resource::Events, now).await
+                    api::handle_read(&req, env, ctx, &config, project, Resource::Events, now).await
                 }
                 (Method::Get, ["events", id]) => {
                     api::handle_read(
                         &req,
                         env,
+                        ctx,
                         &config,
                         project,
                         Resource::Event((*id).to_string()),
@@ -102,7 +139,7 @@ async fn route(req: Request, env: &Env, ctx: &Context) -> Result<Response, AppEr
                     receipt::handle_receipt(&req, env, &config, project, id).await
                 }
                 (Method::Get, ["stats"]) => {
-                    api::handle_read(&req, env, &config, project, Resource::Stats, now).await
+                    api::handle_read(&req, env, ctx, &config, project, Resource::Stats, now).await
                 }
                 _ => Err(AppError::NotFound(path)),
             }

@@ -185,8 +185,9 @@ pub(crate) async fn count_items(
     Ok(())
 }
 
-/// Stores one event: the index row (payload inline or in R2) and its issue. A repeated
-/// `event_id` is stored once and counted once.
+/// Stores one event: the index row (payload inline or in R2) and its issue (see
+/// [`crate::triage::record_event`]). A repeated `event_id` is stored once and counted once.
+/// Returns what the alert rules must hear about.
 pub(crate) async fn insert_event(
     env: &Env,
     project: &str,
@@ -194,7 +195,7 @@ pub(crate) async fn insert_event(
     payload: &Value,
     received_ms: u64,
     inline_limit: u64,
-) -> Result<bool, StorageError> {
+) -> Result<Vec<crate::triage::Triggered>, StorageError> {
     let raw = payload.to_string();
     let size = raw.len() as u64;
     let (inline, r2_key) = if size <= inline_limit {
@@ -239,35 +240,14 @@ pub(crate) async fn insert_event(
         .run()
         .await?;
     let changed = inserted.meta()?.and_then(|m| m.changes).unwrap_or(0) > 0;
-    if changed {
-        db.prepare(format!(
-            "INSERT INTO issues (project, fingerprint, title, culprit, level, count, first_seen, last_seen, last_event_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?6, ?7)
-             ON CONFLICT (project, fingerprint) DO UPDATE SET
-                count = MIN(count + 1, {MAX_STORED_INT}),
-                last_seen = max(last_seen, excluded.last_seen),
-                last_event_id = excluded.last_event_id,
-                title = excluded.title,
-                culprit = excluded.culprit,
-                level = excluded.level"
-        ))
-        .bind(&[
-            s(project),
-            s(&summary.fingerprint),
-            s(&summary.title),
-            s(&summary.culprit),
-            s(&summary.level),
-            n(received_ms),
-            s(&summary.event_id),
-        ])?
-        .run()
-        .await?;
+    if !changed {
+        return Ok(Vec::new());
     }
-    Ok(changed)
+    crate::triage::record_event(env, project, summary, payload, received_ms).await
 }
 
 /// Reads a stored number leniently (see the module doc): any number, repaired into range.
-fn num<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+pub(crate) fn num<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     Ok(match Value::deserialize(d)? {
         Value::Number(v) => v.as_u64().map_or_else(
             || stored_int_from_f64(v.as_f64().unwrap_or(0.0)),
@@ -279,7 +259,10 @@ fn num<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
 }
 
 /// Rows one by one: a row that does not read as `T` is skipped with a log line.
-fn rows<T: DeserializeOwned>(result: &D1Result, what: &str) -> Result<Vec<T>, StorageError> {
+pub(crate) fn rows<T: DeserializeOwned>(
+    result: &D1Result,
+    what: &str,
+) -> Result<Vec<T>, StorageError> {
     let raw: Vec<Value> = result.results()?;
     Ok(raw
         .into_iter()
@@ -291,35 +274,6 @@ fn read_row<T: DeserializeOwned>(row: Value, what: &str) -> Option<T> {
     serde_json::from_value(row)
         .map_err(|e| worker::console_error!("skipping a {what} row that does not read: {e}"))
         .ok()
-}
-
-/// One issue as the API returns it.
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct IssueRow {
-    fingerprint: String,
-    title: String,
-    culprit: String,
-    level: String,
-    #[serde(deserialize_with = "num")]
-    count: u64,
-    #[serde(deserialize_with = "num")]
-    first_seen: u64,
-    #[serde(deserialize_with = "num")]
-    last_seen: u64,
-    last_event_id: String,
-}
-
-/// Issues of a project, most recently seen first.
-pub(crate) async fn list_issues(env: &Env, project: &str) -> Result<Vec<IssueRow>, StorageError> {
-    let r = db(env)?
-        .prepare(
-            "SELECT fingerprint, title, culprit, level, count, first_seen, last_seen, last_event_id
-             FROM issues WHERE project = ?1 ORDER BY last_seen DESC LIMIT 500",
-        )
-        .bind(&[s(project)])?
-        .all()
-        .await?;
-    rows(&r, "issue")
 }
 
 /// One event's index row as the API returns it.

@@ -89,7 +89,15 @@ pub struct ProjectConfig {
     /// Ingest rate limit per key.
     #[serde(default)]
     pub rate_limit: RateLimitConfig,
+    /// Who issues can be assigned to (names or emails, as the team writes them).
+    #[serde(default)]
+    pub team: Vec<String>,
 }
+
+/// Most members of a project's team list.
+pub const MAX_TEAM_MEMBERS: usize = 200;
+/// Longest team member name.
+pub const MAX_MEMBER_CHARS: usize = 200;
 
 /// Where the worker runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,6 +218,15 @@ impl Config {
             if p.public_key.len() < 16 || !p.public_key.bytes().all(|b| b.is_ascii_alphanumeric()) {
                 return Err(ConfigError::InvalidProjects(format!(
                     "public_key of project '{id}' must be at least 16 ASCII letters or digits"
+                )));
+            }
+            if p.team.len() > MAX_TEAM_MEMBERS
+                || p.team.iter().any(|m| {
+                    m.trim().is_empty() || m.trim() != m || m.chars().count() > MAX_MEMBER_CHARS
+                })
+            {
+                return Err(ConfigError::InvalidProjects(format!(
+                    "team of project '{id}' must be at most {MAX_TEAM_MEMBERS} names of 1-{MAX_MEMBER_CHARS} characters without surrounding spaces"
                 )));
             }
             if p.rate_limit.burst == 0

@@ -52,6 +52,8 @@ pub mod stats;
 #[cfg(feature = "server")]
 pub mod time;
 #[cfg(feature = "server")]
+pub mod triage;
+#[cfg(feature = "server")]
 pub mod watchdog;
 #[cfg(feature = "server")]
 pub mod webhook;

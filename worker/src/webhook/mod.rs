@@ -13,7 +13,7 @@ mod api;
 mod delivery_object;
 mod guard;
 mod js;
-mod proxy;
+pub(crate) mod proxy;
 mod store;
 
 use backstop_core::error::ApiError;
@@ -106,6 +106,14 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     if let Err(e) = sweep(&env).await {
         worker::console_error!("webhook sweep failed: {}", e.0);
     }
+    // Issue triage and alerts share the cron: time snoozes that ended wake (and alert), and
+    // overdue alert work is handed to its project's scheduler.
+    let now = worker::Date::now().as_millis();
+    match crate::triage::wake_due(&env, None, now).await {
+        Ok(woke) => crate::alerts::dispatch(&env, "", woke, now).await,
+        Err(e) => worker::console_error!("snooze sweep failed: {}", e.0),
+    }
+    crate::alerts::sweep(&env, now).await;
 }
 
 async fn sweep(env: &Env) -> Result<(), Fail> {

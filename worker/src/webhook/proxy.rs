@@ -10,17 +10,17 @@ use super::js;
 
 /// What an attempt produced: the classified result, the response when the origin answered
 /// (its body still unread), and how long it took.
-pub(super) struct Attempt {
+pub(crate) struct Attempt {
     /// Status, timeout or unreachable.
-    pub(super) result: AttemptResult,
+    pub(crate) result: AttemptResult,
     /// The origin's response, when it answered.
-    pub(super) response: Option<web_sys::Response>,
+    pub(crate) response: Option<web_sys::Response>,
     /// Milliseconds until the answer (or the failure).
-    pub(super) duration_ms: u64,
+    pub(crate) duration_ms: u64,
 }
 
 /// Sends one request. Redirects are not followed (a 3xx means the payload did not land).
-pub(super) async fn send(
+pub(crate) async fn send(
     url: &str,
     method: &str,
     headers: &[(String, String)],

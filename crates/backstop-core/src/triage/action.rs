@@ -11,9 +11,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{
-    Activity, IssueState, Resolution, Snooze, SnoozeKind, Status, Substatus,
-};
+use super::{Activity, IssueState, Resolution, Snooze, SnoozeKind, Status, Substatus};
 use crate::time::{format_rfc3339_ms, parse_rfc3339_ms};
 
 /// Longest note, in characters.
@@ -103,12 +101,19 @@ impl Update {
     }
 }
 
-fn uint(details: &Map<String, Value>, field: &'static str, max: u64) -> Result<Option<u64>, UpdateError> {
+fn uint(
+    details: &Map<String, Value>,
+    field: &'static str,
+    max: u64,
+) -> Result<Option<u64>, UpdateError> {
     match details.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(v) => match v.as_u64() {
             Some(n) if (1..=max).contains(&n) => Ok(Some(n)),
-            _ => Err(bad(field, format!("must be a whole number from 1 to {max}"))),
+            _ => Err(bad(
+                field,
+                format!("must be a whole number from 1 to {max}"),
+            )),
         },
     }
 }
@@ -123,9 +128,19 @@ pub fn parse_update(body: &Value, team: &[String], now_ms: u64) -> Result<Update
     let Some(obj) = body.as_object() else {
         return Err(bad("body", "must be a JSON object"));
     };
-    const KNOWN: [&str; 6] = ["status", "statusDetails", "assignedTo", "note", "merge", "substatus"];
+    const KNOWN: [&str; 6] = [
+        "status",
+        "statusDetails",
+        "assignedTo",
+        "note",
+        "merge",
+        "substatus",
+    ];
     if let Some(k) = obj.keys().find(|k| !KNOWN.contains(&k.as_str())) {
-        return Err(bad("body", format!("unknown field {k:?}; known: {}", KNOWN.join(", "))));
+        return Err(bad(
+            "body",
+            format!("unknown field {k:?}; known: {}", KNOWN.join(", ")),
+        ));
     }
     let empty = Map::new();
     let details = match obj.get("statusDetails") {
@@ -166,7 +181,10 @@ pub fn parse_update(body: &Value, team: &[String], now_ms: u64) -> Result<Update
                 } else {
                     format!("members: {}", team.join(", "))
                 };
-                return Err(bad("assignedTo", format!("{name:?} is not on the team; {list}")));
+                return Err(bad(
+                    "assignedTo",
+                    format!("{name:?} is not on the team; {list}"),
+                ));
             }
             Some(Some(name.to_string()))
         }
@@ -174,11 +192,12 @@ pub fn parse_update(body: &Value, team: &[String], now_ms: u64) -> Result<Update
     };
     let note = match obj.get("note") {
         None | Some(Value::Null) => None,
-        Some(Value::String(s)) if s.trim().is_empty() => {
-            return Err(bad("note", "is empty"))
-        }
+        Some(Value::String(s)) if s.trim().is_empty() => return Err(bad("note", "is empty")),
         Some(Value::String(s)) if s.chars().count() > MAX_NOTE_CHARS => {
-            return Err(bad("note", format!("is longer than {MAX_NOTE_CHARS} characters")))
+            return Err(bad(
+                "note",
+                format!("is longer than {MAX_NOTE_CHARS} characters"),
+            ))
         }
         Some(Value::String(s)) => Some(s.trim().to_string()),
         Some(_) => return Err(bad("note", "must be a string")),
@@ -196,7 +215,10 @@ pub fn parse_update(body: &Value, team: &[String], now_ms: u64) -> Result<Update
         merge,
     };
     if update.is_empty() {
-        return Err(bad("body", "nothing to do: give status, assignedTo, note or merge"));
+        return Err(bad(
+            "body",
+            "nothing to do: give status, assignedTo, note or merge",
+        ));
     }
     Ok(update)
 }
@@ -207,7 +229,10 @@ fn resolve_how(d: &Map<String, Value>) -> Result<ResolveHow, UpdateError> {
             return Err(bad("statusDetails.inRelease", "must be a release name"));
         };
         if r.chars().count() > MAX_RELEASE_CHARS {
-            return Err(bad("statusDetails.inRelease", format!("is longer than {MAX_RELEASE_CHARS} characters")));
+            return Err(bad(
+                "statusDetails.inRelease",
+                format!("is longer than {MAX_RELEASE_CHARS} characters"),
+            ));
         }
         return Ok(ResolveHow::InRelease(r.to_string()));
     }
@@ -243,7 +268,10 @@ fn snooze_spec(d: &Map<String, Value>, now_ms: u64) -> Result<SnoozeSpec, Update
                 Some(_) => {
                     return Err(bad(
                         "statusDetails.ignoreUntil",
-                        format!("must be in the future and at most a year away (now {})", format_rfc3339_ms(now_ms)),
+                        format!(
+                            "must be in the future and at most a year away (now {})",
+                            format_rfc3339_ms(now_ms)
+                        ),
                     ))
                 }
                 None => {
@@ -258,13 +286,21 @@ fn snooze_spec(d: &Map<String, Value>, now_ms: u64) -> Result<SnoozeSpec, Update
     match d.get("ignoreUntilEscalating") {
         Some(Value::Bool(true)) => specs.push(SnoozeSpec::UntilEscalating),
         None | Some(Value::Bool(false) | Value::Null) => {}
-        Some(_) => return Err(bad("statusDetails.ignoreUntilEscalating", "must be true or false")),
+        Some(_) => {
+            return Err(bad(
+                "statusDetails.ignoreUntilEscalating",
+                "must be true or false",
+            ))
+        }
     }
     if d.contains_key("ignoreWindow") && !d.contains_key("ignoreCount") {
         return Err(bad("statusDetails.ignoreWindow", "needs ignoreCount"));
     }
     if d.contains_key("ignoreUserWindow") && !d.contains_key("ignoreUserCount") {
-        return Err(bad("statusDetails.ignoreUserWindow", "needs ignoreUserCount"));
+        return Err(bad(
+            "statusDetails.ignoreUserWindow",
+            "needs ignoreUserCount",
+        ));
     }
     match specs.len() {
         0 => Ok(SnoozeSpec::Forever),
@@ -293,7 +329,11 @@ pub struct Context {
 
 /// Applies a status change. Returns the new state and the activity line; `None` when the
 /// state does not change (re-resolving a resolved issue the same way records nothing).
-pub fn apply(state: &IssueState, change: &StatusChange, ctx: &Context) -> Option<(IssueState, Activity)> {
+pub fn apply(
+    state: &IssueState,
+    change: &StatusChange,
+    ctx: &Context,
+) -> Option<(IssueState, Activity)> {
     let (next, detail) = match change {
         StatusChange::Resolve(how) => {
             let resolution = match how {
@@ -333,11 +373,17 @@ pub fn apply(state: &IssueState, change: &StatusChange, ctx: &Context) -> Option
             let (kind, detail) = match spec {
                 SnoozeSpec::Forever => (SnoozeKind::Forever, "ignored".to_string()),
                 SnoozeSpec::Count(n, w) => (
-                    SnoozeKind::Count { count: *n, window_min: *w },
+                    SnoozeKind::Count {
+                        count: *n,
+                        window_min: *w,
+                    },
                     format!("snoozed until {n} more events{}", within(*w)),
                 ),
                 SnoozeSpec::Users(n, w) => (
-                    SnoozeKind::Users { users: *n, window_min: *w },
+                    SnoozeKind::Users {
+                        users: *n,
+                        window_min: *w,
+                    },
                     format!("snoozed until {n} more users{}", within(*w)),
                 ),
                 SnoozeSpec::Duration(m) => {
@@ -351,9 +397,10 @@ pub fn apply(state: &IssueState, change: &StatusChange, ctx: &Context) -> Option
                     SnoozeKind::Until { until_ms: *t },
                     format!("snoozed until {}", format_rfc3339_ms(*t)),
                 ),
-                SnoozeSpec::UntilEscalating => {
-                    (SnoozeKind::UntilEscalating, "snoozed until it escalates".to_string())
-                }
+                SnoozeSpec::UntilEscalating => (
+                    SnoozeKind::UntilEscalating,
+                    "snoozed until it escalates".to_string(),
+                ),
             };
             let next = IssueState {
                 status: Status::Ignored,
@@ -399,7 +446,11 @@ fn within(w: Option<u32>) -> String {
 /// The activity line of an assignment change.
 pub fn assignment_activity(to: Option<&str>, actor: &str) -> Activity {
     Activity {
-        kind: if to.is_some() { "assigned" } else { "unassigned" },
+        kind: if to.is_some() {
+            "assigned"
+        } else {
+            "unassigned"
+        },
         actor: actor.to_string(),
         detail: to.map_or_else(|| "unassigned".into(), |t| format!("assigned to {t}")),
         event_id: None,
@@ -439,18 +490,68 @@ mod tests {
     #[test]
     fn parses_sentry_bodies() {
         let cases = [
-            (json!({"status": "resolved"}), StatusChange::Resolve(ResolveHow::Now), "resolve now"),
-            (json!({"status": "resolved", "statusDetails": {"inNextRelease": true}}), StatusChange::Resolve(ResolveHow::InNextRelease), "next release"),
-            (json!({"status": "resolvedInNextRelease"}), StatusChange::Resolve(ResolveHow::InNextRelease), "old Sentry spelling"),
-            (json!({"status": "resolved", "statusDetails": {"inRelease": "1.4.0"}}), StatusChange::Resolve(ResolveHow::InRelease("1.4.0".into())), "in release"),
-            (json!({"status": "unresolved"}), StatusChange::Unresolve, "reopen"),
-            (json!({"status": "ignored"}), StatusChange::Ignore(SnoozeSpec::Forever), "ignore forever"),
-            (json!({"status": "ignored", "statusDetails": {"ignoreCount": 10}}), StatusChange::Ignore(SnoozeSpec::Count(10, None)), "10 more"),
-            (json!({"status": "ignored", "statusDetails": {"ignoreCount": 100, "ignoreWindow": 60}}), StatusChange::Ignore(SnoozeSpec::Count(100, Some(60))), "100 in an hour"),
-            (json!({"status": "ignored", "statusDetails": {"ignoreUserCount": 5, "ignoreUserWindow": 1440}}), StatusChange::Ignore(SnoozeSpec::Users(5, Some(1440))), "users"),
-            (json!({"status": "ignored", "statusDetails": {"ignoreDuration": 60}}), StatusChange::Ignore(SnoozeSpec::Duration(60)), "an hour"),
-            (json!({"status": "ignored", "statusDetails": {"ignoreUntil": "2027-01-16T08:00:00Z"}}), StatusChange::Ignore(SnoozeSpec::Until(parse_rfc3339_ms("2027-01-16T08:00:00Z").unwrap())), "until a time"),
-            (json!({"status": "ignored", "statusDetails": {"ignoreUntilEscalating": true}}), StatusChange::Ignore(SnoozeSpec::UntilEscalating), "until escalating"),
+            (
+                json!({"status": "resolved"}),
+                StatusChange::Resolve(ResolveHow::Now),
+                "resolve now",
+            ),
+            (
+                json!({"status": "resolved", "statusDetails": {"inNextRelease": true}}),
+                StatusChange::Resolve(ResolveHow::InNextRelease),
+                "next release",
+            ),
+            (
+                json!({"status": "resolvedInNextRelease"}),
+                StatusChange::Resolve(ResolveHow::InNextRelease),
+                "old Sentry spelling",
+            ),
+            (
+                json!({"status": "resolved", "statusDetails": {"inRelease": "1.4.0"}}),
+                StatusChange::Resolve(ResolveHow::InRelease("1.4.0".into())),
+                "in release",
+            ),
+            (
+                json!({"status": "unresolved"}),
+                StatusChange::Unresolve,
+                "reopen",
+            ),
+            (
+                json!({"status": "ignored"}),
+                StatusChange::Ignore(SnoozeSpec::Forever),
+                "ignore forever",
+            ),
+            (
+                json!({"status": "ignored", "statusDetails": {"ignoreCount": 10}}),
+                StatusChange::Ignore(SnoozeSpec::Count(10, None)),
+                "10 more",
+            ),
+            (
+                json!({"status": "ignored", "statusDetails": {"ignoreCount": 100, "ignoreWindow": 60}}),
+                StatusChange::Ignore(SnoozeSpec::Count(100, Some(60))),
+                "100 in an hour",
+            ),
+            (
+                json!({"status": "ignored", "statusDetails": {"ignoreUserCount": 5, "ignoreUserWindow": 1440}}),
+                StatusChange::Ignore(SnoozeSpec::Users(5, Some(1440))),
+                "users",
+            ),
+            (
+                json!({"status": "ignored", "statusDetails": {"ignoreDuration": 60}}),
+                StatusChange::Ignore(SnoozeSpec::Duration(60)),
+                "an hour",
+            ),
+            (
+                json!({"status": "ignored", "statusDetails": {"ignoreUntil": "2027-01-16T08:00:00Z"}}),
+                StatusChange::Ignore(SnoozeSpec::Until(
+                    parse_rfc3339_ms("2027-01-16T08:00:00Z").unwrap(),
+                )),
+                "until a time",
+            ),
+            (
+                json!({"status": "ignored", "statusDetails": {"ignoreUntilEscalating": true}}),
+                StatusChange::Ignore(SnoozeSpec::UntilEscalating),
+                "until escalating",
+            ),
         ];
         for (body, want, why) in cases {
             let u = parse_update(&body, &team(), NOW).unwrap_or_else(|e| panic!("{why}: {e}"));
@@ -465,32 +566,88 @@ mod tests {
             (json!({}), "body", "nothing to do"),
             (json!({"status": "fixed"}), "status", "not one of"),
             (json!({"status": 3}), "status", "must be a string"),
-            (json!({"statusDetails": {"inNextRelease": true}}), "statusDetails", "needs a status"),
-            (json!({"status": "ignored", "statusDetails": {"ignoreCount": 0}}), "ignoreCount", "from 1 to 1000000000"),
-            (json!({"status": "ignored", "statusDetails": {"ignoreCount": 5, "ignoreWindow": 20000}}), "ignoreWindow", "from 1 to 10080"),
-            (json!({"status": "ignored", "statusDetails": {"ignoreWindow": 5}}), "statusDetails.ignoreWindow", "needs ignoreCount"),
-            (json!({"status": "ignored", "statusDetails": {"ignoreCount": 5, "ignoreDuration": 5}}), "statusDetails", "one snooze condition"),
-            (json!({"status": "ignored", "statusDetails": {"ignoreUntil": "2020-01-01T00:00:00Z"}}), "statusDetails.ignoreUntil", "in the future"),
-            (json!({"status": "ignored", "statusDetails": {"ignoreUntil": "soon"}}), "statusDetails.ignoreUntil", "RFC 3339"),
-            (json!({"status": "resolved", "statusDetails": {"inRelease": ""}}), "statusDetails.inRelease", "release name"),
-            (json!({"status": "resolved", "statusDetails": {"inRelease": "x".repeat(201)}}), "statusDetails.inRelease", "200 characters"),
-            (json!({"assignedTo": "mallory@evil.test"}), "assignedTo", "alice@shop.test, bob@shop.test"),
+            (
+                json!({"statusDetails": {"inNextRelease": true}}),
+                "statusDetails",
+                "needs a status",
+            ),
+            (
+                json!({"status": "ignored", "statusDetails": {"ignoreCount": 0}}),
+                "ignoreCount",
+                "from 1 to 1000000000",
+            ),
+            (
+                json!({"status": "ignored", "statusDetails": {"ignoreCount": 5, "ignoreWindow": 20000}}),
+                "ignoreWindow",
+                "from 1 to 10080",
+            ),
+            (
+                json!({"status": "ignored", "statusDetails": {"ignoreWindow": 5}}),
+                "statusDetails.ignoreWindow",
+                "needs ignoreCount",
+            ),
+            (
+                json!({"status": "ignored", "statusDetails": {"ignoreCount": 5, "ignoreDuration": 5}}),
+                "statusDetails",
+                "one snooze condition",
+            ),
+            (
+                json!({"status": "ignored", "statusDetails": {"ignoreUntil": "2020-01-01T00:00:00Z"}}),
+                "statusDetails.ignoreUntil",
+                "in the future",
+            ),
+            (
+                json!({"status": "ignored", "statusDetails": {"ignoreUntil": "soon"}}),
+                "statusDetails.ignoreUntil",
+                "RFC 3339",
+            ),
+            (
+                json!({"status": "resolved", "statusDetails": {"inRelease": ""}}),
+                "statusDetails.inRelease",
+                "release name",
+            ),
+            (
+                json!({"status": "resolved", "statusDetails": {"inRelease": "x".repeat(201)}}),
+                "statusDetails.inRelease",
+                "200 characters",
+            ),
+            (
+                json!({"assignedTo": "mallory@evil.test"}),
+                "assignedTo",
+                "alice@shop.test, bob@shop.test",
+            ),
             (json!({"note": "x".repeat(2001)}), "note", "2000 characters"),
             (json!({"note": "  "}), "note", "is empty"),
             (json!({"merge": "yes"}), "merge", "1 or true"),
-            (json!({"status": "resolved", "drop": true}), "body", "unknown field \"drop\""),
+            (
+                json!({"status": "resolved", "drop": true}),
+                "body",
+                "unknown field \"drop\"",
+            ),
         ];
         for (body, field, needle) in cases {
             let e = parse_update(&body, &team(), NOW).expect_err(&format!("{body}"));
             assert_eq!(e.field, field, "{body}: {e}");
-            assert!(e.to_string().contains(needle), "{body}: {e} lacks {needle:?}");
+            assert!(
+                e.to_string().contains(needle),
+                "{body}: {e} lacks {needle:?}"
+            );
         }
     }
 
     #[test]
     fn assignment_and_notes() {
-        let u = parse_update(&json!({"assignedTo": "user:bob@shop.test", "note": " see #7 "}), &team(), NOW).unwrap();
-        assert_eq!(u.assigned_to, Some(Some("bob@shop.test".into())), "user: prefix");
+        let u = parse_update(
+            &json!({"assignedTo": "user:bob@shop.test", "note": " see #7 "}),
+            &team(),
+            NOW,
+        )
+        .unwrap();
+        assert_eq!(
+            u.assigned_to,
+            Some(Some("bob@shop.test".into())),
+            "user: prefix"
+        );
         assert_eq!(u.note.as_deref(), Some("see #7"));
         let u = parse_update(&json!({"assignedTo": null}), &team(), NOW).unwrap();
         assert_eq!(u.assigned_to, Some(None), "null unassigns");
@@ -511,32 +668,77 @@ mod tests {
     #[test]
     fn applies_changes_with_activity() {
         let s = IssueState::new_issue();
-        let (r, a) = apply(&s, &StatusChange::Resolve(ResolveHow::InNextRelease), &ctx()).unwrap();
+        let (r, a) = apply(
+            &s,
+            &StatusChange::Resolve(ResolveHow::InNextRelease),
+            &ctx(),
+        )
+        .unwrap();
         assert_eq!(r.status, Status::Resolved);
-        assert_eq!(r.resolution, Some(Resolution::InNextRelease { after: Some("1.4.0".into()) }));
+        assert_eq!(
+            r.resolution,
+            Some(Resolution::InNextRelease {
+                after: Some("1.4.0".into())
+            })
+        );
         assert_eq!(r.resolved_at_ms, Some(NOW));
-        assert_eq!((a.kind, a.actor.as_str(), a.detail.as_str()), ("resolved", "alice@shop.test", "resolved in the release after 1.4.0"));
-        assert!(apply(&r, &StatusChange::Resolve(ResolveHow::InNextRelease), &ctx()).is_none(), "same change: no activity");
+        assert_eq!(
+            (a.kind, a.actor.as_str(), a.detail.as_str()),
+            (
+                "resolved",
+                "alice@shop.test",
+                "resolved in the release after 1.4.0"
+            )
+        );
+        assert!(
+            apply(
+                &r,
+                &StatusChange::Resolve(ResolveHow::InNextRelease),
+                &ctx()
+            )
+            .is_none(),
+            "same change: no activity"
+        );
 
-        let (i, a) = apply(&r, &StatusChange::Ignore(SnoozeSpec::Count(10, None)), &ctx()).unwrap();
+        let (i, a) = apply(
+            &r,
+            &StatusChange::Ignore(SnoozeSpec::Count(10, None)),
+            &ctx(),
+        )
+        .unwrap();
         assert_eq!(i.status, Status::Ignored);
         assert_eq!(i.resolution, None, "ignoring clears the resolution");
         let sn = i.snooze.clone().unwrap();
-        assert_eq!((sn.baseline_events, sn.baseline_users, sn.since_ms), (41, 7, NOW), "counted from the moment of snoozing");
+        assert_eq!(
+            (sn.baseline_events, sn.baseline_users, sn.since_ms),
+            (41, 7, NOW),
+            "counted from the moment of snoozing"
+        );
         assert_eq!(a.detail, "snoozed until 10 more events");
 
         let (d, a) = apply(&i, &StatusChange::Ignore(SnoozeSpec::Duration(60)), &ctx()).unwrap();
         assert_eq!(d.snooze_until_ms(), Some(NOW + 3_600_000));
-        assert!(a.detail.starts_with("snoozed for 60 min, until "), "{}", a.detail);
+        assert!(
+            a.detail.starts_with("snoozed for 60 min, until "),
+            "{}",
+            a.detail
+        );
 
         let (u, a) = apply(&d, &StatusChange::Unresolve, &ctx()).unwrap();
-        assert_eq!((u.status, u.substatus, u.snooze.clone()), (Status::Unresolved, Substatus::New, None));
+        assert_eq!(
+            (u.status, u.substatus, u.snooze.clone()),
+            (Status::Unresolved, Substatus::New, None)
+        );
         assert_eq!(a.kind, "unresolved");
     }
 
     #[test]
     fn merge_keeps_the_biggest() {
-        assert_eq!(merge_target(&[(3, 10), (1, 50), (2, 50)]), Some(1), "most events, then oldest id");
+        assert_eq!(
+            merge_target(&[(3, 10), (1, 50), (2, 50)]),
+            Some(1),
+            "most events, then oldest id"
+        );
         assert_eq!(merge_target(&[]), None);
     }
 }

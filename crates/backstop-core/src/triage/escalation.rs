@@ -47,10 +47,22 @@ mod tests {
         let now = 1_000;
         let cases: [(&[(u64, u64)], u64, &str); 5] = [
             (&[], ESCALATION_FLOOR, "no history: the floor"),
-            (&[(999, 3), (990, 4)], ESCALATION_FLOOR, "quiet issue: the floor"),
+            (
+                &[(999, 3), (990, 4)],
+                ESCALATION_FLOOR,
+                "quiet issue: the floor",
+            ),
             (&[(999, 30), (900, 50)], 100, "twice the busiest hour"),
-            (&[(1_000, 500)], ESCALATION_FLOOR, "the current hour is not history"),
-            (&[(1_000 - HISTORY_HOURS - 1, 900), (998, 20)], 40, "older than 7 days is forgotten"),
+            (
+                &[(1_000, 500)],
+                ESCALATION_FLOOR,
+                "the current hour is not history",
+            ),
+            (
+                &[(1_000 - HISTORY_HOURS - 1, 900), (998, 20)],
+                40,
+                "older than 7 days is forgotten",
+            ),
         ];
         for (history, want, why) in cases {
             assert_eq!(ceiling(history, now), want, "{why}");

@@ -13,6 +13,7 @@
 
 pub mod action;
 pub mod escalation;
+pub mod query;
 pub mod release;
 
 use serde::{Deserialize, Serialize};
@@ -552,12 +553,7 @@ fn regression(state: &IssueState, event: &EventFacts, counts: &Counts) -> Option
             // Nothing orders them (the fix release never appeared here and neither is semver):
             // newer if the event's release first appeared after the resolution.
             .unwrap_or_else(|| release.first_seen_ms.is_some_and(|f| f > resolved_at));
-            newer.then(|| {
-                format!(
-                    "regressed{in_release} (fix claimed in {})",
-                    res.claim()
-                )
-            })
+            newer.then(|| format!("regressed{in_release} (fix claimed in {})", res.claim()))
         }
     }
 }
@@ -568,21 +564,33 @@ fn wake(s: &Snooze, now_ms: u64, counts: &Counts, escalating: bool) -> Option<St
         SnoozeKind::Forever => None,
         SnoozeKind::Count { count, window_min } => {
             let (seen, within) = match window_min {
-                Some(w) => (counts.events_in_window.unwrap_or(0), format!(" within {w} min")),
-                None => (counts.events.saturating_sub(s.baseline_events), String::new()),
+                Some(w) => (
+                    counts.events_in_window.unwrap_or(0),
+                    format!(" within {w} min"),
+                ),
+                None => (
+                    counts.events.saturating_sub(s.baseline_events),
+                    String::new(),
+                ),
             };
-            (seen >= *count).then(|| format!("{seen} more events{within} since it was snoozed (woke at {count})"))
+            (seen >= *count).then(|| {
+                format!("{seen} more events{within} since it was snoozed (woke at {count})")
+            })
         }
         SnoozeKind::Users { users, window_min } => {
             let (seen, within) = match window_min {
-                Some(w) => (counts.users_in_window.unwrap_or(0), format!(" within {w} min")),
+                Some(w) => (
+                    counts.users_in_window.unwrap_or(0),
+                    format!(" within {w} min"),
+                ),
                 None => (counts.users.saturating_sub(s.baseline_users), String::new()),
             };
-            (seen >= *users).then(|| format!("{seen} more users{within} since it was snoozed (woke at {users})"))
+            (seen >= *users).then(|| {
+                format!("{seen} more users{within} since it was snoozed (woke at {users})")
+            })
         }
-        SnoozeKind::Until { until_ms } => (now_ms >= *until_ms).then(|| {
-            format!("the snooze until {} ended", format_rfc3339_ms(*until_ms))
-        }),
+        SnoozeKind::Until { until_ms } => (now_ms >= *until_ms)
+            .then(|| format!("the snooze until {} ended", format_rfc3339_ms(*until_ms))),
         SnoozeKind::UntilEscalating => escalating.then(|| {
             format!(
                 "escalating: {} events this hour, above its ceiling of {}",
@@ -614,6 +622,31 @@ pub fn wake_on_time(state: &IssueState, now_ms: u64) -> Option<(IssueState, Acti
         event_id: None,
     };
     Some((next, activity, Trigger::SnoozeWoke { why }))
+}
+
+/// Longest user key kept.
+const MAX_USER_KEY_CHARS: usize = 200;
+
+/// Who an event's user is, for "users affected": the first of `user.id`, `user.email`,
+/// `user.username`, `user.ip_address`, prefixed by which it is (`id:42`), so an id and an email
+/// that look alike never count as one person. `None` when the event names nobody.
+pub fn user_key(payload: &Value) -> Option<String> {
+    let user = payload.get("user")?;
+    ["id", "email", "username", "ip_address"]
+        .iter()
+        .find_map(|k| {
+            let v = match user.get(*k)? {
+                Value::String(s) => s.trim().to_string(),
+                Value::Number(n) => n.to_string(),
+                _ => return None,
+            };
+            (!v.is_empty() && v != "{{auto}}").then(|| {
+                format!(
+                    "{k}:{}",
+                    v.chars().take(MAX_USER_KEY_CHARS).collect::<String>()
+                )
+            })
+        })
 }
 
 #[cfg(test)]

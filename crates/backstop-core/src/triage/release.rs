@@ -34,7 +34,12 @@ fn semver_of(name: &str) -> Option<semver::Version> {
         None => (v, ""),
     };
     let dots = core.matches('.').count();
-    if dots < 2 && !core.is_empty() && core.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())) {
+    if dots < 2
+        && !core.is_empty()
+        && core
+            .split('.')
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    {
         let padded = format!("{core}{}{rest}", ".0".repeat(2 - dots));
         return semver::Version::parse(&padded).ok();
     }
@@ -76,18 +81,78 @@ mod tests {
     #[test]
     fn orders_releases() {
         let cases = [
-            (r("1.4.2", None), r("1.4.0", None), Some(true), "semver patch"),
-            (r("1.10.0", None), r("1.9.9", None), Some(true), "semver, not text order"),
-            (r("1.3.9", Some(9)), r("1.4.0", Some(1)), Some(false), "semver beats appearance"),
-            (r("shop@2.0.0", None), r("shop@1.9.0", None), Some(true), "package@version"),
-            (r("v2.1", None), r("2.0.5", None), Some(true), "v prefix and two parts"),
-            (r("1.4.0-rc.1", None), r("1.4.0", None), Some(false), "pre-release is older"),
-            (r("abc123", Some(20)), r("def456", Some(10)), Some(true), "shas by first appearance"),
-            (r("abc123", Some(5)), r("def456", Some(10)), Some(false), "older sha"),
-            (r("abc123", None), r("def456", Some(10)), None, "never seen here: unknown"),
-            (r("1.4.0", Some(1)), r("1.4.0", Some(1)), Some(false), "same release"),
-            (r("1.0.0+b", Some(7)), r("1.0.0+a", Some(3)), Some(true), "build metadata: appearance"),
-            (r("2024.05.01", Some(2)), r("2024.04.30", Some(1)), Some(true), "leading zeros are not semver: appearance"),
+            (
+                r("1.4.2", None),
+                r("1.4.0", None),
+                Some(true),
+                "semver patch",
+            ),
+            (
+                r("1.10.0", None),
+                r("1.9.9", None),
+                Some(true),
+                "semver, not text order",
+            ),
+            (
+                r("1.3.9", Some(9)),
+                r("1.4.0", Some(1)),
+                Some(false),
+                "semver beats appearance",
+            ),
+            (
+                r("shop@2.0.0", None),
+                r("shop@1.9.0", None),
+                Some(true),
+                "package@version",
+            ),
+            (
+                r("v2.1", None),
+                r("2.0.5", None),
+                Some(true),
+                "v prefix and two parts",
+            ),
+            (
+                r("1.4.0-rc.1", None),
+                r("1.4.0", None),
+                Some(false),
+                "pre-release is older",
+            ),
+            (
+                r("abc123", Some(20)),
+                r("def456", Some(10)),
+                Some(true),
+                "shas by first appearance",
+            ),
+            (
+                r("abc123", Some(5)),
+                r("def456", Some(10)),
+                Some(false),
+                "older sha",
+            ),
+            (
+                r("abc123", None),
+                r("def456", Some(10)),
+                None,
+                "never seen here: unknown",
+            ),
+            (
+                r("1.4.0", Some(1)),
+                r("1.4.0", Some(1)),
+                Some(false),
+                "same release",
+            ),
+            (
+                r("1.0.0+b", Some(7)),
+                r("1.0.0+a", Some(3)),
+                Some(true),
+                "build metadata: appearance",
+            ),
+            (
+                r("2024.05.01", Some(2)),
+                r("2024.04.30", Some(1)),
+                Some(true),
+                "leading zeros are not semver: appearance",
+            ),
         ];
         for (a, b, want, why) in cases {
             assert_eq!(is_newer(&a, &b), want, "{why}: {} vs {}", a.name, b.name);
