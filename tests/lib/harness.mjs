@@ -35,7 +35,7 @@ export async function freePort() {
 }
 
 /**
- * @param {{vars?: Record<string,string>, timeoutMs?: number, persist?: string}} [opts] vars override .dev.vars
+ * @param {{vars?: Record<string,string>, timeoutMs?: number, persist?: string, testScheduled?: boolean}} [opts] vars override .dev.vars
  * @returns {Promise<{base: string, port: number, persist: string, adminToken: string, publicKey: string, dsn: string, logs: () => string, stop: (o?: {keepState?: boolean}) => Promise<void>}>}
  */
 export async function startWorker(opts = {}) {
@@ -52,6 +52,8 @@ export async function startWorker(opts = {}) {
   const port = await freePort();
   const args = ['dev', '--local', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', persist,
     '--show-interactive-dev-session=false', '--log-level', 'warn'];
+  // `testScheduled` exposes GET /__scheduled, which runs the cron handler once.
+  if (opts.testScheduled) args.push('--test-scheduled');
   for (const [k, v] of Object.entries(opts.vars ?? {})) args.push('--var', `${k}:${v}`);
   const child = spawn(WRANGLER, args, { cwd: ROOT, env: wranglerEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';

@@ -1107,3 +1107,62 @@ async fn schedule(env: &Env, project: &str, at: u64) -> Result<(), StorageError>
         )))
     }
 }
+
+/// A project-level notice (the silence watchdog, the install probe) to every destination of
+/// the project. `episode_id` is stable per condition (PagerDuty's dedup key), so the resolve
+/// that follows a recovery closes the incident the notice opened.
+#[expect(clippy::too_many_arguments, reason = "one notice's facts")]
+pub(crate) async fn notify_project(
+    env: &Env,
+    project: &str,
+    episode_id: &str,
+    trigger: Trigger,
+    title: String,
+    origin: &str,
+    action: PdAction,
+    now_ms: u64,
+) {
+    let c = AlertContent {
+        rule_id: episode_id
+            .split(':')
+            .next()
+            .unwrap_or("project")
+            .to_string(),
+        rule_name: match trigger {
+            Trigger::Resolved => "Recovered".into(),
+            _ => "Project health".into(),
+        },
+        trigger,
+        project: project.to_string(),
+        issue_id: None,
+        title,
+        culprit: String::new(),
+        level: match action {
+            PdAction::Trigger => "error".into(),
+            PdAction::Resolve => "info".into(),
+        },
+        environment: None,
+        release: None,
+        events: 0,
+        users: 0,
+        first_seen_ms: now_ms,
+        last_seen_ms: now_ms,
+        link: list_link(origin, project),
+        extra: String::new(),
+    };
+    // A recovery goes to every destination too (people were told it was down), not only to
+    // PagerDuty: it is sent as a trigger-style notice plus a PagerDuty resolve.
+    let sent = async {
+        for d in destinations(env, project).await? {
+            let action = match (action, d.kind) {
+                (PdAction::Resolve, DestinationKind::PagerDuty) => PdAction::Resolve,
+                _ => PdAction::Trigger,
+            };
+            enqueue(env, project, &d, &c, episode_id, None, action, now_ms).await?;
+        }
+        schedule(env, project, now_ms).await
+    };
+    if let Err(e) = sent.await {
+        worker::console_error!("project notice {episode_id}: {}", e.0);
+    }
+}

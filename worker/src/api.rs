@@ -27,8 +27,12 @@ pub(crate) enum Resource {
     Event(String),
     /// `GET /api/{project}/stats`
     Stats,
+    /// `GET /api/{project}/watchdog`
+    Watchdog,
     /// `GET /api/{project}/events/{id}/attachments/{seq}`
     Attachment(String, String),
+    /// `GET /api/{project}/team`: who issues can be assigned to (the project's config).
+    Team,
 }
 
 fn url_origin(req: &Request) -> Result<String, AppError> {
@@ -191,14 +195,15 @@ pub(crate) async fn handle_read(
     now_ms: u64,
 ) -> Result<Response, AppError> {
     authenticate_admin(config, req.headers().get("Authorization")?.as_deref())?;
-    if config.project(project).is_none() {
+    let Some(project_config) = config.project(project) else {
         return Err(ApiError::NotFound(format!(
             "project '{}'",
             project.chars().take(64).collect::<String>()
         ))
         .into());
-    }
+    };
     let body = match resource {
+        Resource::Team => json!({ "team": project_config.team }),
         Resource::Issues => {
             let url = req.url()?;
             let pairs = query_pairs(&url);
@@ -227,6 +232,7 @@ pub(crate) async fn handle_read(
                 .ok_or_else(|| ApiError::NotFound("event".into()))?
         }
         Resource::Stats => store::stats(env, project, now_ms).await?,
+        Resource::Watchdog => crate::watchdog::overview(env, config, project, now_ms).await?,
         Resource::Attachment(id, seq) => {
             let not_found = || ApiError::NotFound("attachment".into());
             let id = normalize_event_id(&id).ok_or_else(not_found)?;

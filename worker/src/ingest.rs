@@ -183,7 +183,16 @@ async fn ingest(
         None => plan_store(&body, config, now_ms, &mut new_id)?,
     };
     let triggered = store_plan(env, &project, &plan, config, now_ms).await?;
-    crate::alerts::dispatch(env, &url.origin().ascii_serialization(), triggered, now_ms).await;
+    let origin = url.origin().ascii_serialization();
+    crate::alerts::dispatch(env, &origin, triggered, now_ms).await;
+    crate::watchdog::record_signals(
+        env,
+        &project,
+        crate::watchdog::signals(&plan),
+        &origin,
+        now_ms,
+    )
+    .await;
 
     let resp = json_response(&json!({ "id": plan.response_id() }), 200)?;
     if let Some(secs) = decision.preemptive_retry_after(&project_config.rate_limit) {

@@ -23,6 +23,7 @@ mod rate_limiter;
 mod receipt;
 mod store;
 mod triage;
+mod watchdog;
 mod webhook;
 
 use backstop_core::config::is_valid_project_id;
@@ -137,6 +138,13 @@ async fn route(req: Request, env: &Env, ctx: &Context) -> Result<Response, AppEr
                 }
                 (Method::Get, ["receipt", id]) => {
                     receipt::handle_receipt(&req, env, &config, project, id).await
+                }
+                (Method::Get, ["team"]) => {
+                    api::handle_read(&req, env, ctx, &config, project, Resource::Team, now).await
+                }
+                (Method::Get, ["watchdog"]) => {
+                    api::handle_read(&req, env, ctx, &config, project, Resource::Watchdog, now)
+                        .await
                 }
                 (Method::Get, ["stats"]) => {
                     api::handle_read(&req, env, ctx, &config, project, Resource::Stats, now).await

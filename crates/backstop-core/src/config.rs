@@ -92,6 +92,24 @@ pub struct ProjectConfig {
     /// Who issues can be assigned to (names or emails, as the team writes them).
     #[serde(default)]
     pub team: Vec<String>,
+    /// The site that carries the SDK tag: a cron fetches it and alerts when the tag with this
+    /// project's key is gone (`http`/`https` only).
+    #[serde(default)]
+    pub site_url: Option<String>,
+    /// The silence watchdog's settings for this project (fields of
+    /// [`crate::watchdog::WatchdogConfig`]; validated by [`crate::watchdog::parse_override`]).
+    #[serde(default)]
+    pub watchdog: Option<serde_json::Value>,
+}
+
+impl ProjectConfig {
+    /// The watchdog settings: the project's override or the defaults.
+    pub fn watchdog_config(&self) -> crate::watchdog::WatchdogConfig {
+        self.watchdog
+            .as_ref()
+            .and_then(|v| crate::watchdog::parse_override(v).ok())
+            .unwrap_or_default()
+    }
 }
 
 /// Most members of a project's team list.
@@ -228,6 +246,22 @@ impl Config {
                 return Err(ConfigError::InvalidProjects(format!(
                     "team of project '{id}' must be at most {MAX_TEAM_MEMBERS} names of 1-{MAX_MEMBER_CHARS} characters without surrounding spaces"
                 )));
+            }
+            if let Some(site) = &p.site_url {
+                let ok = url::Url::parse(site)
+                    .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+                if !ok || site.len() > 2048 {
+                    return Err(ConfigError::InvalidProjects(format!(
+                        "site_url of project '{id}' must be an http(s) URL of at most 2048 characters"
+                    )));
+                }
+            }
+            if let Some(w) = &p.watchdog {
+                if let Err(e) = crate::watchdog::parse_override(w) {
+                    return Err(ConfigError::InvalidProjects(format!(
+                        "watchdog of project '{id}': {e}"
+                    )));
+                }
             }
             if p.rate_limit.burst == 0
                 || p.rate_limit.per_second.is_nan()

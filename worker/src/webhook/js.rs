@@ -253,7 +253,7 @@ async fn read_chunk(
 
 /// Reads at most `max` bytes from the start of a stream (waiting at most `timeout_ms`), then
 /// cancels it. Only those bytes enter wasm memory.
-pub(super) async fn read_prefix(stream: ReadableStream, max: usize, timeout_ms: u64) -> Vec<u8> {
+pub(crate) async fn read_prefix(stream: ReadableStream, max: usize, timeout_ms: u64) -> Vec<u8> {
     let Ok(reader) = stream
         .get_reader()
         .dyn_into::<ReadableStreamDefaultReader>()

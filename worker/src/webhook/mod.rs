@@ -14,6 +14,7 @@ mod delivery_object;
 mod guard;
 mod js;
 pub(crate) mod proxy;
+pub(crate) use js::read_prefix;
 mod store;
 
 use backstop_core::error::ApiError;
@@ -114,6 +115,14 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
         Err(e) => worker::console_error!("snooze sweep failed: {}", e.0),
     }
     crate::alerts::sweep(&env, now).await;
+    // The silence watchdog and the install probe run on the same cron.
+    match crate::config::load(&env) {
+        Ok(config) => {
+            crate::watchdog::tick(&env, &config, now).await;
+            crate::watchdog::probe_sites(&env, &config, now).await;
+        }
+        Err(e) => worker::console_error!("watchdog skipped, configuration invalid: {e:?}"),
+    }
 }
 
 async fn sweep(env: &Env) -> Result<(), Fail> {
