@@ -50,7 +50,7 @@ describe('triage and alerts', () => {
     slack = await startAlertSink();
     hook = await startAlertSink();
     pd = await startAlertSink();
-    w = await startWorker({ vars: { BACKSTOP_ALERT_STORM: JSON.stringify({ max_individual: 5, window_ms: STORM_WINDOW_MS }) } });
+    w = await startWorker({ testScheduled: true, vars: { BACKSTOP_ALERT_STORM: JSON.stringify({ max_individual: 5, window_ms: STORM_WINDOW_MS }) } });
     for (const [id, d] of [
       ['slack', { kind: 'slack', url: slack.url }],
       ['hook', { kind: 'webhook', url: hook.url, secret: SECRET }],
@@ -256,5 +256,35 @@ describe('triage and alerts', () => {
     await sleep(3_500);
     assert.equal((await issueOf('nap')).status, 'unresolved', 'the list wakes it');
     assert.ok(await eventually(() => slackFor('nap').find((a) => /snooze until/.test(a.body.text)), 15_000), 'wake alert');
+  });
+
+  test('threshold rules: N events in W minutes on an issue, and a drop rate on the cron', async () => {
+    const current = await api('GET', '/api/1/alerts');
+    assert.equal(current.body.defaults, true);
+    const rules = [
+      ...current.body.rules,
+      { id: 'vol', name: '5 events in 10 min on vol', kind: 'event_volume', events: 5, window_min: 10, filter: { environment: 'vol' } },
+      { id: 'drops', name: 'Drops above 1 %', kind: 'drop_rate', ratio_percent: 1 },
+    ];
+    let r = await api('PUT', '/api/1/alerts/rules', { rules: [...rules, { id: 'bad', name: 'x', kind: 'event_volume', events: 0, window_min: 10 }] });
+    assert.equal(r.status, 400, 'a bad rule refuses the whole set');
+    assert.match(r.body.detail, /rule 6/);
+    r = await api('PUT', '/api/1/alerts/rules', { rules });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    for (let i = 0; i < 4; i++) await send('volume', { environment: 'vol' });
+    await sleep(STORM_WINDOW_MS + 1_000);
+    const before = slackFor('volume').length;
+    await send('volume', { environment: 'vol' });
+    const vol = await eventually(() => slackFor('volume').slice(before).find((a) => /5 events/.test(a.body.text)), 15_000);
+    assert.ok(vol, `volume alert; got ${JSON.stringify(slackFor('volume').map((a) => a.body.text.slice(0, 100)))}`);
+    for (let i = 0; i < 10; i++) {
+      const bad = await fetch(`${w.base}/api/1/store/?sentry_key=ffffffffffffffffffffffffffffffff`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      assert.equal(bad.status, 403);
+    }
+    const n = slack.alerts.length;
+    const cron = await fetch(`${w.base}/__scheduled`);
+    assert.equal(cron.status, 200);
+    const drop = await eventually(() => slack.alerts.slice(n).find((a) => /dropped/i.test(a.body.text)), 15_000);
+    assert.ok(drop, `drop-rate alert; got ${JSON.stringify(slack.alerts.slice(n).map((a) => a.body.text.slice(0, 100)))}`);
   });
 });

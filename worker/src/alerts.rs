@@ -20,6 +20,7 @@ use backstop_core::alerting::{
     parse_retry_after, parse_rule, signed_headers, slack_body, webhook_body, AlertAttempt,
     AlertContent, AlertVerdict, Destination, DestinationKind, PdAction, Rule, Trigger,
 };
+use backstop_core::alerting::{evaluate, Measured, Scope};
 use backstop_core::error::ApiError;
 use backstop_core::triage::Trigger as IssueTrigger;
 use backstop_core::webhook::decision::AttemptResult;
@@ -201,11 +202,15 @@ async fn dispatch_one(
     t: &Triggered,
     now_ms: u64,
 ) -> Result<Option<u64>, StorageError> {
-    let trigger = issue_trigger(&t.trigger);
     let env_name = (!t.environment.is_empty()).then_some(t.environment.as_str());
     let release = (!t.release.is_empty()).then_some(t.release.as_str());
+    let all = rules(env, &t.project).await?;
+    let Some(issue_trig) = &t.trigger else {
+        return volume_rules(env, origin, t, &all, now_ms).await;
+    };
+    let trigger = issue_trigger(issue_trig);
     let mut due = None;
-    for rule in rules(env, &t.project).await? {
+    for rule in all {
         if !rule.fires_on(&trigger, env_name, Some(&t.issue.level), release) {
             continue;
         }
@@ -224,6 +229,71 @@ async fn dispatch_one(
         if let Some(at) =
             notify_episode(env, &key, &rule, t, trigger.clone(), origin, now_ms).await?
         {
+            due = min_opt(due, Some(at));
+        }
+    }
+    Ok(due)
+}
+
+/// The issue-volume rules (`event_volume`, `user_volume`) for one stored event: counted over
+/// the rule's window, judged by `evaluate`, notified through the episode.
+async fn volume_rules(
+    env: &Env,
+    origin: &str,
+    t: &Triggered,
+    all: &[Rule],
+    now_ms: u64,
+) -> Result<Option<u64>, StorageError> {
+    #[derive(Deserialize)]
+    struct Count {
+        #[serde(deserialize_with = "num")]
+        n: u64,
+    }
+    let env_name = (!t.environment.is_empty()).then_some(t.environment.as_str());
+    let release = (!t.release.is_empty()).then_some(t.release.as_str());
+    let mut due = None;
+    let applies = |r: &&Rule| {
+        r.enabled
+            && r.kind.scope() == Scope::Issue
+            && r.filter.matches(env_name, Some(&t.issue.level), release)
+    };
+    for rule in all.iter().filter(applies) {
+        let Some(window) = rule.kind.window_min() else {
+            continue;
+        };
+        let since = now_ms.saturating_sub(u64::from(window) * 60_000);
+        let db = db(env)?;
+        let r = db
+            .batch(vec![
+                db.prepare(
+                    "SELECT COUNT(*) AS n FROM events WHERE project = ?1 AND received_at > ?3 AND fingerprint IN
+                       (SELECT fingerprint FROM issue_fingerprints WHERE project = ?1 AND issue_id = ?2)",
+                )
+                .bind(&[s(&t.project), n(t.issue.issue_id), n(since)])?,
+                db.prepare("SELECT COUNT(*) AS n FROM issue_users WHERE project = ?1 AND issue_id = ?2 AND last_seen > ?3")
+                    .bind(&[s(&t.project), n(t.issue.issue_id), n(since)])?,
+            ])
+            .await?;
+        let count = |i: usize| -> Result<u64, StorageError> {
+            Ok(match r.get(i) {
+                Some(x) => rows::<Count>(x, "count")?.first().map_or(0, |c| c.n),
+                None => 0,
+            })
+        };
+        let measured = Measured {
+            events: count(0)?,
+            users: count(1)?,
+            ..Measured::default()
+        };
+        let Some(trigger) = evaluate(&rule.kind, &measured) else {
+            continue;
+        };
+        let key = EpisodeKey {
+            rule_id: rule.id.clone(),
+            issue_id: Some(t.issue.issue_id.to_string()),
+            environment: env_name.map(str::to_string),
+        };
+        if let Some(at) = notify_episode(env, &key, rule, t, trigger, origin, now_ms).await? {
             due = min_opt(due, Some(at));
         }
     }
@@ -684,7 +754,7 @@ async fn flush_storms(env: &Env, project: &str, now_ms: u64) -> Result<(), Stora
                     let t = Triggered {
                         project: project.to_string(),
                         issue,
-                        trigger: IssueTrigger::NewIssue,
+                        trigger: Some(IssueTrigger::NewIssue),
                         environment: String::new(),
                         release: b.release.clone().unwrap_or_default(),
                     };
@@ -1165,4 +1235,157 @@ pub(crate) async fn notify_project(
     if let Err(e) = sent.await {
         worker::console_error!("project notice {episode_id}: {}", e.0);
     }
+}
+
+/// The project rules (`spike`, `drop_rate`, `silent`) on the cron: the last hour of the
+/// project's outcome counters against its rule, one episode per rule; an episode whose
+/// condition cleared is closed (PagerDuty resolves).
+pub(crate) async fn project_rules(env: &Env, config: &backstop_core::config::Config, now_ms: u64) {
+    for project in config.projects.keys() {
+        if let Err(e) = project_rules_one(env, project, now_ms).await {
+            worker::console_error!("project rules of {project}: {}", e.0);
+        }
+    }
+}
+
+async fn project_rules_one(env: &Env, project: &str, now_ms: u64) -> Result<(), StorageError> {
+    #[derive(Deserialize)]
+    struct ByReason {
+        reason: String,
+        #[serde(deserialize_with = "num")]
+        n: u64,
+    }
+    let all = rules(env, project).await?;
+    let watched: Vec<&Rule> = all
+        .iter()
+        .filter(|r| r.enabled && r.kind.scope() == Scope::Project)
+        .collect();
+    if watched.is_empty() {
+        return Ok(());
+    }
+    let hour_ms = u64::from(backstop_core::alerting::rule::PROJECT_WINDOW_MIN) * 60_000;
+    let since = now_ms.saturating_sub(hour_ms);
+    let day_start = since.saturating_sub(24 * hour_ms);
+    let db = db(env)?;
+    let r = db
+        .batch(vec![
+            db.prepare("SELECT reason, SUM(count) AS n FROM stats WHERE project = ?1 AND minute > ?2 GROUP BY reason")
+                .bind(&[s(project), n(since)])?,
+            db.prepare(
+                "SELECT 'accepted' AS reason, COALESCE(SUM(count), 0) AS n FROM stats
+                 WHERE project = ?1 AND reason = 'accepted' AND minute > ?2 AND minute <= ?3",
+            )
+            .bind(&[s(project), n(day_start), n(since)])?,
+        ])
+        .await?;
+    let window: Vec<ByReason> = match r.first() {
+        Some(x) => rows(x, "stat")?,
+        None => Vec::new(),
+    };
+    let day: u64 = match r.get(1) {
+        Some(x) => rows::<ByReason>(x, "stat")?.first().map_or(0, |b| b.n),
+        None => 0,
+    };
+    // Outcomes that are not kept: the request counters of a refused event.
+    const REFUSED: [&str; 4] = ["too_large", "rate_limited", "unauthorized", "invalid"];
+    let accepted = window
+        .iter()
+        .find(|b| b.reason == "accepted")
+        .map_or(0, |b| b.n);
+    for rule in watched {
+        let dropped = match &rule.kind {
+            backstop_core::alerting::RuleKind::DropRate {
+                reason: Some(want), ..
+            } => window
+                .iter()
+                .filter(|b| &b.reason == want || b.reason.starts_with(&format!("dropped:{want}")))
+                .map(|b| b.n)
+                .sum(),
+            _ => window
+                .iter()
+                .filter(|b| REFUSED.contains(&b.reason.as_str()))
+                .map(|b| b.n)
+                .sum(),
+        };
+        let measured = Measured {
+            events: accepted,
+            users: 0,
+            baseline: day / 24,
+            dropped,
+        };
+        let key = EpisodeKey {
+            rule_id: rule.id.clone(),
+            issue_id: None,
+            environment: None,
+        };
+        let id = key.id();
+        let r = db
+            .prepare("SELECT json FROM alert_episodes WHERE project = ?1 AND id = ?2")
+            .bind(&[s(project), s(&id)])?
+            .all()
+            .await?;
+        let current: Option<Episode> = rows::<Json>(&r, "episode")?
+            .first()
+            .and_then(|j| serde_json::from_str(&j.json).ok());
+        let content = |trigger: Trigger, extra: String| AlertContent {
+            rule_id: rule.id.clone(),
+            rule_name: rule.name.clone(),
+            title: trigger.what(),
+            trigger,
+            project: project.to_string(),
+            issue_id: None,
+            culprit: String::new(),
+            level: "error".into(),
+            environment: None,
+            release: None,
+            events: accepted,
+            users: 0,
+            first_seen_ms: since,
+            last_seen_ms: now_ms,
+            link: String::new(),
+            extra,
+        };
+        let (next, notice) = match evaluate(&rule.kind, &measured) {
+            Some(trigger) => {
+                let (decision, next) = on_trigger(
+                    current.as_ref(),
+                    accepted.max(dropped),
+                    now_ms,
+                    rule.reminder_ms,
+                );
+                let notice = decision.notifies().then(|| {
+                    (
+                        content(trigger, decision.note(accepted).unwrap_or_default()),
+                        PdAction::Trigger,
+                    )
+                });
+                (next, notice)
+            }
+            None => match current.as_ref().filter(|e| e.is_open()) {
+                Some(open) => {
+                    let (closed, resolve) = close(open, now_ms);
+                    (
+                        closed,
+                        resolve.then(|| {
+                            (content(Trigger::Resolved, String::new()), PdAction::Resolve)
+                        }),
+                    )
+                }
+                None => continue,
+            },
+        };
+        db.prepare(
+            "INSERT INTO alert_episodes (project, id, rule_id, issue_id, json) VALUES (?1, ?2, ?3, NULL, ?4)
+             ON CONFLICT (project, id) DO UPDATE SET json = excluded.json",
+        )
+        .bind(&[s(project), s(&id), s(&rule.id), s(&serde_json::to_string(&next).unwrap_or_default())])?
+        .run()
+        .await?;
+        if let Some((c, action)) = notice {
+            if enqueue_all(env, project, &c, &id, None, action, now_ms).await? > 0 {
+                schedule(env, project, now_ms).await?;
+            }
+        }
+    }
+    Ok(())
 }

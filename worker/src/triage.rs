@@ -32,8 +32,9 @@ pub(crate) struct Triggered {
     pub(crate) project: String,
     /// The issue row after the event.
     pub(crate) issue: IssueRow,
-    /// What fired.
-    pub(crate) trigger: Trigger,
+    /// What fired; `None` for an event that moved nothing (the threshold rules still count
+    /// it).
+    pub(crate) trigger: Option<Trigger>,
     /// The event's environment and release.
     pub(crate) environment: String,
     /// The event's release.
@@ -136,7 +137,8 @@ struct Count {
 }
 
 /// Records a newly stored event against its issue (creating the issue on its first event) and
-/// judges it. Returns what the alert rules must hear about.
+/// judges it. Returns what the alert rules must hear about: each trigger, and the event itself
+/// (trigger `None`) for the threshold rules.
 pub(crate) async fn record_event(
     env: &Env,
     project: &str,
@@ -373,9 +375,6 @@ pub(crate) async fn record_event(
         save_state(&db, project, id, &outcome.state).await?;
     }
     record_activity(&db, project, id, received_ms, &outcome.activity).await?;
-    if outcome.triggers.is_empty() {
-        return Ok(Vec::new());
-    }
     let mut issue = before;
     issue.count = counts.events;
     issue.users = counts.users;
@@ -390,6 +389,8 @@ pub(crate) async fn record_event(
     Ok(outcome
         .triggers
         .into_iter()
+        .map(Some)
+        .chain([None])
         .map(|trigger| Triggered {
             project: project.to_string(),
             issue: issue.clone(),
@@ -978,7 +979,7 @@ pub(crate) async fn wake_due(
         woke.push(Triggered {
             project: d.project,
             issue,
-            trigger,
+            trigger: Some(trigger),
             environment: String::new(),
             release: String::new(),
         });

@@ -119,6 +119,7 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     match crate::config::load(&env) {
         Ok(config) => {
             crate::watchdog::tick(&env, &config, now).await;
+            crate::alerts::project_rules(&env, &config, now).await;
             crate::watchdog::probe_sites(&env, &config, now).await;
         }
         Err(e) => worker::console_error!("watchdog skipped, configuration invalid: {e:?}"),
