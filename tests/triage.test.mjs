@@ -2,7 +2,7 @@
 // Object alarms), events sent as a Sentry client sends them, issues changed through the
 // Sentry-vocabulary API, and three local sinks recording what Slack, a webhook receiver and
 // PagerDuty would get.
-import { test, before, after, describe } from 'node:test';
+import { test, before, after, beforeEach, afterEach, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac, randomUUID } from 'node:crypto';
 import { startWorker, eventually } from './lib/harness.mjs';
@@ -61,7 +61,17 @@ describe('triage and alerts', () => {
     }
   });
 
+  // Figures for the closing note: how many requests each destination got per scenario.
+  let mark = null;
+  const figures = [];
+  beforeEach(() => { mark = [slack.alerts.length, hook.alerts.length, pd.alerts.length]; });
+  afterEach((t) => {
+    const [a, b, c] = mark;
+    figures.push(`${t.name.slice(0, 60)}: slack ${slack.alerts.length - a}, webhook ${hook.alerts.length - b}, pagerduty ${pd.alerts.length - c}`);
+  });
+
   after(async () => {
+    console.log(`alerts sent per scenario:\n  ${figures.join('\n  ')}`);
     await w?.stop();
     await slack?.close();
     await hook?.close();
