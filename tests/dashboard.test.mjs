@@ -3,13 +3,13 @@
 // API. Also: the vendored browser libraries are the npm packages' files, byte for byte.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { startWorker, eventually, ROOT } from './lib/harness.mjs';
 import { launchBrowser, watchPage, waitFor } from './lib/browser.mjs';
 import { startAlertSink } from './lib/origin-app.mjs';
+import { sendEvent } from './lib/events.mjs';
 
 const VENDORED = [
   ['web-demo/vendor/preact.mjs', 'node_modules/preact/dist/preact.mjs'],
@@ -47,19 +47,7 @@ describe('triage dashboard', () => {
     return body;
   };
   const issue = async (id) => api(`/api/1/issues/${id}`);
-  const send = async (group, extra = {}) => {
-    const event = {
-      event_id: randomUUID().replaceAll('-', ''),
-      level: 'error',
-      platform: 'javascript',
-      fingerprint: [group],
-      exception: { values: [{ type: 'TypeError', value: `${group} broke` }] },
-      ...extra,
-    };
-    const r = await fetch(`${w.base}/api/1/store/?sentry_key=${KEY}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(event) });
-    assert.equal(r.status, 200, await r.text());
-    return event.event_id;
-  };
+  const send = (group, extra = {}) => sendEvent(w, group, extra);
 
   /** A page on the dashboard with the token, the acting member chosen and errors recorded. */
   const open = async (hash = '') => {
@@ -315,6 +303,25 @@ describe('triage dashboard', () => {
       await hook.locator('[data-action="test"]').click();
       await page.locator('#alert-outbox tr[data-alert-id]', { hasText: 'hook' }).first().waitFor({ timeout: 15_000 });
       await clean(page, log, 'alerts page');
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('the health page sends a test event through ingest and shows it received, and shows the watchdog', async () => {
+    const { context, page, log } = await open('health');
+    try {
+      await page.locator('#send-test').waitFor({ timeout: 15_000 });
+      assert.match(await page.textContent('#install-dsn'), /^http:\/\/d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0@127\.0\.0\.1:\d+\/1$/);
+      await page.click('#send-test');
+      await page.locator('#test-result.test-received').waitFor({ timeout: 15_000 });
+      const text = await page.textContent('#test-result');
+      const [, id] = /received ✓ event ([0-9a-f]{32}) in \d+ ms/.exec(text) ?? [];
+      assert.ok(id, text);
+      const stored = await api(`/api/1/events/${id}`);
+      assert.equal(stored.event.tags['backstop.test'], 'true', 'the test event is stored, tagged');
+      await page.locator('#watchdog tr.watch-up').first().waitFor({ timeout: 15_000 });
+      await clean(page, log, 'health page');
     } finally {
       await context.close();
     }

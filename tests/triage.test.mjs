@@ -4,9 +4,10 @@
 // PagerDuty would get.
 import { test, before, after, beforeEach, afterEach, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHmac, randomUUID } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { startWorker, eventually } from './lib/harness.mjs';
 import { startAlertSink } from './lib/origin-app.mjs';
+import { sendEvent } from './lib/events.mjs';
 
 const KEY = 'd0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0';
 const SECRET = 'whsec-0123456789abcdef';
@@ -26,19 +27,7 @@ describe('triage and alerts', () => {
     return { status: r.status, body: json };
   };
   /** Sends one event as a Sentry client does; `group` becomes its fingerprint. */
-  const send = async (group, extra = {}) => {
-    const event = {
-      event_id: randomUUID().replaceAll('-', ''),
-      level: 'error',
-      platform: 'javascript',
-      fingerprint: [group],
-      exception: { values: [{ type: 'TypeError', value: `${group} broke` }] },
-      ...extra,
-    };
-    const r = await fetch(`${w.base}/api/1/store/?sentry_key=${KEY}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(event) });
-    assert.equal(r.status, 200, await r.text());
-    return event.event_id;
-  };
+  const send = (group, extra = {}) => sendEvent(w, group, extra);
   const issueOf = async (group) => {
     const r = await api('GET', `/api/1/issues?query=${encodeURIComponent(`${group} broke`)}&limit=5`);
     assert.equal(r.status, 200, JSON.stringify(r.body));

@@ -1,6 +1,7 @@
 // Backstop dashboard: the triage pages over the admin API. Routes live in the fragment:
 // (none) the issue list with stats and recent events, #issue=<id> one issue, #alerts the alert
-// rules, destinations and outbox. The views are Preact components (dash/*.js); this file holds
+// rules, destinations and outbox, #health the watchdog, the install probe and a test event.
+// The views are Preact components (dash/*.js); this file holds
 // the shell (token, project, "I am …", notices), the router and the refresh loop.
 import {
   html, S, update, mount, api, projectPath, fail, clearStaleNotice, setProject, setActor, installMenuDismiss, ApiError,
@@ -10,6 +11,7 @@ import { IssuesPanel, loadIssues } from './dash/issues.js';
 import { EventsPanel, EventDetail, loadEvents, selectEvent } from './dash/events.js';
 import { IssuePage, loadIssue } from './dash/issue.js';
 import { AlertsPage, loadAlerts } from './dash/alerts.js';
+import { HealthPage, loadHealth } from './dash/health.js';
 import { onChanged } from './dash/triage.js';
 
 const REFRESH_MS = 2000;
@@ -21,6 +23,7 @@ function parseRoute() {
   const params = new URLSearchParams(location.hash.replace(/^#/, ''));
   if (params.has('issue')) return { page: 'issue', id: params.get('issue') };
   if (params.has('alerts')) return { page: 'alerts', id: null };
+  if (params.has('health')) return { page: 'health', id: null };
   return { page: 'list', id: null };
 }
 
@@ -42,6 +45,8 @@ function loadPage() {
     calls.push(loadIssue(r.id));
   } else if (r.page === 'alerts') {
     calls.push(loadAlerts());
+  } else if (r.page === 'health') {
+    calls.push(loadHealth());
   }
   return Promise.all(calls);
 }
@@ -131,7 +136,7 @@ function TopBar() {
     if (p === S.project) return;
     setProject(p);
     teamFor = null;
-    update({ issues: null, events: null, stats: null, alerts: null, selected: new Set(), eventDetail: null, team: [] });
+    update({ issues: null, events: null, stats: null, alerts: null, health: null, testRun: null, selected: new Set(), eventDetail: null, team: [] });
     refresh();
   };
   const refreshText = (S.paused ? 'auto-refresh paused' : 'auto-refresh every ' + REFRESH_MS / 1000 + ' s')
@@ -142,6 +147,7 @@ function TopBar() {
     <nav class="page-tabs" aria-label="Pages">
       <a href="#" aria-current=${page === 'list' || page === 'issue' ? 'page' : undefined}>Issues</a>
       <a href="#alerts" id="nav-alerts" aria-current=${page === 'alerts' ? 'page' : undefined}>Alerts</a>
+      <a href="#health" id="nav-health" aria-current=${page === 'health' ? 'page' : undefined}>Health</a>
     </nav>
     <form id="project-form" class="topbar-controls" autocomplete="off" onSubmit=${applyProject}>
       <label for="project">Project</label>
@@ -186,7 +192,7 @@ function App() {
     <${TopBar} />
     <${Notice} />
     ${S.showAuth ? html`<${TokenForm} />` : null}
-    ${page === 'issue' ? html`<${IssuePage} />` : page === 'alerts' ? html`<${AlertsPage} />` : html`<${ListPage} />`}
+    ${page === 'issue' ? html`<${IssuePage} />` : page === 'alerts' ? html`<${AlertsPage} />` : page === 'health' ? html`<${HealthPage} />` : html`<${ListPage} />`}
   `;
 }
 

@@ -29,6 +29,8 @@ pub(crate) enum Resource {
     Stats,
     /// `GET /api/{project}/watchdog`
     Watchdog,
+    /// `GET /api/{project}/install`
+    Install,
     /// `GET /api/{project}/events/{id}/attachments/{seq}`
     Attachment(String, String),
     /// `GET /api/{project}/team`: who issues can be assigned to (the project's config).
@@ -233,6 +235,23 @@ pub(crate) async fn handle_read(
         }
         Resource::Stats => store::stats(env, project, now_ms).await?,
         Resource::Watchdog => crate::watchdog::overview(env, config, project, now_ms).await?,
+        Resource::Install => {
+            // What a site needs to install the SDK, for the dashboard (and its test button,
+            // which sends through the public ingest path with this key).
+            let url = req.url()?;
+            let key = config
+                .project(project)
+                .map(|p| p.public_key.clone())
+                .unwrap_or_default();
+            let host = url.host_str().unwrap_or("localhost");
+            let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+            json!({
+                "project": project,
+                "public_key": key,
+                "dsn": format!("{}://{key}@{host}{port}/{project}", url.scheme()),
+                "sdk": format!("{}/sdk/backstop.js", url.origin().ascii_serialization()),
+            })
+        }
         Resource::Attachment(id, seq) => {
             let not_found = || ApiError::NotFound("attachment".into());
             let id = normalize_event_id(&id).ok_or_else(not_found)?;

@@ -142,6 +142,9 @@ async fn route(req: Request, env: &Env, ctx: &Context) -> Result<Response, AppEr
                 (Method::Get, ["team"]) => {
                     api::handle_read(&req, env, ctx, &config, project, Resource::Team, now).await
                 }
+                (Method::Get, ["install"]) => {
+                    api::handle_read(&req, env, ctx, &config, project, Resource::Install, now).await
+                }
                 (Method::Get, ["watchdog"]) => {
                     api::handle_read(&req, env, ctx, &config, project, Resource::Watchdog, now)
                         .await
