@@ -44,6 +44,8 @@ pub mod item;
 #[cfg(feature = "server")]
 pub mod query;
 #[cfg(feature = "server")]
+pub mod scrub;
+#[cfg(feature = "server")]
 pub mod session;
 #[cfg(feature = "server")]
 pub mod size;
