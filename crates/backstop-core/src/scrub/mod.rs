@@ -479,12 +479,16 @@ impl Scrubber<'_> {
                 }
                 "cookie" | "set-cookie" => return self.filter(child, "cookie"),
                 h if self.cfg.scrub_ip && FORWARDED_IP_HEADERS.contains(&h) => {
-                    return self.ip(child, true);
+                    return self.ip(child, true, depth);
                 }
                 _ => {}
             },
-            Ctx::Env if key == "REMOTE_ADDR" && self.cfg.scrub_ip => return self.ip(child, false),
-            Ctx::User if key == "ip_address" && self.cfg.scrub_ip => return self.ip(child, false),
+            Ctx::Env if key == "REMOTE_ADDR" && self.cfg.scrub_ip => {
+                return self.ip(child, false, depth)
+            }
+            Ctx::User if key == "ip_address" && self.cfg.scrub_ip => {
+                return self.ip(child, false, depth)
+            }
             _ => {}
         }
         if let Verdict::Filter(rule) = verdict {
@@ -510,22 +514,29 @@ impl Scrubber<'_> {
 
     /// The value rules over one string.
     fn text(&mut self, v: &mut Value) {
-        let Value::String(s) = v else {
-            return;
-        };
-        let mut fired = std::mem::take(&mut self.fired);
-        if let Some(new) = text::scrub_text(s, &mut fired) {
-            *s = new;
+        if let Value::String(s) = v {
+            if let Some(new) = self.scan(s) {
+                *s = new;
+            }
         }
+    }
+
+    /// The value rules over `s`, recorded at the current path; `None` when nothing matched.
+    fn scan(&mut self, s: &str) -> Option<String> {
+        let mut fired = std::mem::take(&mut self.fired);
+        let new = text::scrub_text(s, &mut fired);
         for rule in fired.drain(..) {
             self.record(rule);
         }
         self.fired = fired;
+        new
     }
 
-    fn ip(&mut self, v: &mut Value, list: bool) {
+    /// An address field: truncated when it is an address (or a list of them), then the value
+    /// rules as for any string (a field that is not an address may still hold a secret).
+    fn ip(&mut self, v: &mut Value, list: bool, depth: usize) {
         let Value::String(s) = v else {
-            return;
+            return self.walk(v, depth, Ctx::Other);
         };
         let new = if list {
             ip::truncate_list(s)
@@ -536,6 +547,7 @@ impl Scrubber<'_> {
             *s = new;
             self.record("ip");
         }
+        self.text(v);
     }
 
     /// A URL: the key rules over its query parameters, then the value rules over all of it.
@@ -551,8 +563,10 @@ impl Scrubber<'_> {
         self.text(v);
     }
 
-    /// `request.data`: JSON in a string is parsed and scrubbed, a form body is read as a query
-    /// string, anything else is walked.
+    /// `request.data`: JSON in a string is parsed and scrubbed; any other string gets the value
+    /// rules and is then, if it looks like a form body, read as a query string. Scanning first
+    /// keeps this idempotent: a replacement can remove the last whitespace of a string and make
+    /// it look like a form only afterwards.
     fn data(&mut self, v: &mut Value, depth: usize) {
         let Value::String(s) = v else {
             return self.walk(v, depth, Ctx::Other);
@@ -568,10 +582,12 @@ impl Scrubber<'_> {
                 return;
             }
         }
-        if s.contains('=') && !s.chars().any(char::is_whitespace) {
-            return self.pairs_string(v, b'&', true);
-        }
         self.text(v);
+        if let Value::String(s) = v {
+            if s.contains('=') && !s.chars().any(char::is_whitespace) {
+                self.pairs_string(v, b'&', true);
+            }
+        }
     }
 
     fn pairs_string(&mut self, v: &mut Value, sep: u8, scan_values: bool) {
@@ -594,11 +610,24 @@ impl Scrubber<'_> {
                 out.push(char::from(sep));
             }
             let Some((raw_key, value)) = part.split_once('=') else {
-                out.push_str(part);
+                let scanned = if scan_values { self.scan(part) } else { None };
+                match scanned {
+                    Some(new) => {
+                        changed = true;
+                        out.push_str(&new);
+                    }
+                    None => out.push_str(part),
+                }
                 continue;
             };
             let key = percent_decode(raw_key.trim(), !cookie);
             let mark = self.enter(&key);
+            // A key is written back as it came, but may itself hold a secret.
+            let new_key = if scan_values {
+                self.scan(raw_key)
+            } else {
+                None
+            };
             let new_value = match self.verdict(&key, cookie) {
                 Verdict::Safe => None,
                 Verdict::Filter(rule) => (!value.is_empty() && value != FILTERED).then(|| {
@@ -617,7 +646,12 @@ impl Scrubber<'_> {
                 Verdict::Walk => None,
             };
             self.leave(mark);
-            out.push_str(raw_key);
+            if let Some(k) = &new_key {
+                changed = true;
+                out.push_str(k);
+            } else {
+                out.push_str(raw_key);
+            }
             out.push('=');
             match new_value {
                 Some(new) => {
@@ -1106,6 +1140,217 @@ mod tests {
         ];
         for (input, plus, want, why) in cases {
             assert_eq!(percent_decode(input, plus), want, "{why}");
+        }
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn config() -> ProptestConfig {
+            let cases = std::env::var("PROPTEST_CASES")
+                .ok()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(256);
+            ProptestConfig {
+                cases,
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            }
+        }
+
+        /// Pieces that trigger (or nearly trigger) every rule, glued to random text.
+        fn text() -> impl Strategy<Value = String> {
+            let piece = prop_oneof![
+                ".{0,12}",
+                prop::sample::select(vec![
+                    "4111 1111 1111 1111",
+                    "4111111111111111",
+                    "5555-5555-5555-4444",
+                    "4111111111111112",
+                    "Bearer abcdefghijkl",
+                    "bearer ",
+                    "DE89 3704 0044 0532 0130 00",
+                    "GB82WEST12345698765432",
+                    "https://u:p@h/x?token=1&a=2",
+                    "://",
+                    "@",
+                    "/home/al/x",
+                    "/Users/",
+                    "C:\\Users\\Jo Doe\\x",
+                    "-----BEGIN RSA PRIVATE KEY-----\nabc\n",
+                    "-----END RSA PRIVATE KEY-----",
+                    "a=1&password=2",
+                    "sid=1; theme=x",
+                    "{\"password\":\"x\",\"n\":4111111111111111}",
+                    "[1,2]",
+                    "{{auto}}",
+                    "1.2.3.4",
+                    "::1",
+                    " ",
+                    "=",
+                    "&",
+                    ";",
+                    "?",
+                    "#",
+                    "[Filtered]",
+                    "[user]",
+                    "5",
+                    "-",
+                    ".",
+                ])
+                .prop_map(String::from),
+            ];
+            prop::collection::vec(piece, 0..6).prop_map(|p| p.concat())
+        }
+
+        fn key() -> impl Strategy<Value = String> {
+            prop_oneof![
+                prop::sample::select(vec![
+                    "password",
+                    "request",
+                    "headers",
+                    "cookies",
+                    "query_string",
+                    "data",
+                    "url",
+                    "env",
+                    "REMOTE_ADDR",
+                    "user",
+                    "ip_address",
+                    "tags",
+                    "Authorization",
+                    "Cookie",
+                    "X-Forwarded-For",
+                    "extra",
+                    "author",
+                    "message",
+                    "values",
+                    "http.query",
+                    "session",
+                    "accessToken",
+                ])
+                .prop_map(String::from),
+                "[a-zA-Z_.-]{0,8}",
+            ]
+        }
+
+        fn json() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<u64>().prop_map(|n| json!(n)),
+                Just(json!(4111111111111111u64)),
+                any::<f64>().prop_map(|f| json!(f)),
+                text().prop_map(Value::String),
+            ];
+            leaf.prop_recursive(5, 64, 6, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                    prop::collection::vec((key(), inner.clone()), 0..5)
+                        .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+                    prop::collection::vec((key(), inner), 0..4).prop_map(|kv| Value::Array(
+                        kv.into_iter().map(|(k, v)| json!([k, v])).collect()
+                    )),
+                ]
+            })
+        }
+
+        fn event() -> impl Strategy<Value = Value> {
+            prop::collection::vec((key(), json()), 0..6)
+                .prop_map(|kv| Value::Object(kv.into_iter().collect()))
+        }
+
+        /// A Luhn-valid card number of 13–19 digits starting with 2–6, and how it is written.
+        fn card() -> impl Strategy<Value = (String, String)> {
+            (2u8..=6, prop::collection::vec(0u8..10, 11..=17), 0..3usize).prop_map(
+                |(first, rest, style)| {
+                    let mut digits: Vec<u8> = std::iter::once(first).chain(rest).collect();
+                    let sum: u32 = digits
+                        .iter()
+                        .rev()
+                        .enumerate()
+                        .map(|(i, &d)| {
+                            let d = u32::from(d);
+                            if i % 2 == 0 {
+                                let x = d * 2;
+                                if x > 9 {
+                                    x - 9
+                                } else {
+                                    x
+                                }
+                            } else {
+                                d
+                            }
+                        })
+                        .sum();
+                    digits.push(u8::try_from((10 - sum % 10) % 10).unwrap());
+                    let plain: String = digits.iter().map(|d| char::from(b'0' + d)).collect();
+                    let written = match style {
+                        0 => plain.clone(),
+                        _ => {
+                            let sep = if style == 1 { " " } else { "-" };
+                            plain
+                                .as_bytes()
+                                .chunks(4)
+                                .map(|c| std::str::from_utf8(c).unwrap())
+                                .collect::<Vec<_>>()
+                                .join(sep)
+                        }
+                    };
+                    (plain, written)
+                },
+            )
+        }
+
+        fn place(event: &mut Value, at: usize, text: String) {
+            let slot = match at {
+                0 => json!({"message": text}),
+                1 => json!({"extra": {"note": text}}),
+                2 => json!({"exception": {"values": [{"value": text}]}}),
+                3 => json!({"breadcrumbs": {"values": [{"message": text}]}}),
+                4 => json!({"request": {"data": text}}),
+                5 => json!({"request": {"query_string": format!("q={text}")}}),
+                6 => json!({"request": {"cookies": format!("c={text}")}}),
+                7 => json!({"request": {"url": format!("https://x.example/p?q={text}")}}),
+                8 => json!({"tags": [["t", text]]}),
+                9 => json!({"request": {"headers": {"X-Forwarded-For": text}}}),
+                _ => json!({"user": {"ip_address": text}}),
+            };
+            let (Value::Object(event), Value::Object(slot)) = (event, slot) else {
+                return;
+            };
+            for (k, v) in slot {
+                event.insert(k, v);
+            }
+        }
+
+        proptest! {
+            #![proptest_config(config())]
+
+            #[test]
+            fn never_panics_and_is_idempotent(mut event in event()) {
+                let first = scrub_event(&mut event, &ScrubConfig::default());
+                let once = event.clone();
+                let second = scrub_event(&mut event, &ScrubConfig::default());
+                prop_assert_eq!(&event, &once, "scrubbing twice = once (first report {:?})", first);
+                prop_assert!(second.is_empty(), "nothing left to report: {:?}", second);
+            }
+
+            #[test]
+            fn no_card_number_survives(
+                mut event in event(),
+                (plain, written) in card(),
+                before in text(),
+                after in text(),
+                delims in (prop::sample::select(vec![" ", "\n", ",", ":", "(", "\"", "="]), prop::sample::select(vec![" ", "\n", ",", ")", "\"", ";", "&"])),
+                at in 0..11usize,
+            ) {
+                place(&mut event, at, format!("{before}{}{written}{}{after}", delims.0, delims.1));
+                scrub_event(&mut event, &ScrubConfig::default());
+                let out = event.to_string();
+                prop_assert!(!out.contains(&plain) && !out.contains(&written), "card {} left in {}", written, out);
+            }
         }
     }
 }

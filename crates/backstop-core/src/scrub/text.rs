@@ -443,36 +443,13 @@ fn edge_taken(b: &[u8], at: Option<usize>, beyond: Option<usize>) -> bool {
 
 /// Characters that end a user name in a Unix path (`/home/alice/…`, `/Users/alice …`).
 fn ends_unix_name(c: u8) -> bool {
-    c.is_ascii_whitespace()
-        || matches!(
-            c,
-            b'/' | b'\\'
-                | b'"'
-                | b'\''
-                | b'`'
-                | b':'
-                | b';'
-                | b','
-                | b'<'
-                | b'>'
-                | b'|'
-                | b'('
-                | b')'
-                | b'['
-                | b']'
-                | b'{'
-                | b'}'
-                | 0
-        )
+    c.is_ascii_whitespace() || b"/\\&=?#\"'`:;,<>|()[]{}\0".contains(&c)
 }
 
 /// Characters that end a user name in a Windows path. Windows user names may contain spaces
 /// (`C:\Users\Jane Doe\…`), so only separators, line ends and quotes end one.
 fn ends_windows_name(c: u8) -> bool {
-    matches!(
-        c,
-        b'/' | b'\\' | b'\r' | b'\n' | b'"' | b'\'' | b'`' | b'[' | b']' | b'<' | b'>' | b'|' | 0
-    )
+    b"/\\\r\n\"'`[]<>|\0".contains(&c)
 }
 
 /// Home directory paths: the user name in `/home/<name>`, `/Users/<name>` and
