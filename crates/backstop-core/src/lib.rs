@@ -38,6 +38,8 @@ pub mod event;
 #[cfg(feature = "server")]
 pub mod fault;
 #[cfg(feature = "server")]
+pub mod filter;
+#[cfg(feature = "server")]
 pub mod install_probe;
 #[cfg(feature = "server")]
 pub mod item;
