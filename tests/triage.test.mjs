@@ -228,6 +228,13 @@ describe('triage and alerts', () => {
     assert.equal(r.body.issues[0].sparkline_24h.at(-1), 2, 'this hour in the sparkline');
     r = await api('GET', '/api/1/issues?status=open');
     assert.equal(r.status, 400);
+    // A body without a Content-Length is refused at the limit while it streams.
+    const big = new ReadableStream({
+      start(c) { for (let i = 0; i < 8; i++) c.enqueue(new TextEncoder().encode(' '.repeat(8192))); c.close(); },
+    });
+    const streamed = await fetch(`${w.base}/api/1/issues/${a.id}`, { method: 'PUT', headers: auth(), body: big, duplex: 'half' });
+    assert.equal(streamed.status, 400);
+    assert.match((await streamed.json()).detail, /larger than 16384 bytes/);
     r = await api('PUT', `/api/1/issues?id=${a.id}&id=${b.id}`, { merge: 1 });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.equal(r.body.issues.length, 1);

@@ -6,6 +6,7 @@ use backstop_core::error::ApiError;
 use backstop_core::event::normalize_event_id;
 use backstop_core::ingest::content_disposition;
 use backstop_core::query::EventQuery;
+use futures_util::StreamExt;
 use serde_json::json;
 use worker::{Env, Request, Response};
 
@@ -167,13 +168,24 @@ async fn json_body(req: &mut Request) -> Result<serde_json::Value, AppError> {
         }
         .into());
     }
-    let bytes = req.bytes().await?;
-    if bytes.len() as u64 > MAX_UPDATE_BYTES {
-        return Err(ApiError::InvalidParam {
-            name: "body",
-            detail: format!("larger than {MAX_UPDATE_BYTES} bytes"),
+    // Read chunk by chunk so a body without a Content-Length is refused at the limit, not
+    // after it has all been read into memory.
+    let mut bytes = Vec::new();
+    if let Ok(mut stream) = req.stream() {
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| ApiError::InvalidParam {
+                name: "body",
+                detail: format!("the body could not be read: {e}"),
+            })?;
+            if (bytes.len() + chunk.len()) as u64 > MAX_UPDATE_BYTES {
+                return Err(ApiError::InvalidParam {
+                    name: "body",
+                    detail: format!("larger than {MAX_UPDATE_BYTES} bytes"),
+                }
+                .into());
+            }
+            bytes.extend_from_slice(&chunk);
         }
-        .into());
     }
     Ok(
         serde_json::from_slice(&bytes).map_err(|e| ApiError::InvalidParam {

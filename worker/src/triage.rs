@@ -513,11 +513,17 @@ pub(crate) async fn list(
     ));
     let r = db.prepare(&sql).bind(&args)?.all().await?;
     let issues: Vec<IssueRow> = rows(&r, "issue")?;
-    // One query for every sparkline: the last 24 hours of the listed issues.
+    // One query for every sparkline: the last 24 hours of the listed issues only (their ids
+    // as one JSON parameter: D1 binds at most 100 parameters).
     let hour = hour_of(now_ms);
+    let ids = serde_json::to_string(&issues.iter().map(|i| i.issue_id).collect::<Vec<_>>())
+        .unwrap_or_else(|_| "[]".into());
     let spark = db
-        .prepare("SELECT issue_id, hour, count FROM issue_hourly WHERE project = ?1 AND hour > ?2")
-        .bind(&[s(project), n(hour.saturating_sub(24))])?
+        .prepare(
+            "SELECT issue_id, hour, count FROM issue_hourly WHERE project = ?1 AND hour > ?2
+               AND issue_id IN (SELECT value FROM json_each(?3))",
+        )
+        .bind(&[s(project), n(hour.saturating_sub(24)), s(&ids)])?
         .all()
         .await?;
     #[derive(Deserialize)]
