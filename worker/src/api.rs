@@ -38,6 +38,20 @@ pub(crate) enum Resource {
     Team,
 }
 
+/// The configured project the admin API is asked about (404 naming it, cut to 64 characters,
+/// when it is not configured).
+fn admin_project<'a>(
+    config: &'a Config,
+    project: &str,
+) -> Result<&'a backstop_core::config::ProjectConfig, ApiError> {
+    config.project(project).ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "project '{}'",
+            project.chars().take(64).collect::<String>()
+        ))
+    })
+}
+
 fn url_origin(req: &Request) -> Result<String, AppError> {
     Ok(req.url()?.origin().ascii_serialization())
 }
@@ -72,13 +86,7 @@ pub(crate) async fn handle_update(
     now_ms: u64,
 ) -> Result<Response, AppError> {
     authenticate_admin(config, req.headers().get("Authorization")?.as_deref())?;
-    let Some(project_config) = config.project(project) else {
-        return Err(ApiError::NotFound(format!(
-            "project '{}'",
-            project.chars().take(64).collect::<String>()
-        ))
-        .into());
-    };
+    let project_config = admin_project(config, project)?;
     let ids = match id {
         Some(id) => vec![parse_issue_id(id).ok_or_else(|| ApiError::NotFound("issue".into()))?],
         None => {
@@ -127,13 +135,7 @@ pub(crate) async fn handle_alerts(
     now_ms: u64,
 ) -> Result<Response, AppError> {
     authenticate_admin(config, req.headers().get("Authorization")?.as_deref())?;
-    if config.project(project).is_none() {
-        return Err(ApiError::NotFound(format!(
-            "project '{}'",
-            project.chars().take(64).collect::<String>()
-        ))
-        .into());
-    }
+    admin_project(config, project)?;
     let origin = url_origin(&req)?;
     let out = match call {
         AlertsCall::Overview => alerts::overview(env, project).await?,
@@ -209,13 +211,7 @@ pub(crate) async fn handle_read(
     now_ms: u64,
 ) -> Result<Response, AppError> {
     authenticate_admin(config, req.headers().get("Authorization")?.as_deref())?;
-    let Some(project_config) = config.project(project) else {
-        return Err(ApiError::NotFound(format!(
-            "project '{}'",
-            project.chars().take(64).collect::<String>()
-        ))
-        .into());
-    };
+    let project_config = admin_project(config, project)?;
     let body = match resource {
         Resource::Team => json!({ "team": project_config.team }),
         Resource::Issues => {

@@ -43,6 +43,15 @@ pub(crate) fn signals(plan: &IngestPlan<'_>) -> BTreeMap<String, u64> {
     by_env
 }
 
+/// One hour of signals.
+#[derive(Deserialize)]
+struct Hour {
+    #[serde(deserialize_with = "num")]
+    hour: u64,
+    #[serde(deserialize_with = "num")]
+    count: u64,
+}
+
 #[derive(Deserialize)]
 struct WatchRow {
     project: String,
@@ -185,13 +194,6 @@ pub(crate) async fn tick(env: &Env, config: &Config, now_ms: u64) {
 
 async fn tick_inner(env: &Env, config: &Config, now_ms: u64) -> Result<(), StorageError> {
     #[derive(Deserialize)]
-    struct Hour {
-        #[serde(deserialize_with = "num")]
-        hour: u64,
-        #[serde(deserialize_with = "num")]
-        count: u64,
-    }
-    #[derive(Deserialize)]
     struct Rel {
         release: String,
         #[serde(deserialize_with = "num")]
@@ -257,13 +259,6 @@ pub(crate) async fn overview(
     project: &str,
     now_ms: u64,
 ) -> Result<Value, StorageError> {
-    #[derive(Deserialize)]
-    struct Hour {
-        #[serde(deserialize_with = "num")]
-        hour: u64,
-        #[serde(deserialize_with = "num")]
-        count: u64,
-    }
     let db = db(env)?;
     let r = db
         .prepare("SELECT project, environment, json FROM watchdog WHERE project = ?1 ORDER BY environment")
