@@ -110,7 +110,17 @@ pub fn normalize_event(
     received_ms: u64,
     max_depth: usize,
 ) -> Result<NormalizedEvent, IngestError> {
-    let mut value = parse_json_bounded(payload, max_depth)?;
+    summarize_event(parse_json_bounded(payload, max_depth)?, fallback_id, received_ms)
+}
+
+/// Builds the index fields (grouping included) of an already parsed event. Processing that
+/// rewrites the payload (scrubbing, symbolication) calls it again, so the issue an event
+/// lands in follows what is stored, not what arrived.
+pub fn summarize_event(
+    mut value: Value,
+    fallback_id: &str,
+    received_ms: u64,
+) -> Result<NormalizedEvent, IngestError> {
     let Some(obj) = value.as_object_mut() else {
         return Err(IngestError::InvalidEvent(
             "an event must be a JSON object".into(),
