@@ -100,6 +100,28 @@ pub struct ProjectConfig {
     /// [`crate::watchdog::WatchdogConfig`]; validated by [`crate::watchdog::parse_override`]).
     #[serde(default)]
     pub watchdog: Option<serde_json::Value>,
+    /// PII scrubbing at ingest ([`crate::scrub::ScrubConfig`]; on with Relay's defaults unless
+    /// the project turns it off), validated by [`crate::scrub::parse_config`].
+    #[serde(default, deserialize_with = "scrub_config")]
+    pub scrub: crate::scrub::ScrubConfig,
+    /// Inbound filters ([`crate::filter::FilterConfig`]), validated by
+    /// [`crate::filter::parse_config`].
+    #[serde(default, deserialize_with = "filter_config")]
+    pub filters: crate::filter::FilterConfig,
+}
+
+fn scrub_config<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<crate::scrub::ScrubConfig, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    crate::scrub::parse_config(&v).map_err(|e| serde::de::Error::custom(format!("scrub: {e}")))
+}
+
+fn filter_config<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<crate::filter::FilterConfig, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    crate::filter::parse_config(&v).map_err(|e| serde::de::Error::custom(format!("filters: {e}")))
 }
 
 impl ProjectConfig {

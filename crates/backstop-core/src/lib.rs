@@ -44,6 +44,8 @@ pub mod install_probe;
 #[cfg(feature = "server")]
 pub mod item;
 #[cfg(feature = "server")]
+pub mod pipeline;
+#[cfg(feature = "server")]
 pub mod query;
 #[cfg(feature = "server")]
 pub mod scrub;
