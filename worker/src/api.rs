@@ -36,6 +36,8 @@ pub(crate) enum Resource {
     Attachment(String, String),
     /// `GET /api/{project}/team`: who issues can be assigned to (the project's config).
     Team,
+    /// `GET /api/{project}/dead-letters`: jobs every attempt failed for.
+    DeadLetters,
 }
 
 /// The configured project the admin API is asked about (404 naming it, cut to 64 characters,
@@ -123,6 +125,20 @@ pub(crate) enum AlertsCall {
     DeleteDestination(String),
     /// `POST /api/{project}/alerts/destinations/{id}/test`
     TestDestination(String),
+}
+
+/// `POST /api/{project}/dead-letters/reprocess` (admin token): queues the project's dead
+/// letters again.
+pub(crate) async fn handle_reprocess(
+    req: &Request,
+    env: &Env,
+    config: &Config,
+    project: &str,
+) -> Result<Response, AppError> {
+    authenticate_admin(config, req.headers().get("Authorization")?.as_deref())?;
+    admin_project(config, project)?;
+    let out = crate::pipeline::reprocess(env, project).await?;
+    Ok(with_cors(json_response(&out, 200)?)?)
 }
 
 /// Serves the alerts API (admin token).
@@ -242,6 +258,7 @@ pub(crate) async fn handle_read(
                 .ok_or_else(|| ApiError::NotFound("event".into()))?
         }
         Resource::Stats => store::stats(env, project, now_ms).await?,
+        Resource::DeadLetters => crate::pipeline::dead_letters(env, project).await?,
         Resource::Watchdog => crate::watchdog::overview(env, config, project, now_ms).await?,
         Resource::Install => {
             // What a site needs to install the SDK, for the dashboard (and its test button,

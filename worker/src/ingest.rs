@@ -7,19 +7,23 @@ use backstop_core::config::{Config, ProjectConfig};
 use backstop_core::envelope::{parse_envelope, probe_envelope_header};
 use backstop_core::error::IngestError;
 use backstop_core::ingest::{plan_envelope, plan_store, IngestPlan};
+use backstop_core::pipeline::{
+    count_processed, plan_counts, process_event, Job, JobAttachment, JobEvent, Processed,
+    RequestFacts, JOB_VERSION,
+};
 use backstop_core::rate_limit::RateDecision;
 use backstop_core::size::{
     check_complete, check_declared_length, decode_body, BodyCounter, ContentEncoding,
 };
-use backstop_core::stats::{Outcome, UNKNOWN_PROJECT};
+use backstop_core::stats::UNKNOWN_PROJECT;
 use backstop_protocol::Dsn;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
-use worker::{ByteStream, Env, Request, Response};
+use worker::{ByteStream, Context, Env, Request, Response};
 
 use crate::error::AppError;
 use crate::http::{json_response, with_cors};
-use crate::{rate_limiter, store};
+use crate::{pipeline, rate_limiter, store};
 
 /// Which ingest endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,13 +41,14 @@ pub(crate) enum Endpoint {
 pub(crate) async fn handle_ingest(
     mut req: Request,
     env: &Env,
+    ctx: &Context,
     config: &Config,
     project: Option<&str>,
     endpoint: Endpoint,
     now_ms: u64,
 ) -> Result<Response, AppError> {
     let mut counted = project.map(str::to_string);
-    let result = ingest(&mut req, env, config, &mut counted, endpoint, now_ms).await;
+    let result = ingest(&mut req, env, ctx, config, &mut counted, endpoint, now_ms).await;
     if result.is_err() {
         // A request refused before (or while) its body is read: tell the runtime nobody will
         // read the rest, rather than leave a client that keeps sending waiting for an answer.
@@ -53,8 +58,10 @@ pub(crate) async fn handle_ingest(
     }
     let counted = counted.filter(|p| config.project(p).is_some());
     let counted = counted.as_deref().unwrap_or(UNKNOWN_PROJECT);
+    // An accepted request is counted by the consumer that stores it (once, with its job), so
+    // only refusals are counted here.
     let outcome = match &result {
-        Ok(_) => Some(Outcome::Accepted),
+        Ok(_) => None,
         Err(AppError::Ingest(e)) => Some(e.outcome()),
         Err(_) => None,
     };
@@ -69,6 +76,7 @@ pub(crate) async fn handle_ingest(
 async fn ingest(
     req: &mut Request,
     env: &Env,
+    ctx: &Context,
     config: &Config,
     project_id: &mut Option<String>,
     endpoint: Endpoint,
@@ -93,6 +101,8 @@ async fn ingest(
             limits.max_decompressed_bytes.min(limits.max_event_bytes),
         ),
     };
+    let client_ip = req.headers().get("CF-Connecting-IP")?;
+    let user_agent = req.headers().get("User-Agent")?;
     let encoding = ContentEncoding::parse(req.headers().get("Content-Encoding")?.as_deref())?;
     let declared = req
         .headers()
@@ -182,19 +192,18 @@ async fn ingest(
         Some(envelope) => plan_envelope(envelope, config, now_ms, &mut new_id)?,
         None => plan_store(&body, config, now_ms, &mut new_id)?,
     };
-    let triggered = store_plan(env, &project, &plan, config, now_ms).await?;
+    let response_id = plan.response_id().map(str::to_string);
+    let facts = RequestFacts {
+        client_ip: client_ip.as_deref(),
+        user_agent: user_agent.as_deref(),
+    };
     let origin = url.origin().ascii_serialization();
-    crate::alerts::dispatch(env, &origin, triggered, now_ms).await;
-    crate::watchdog::record_signals(
-        env,
-        &project,
-        crate::watchdog::signals(&plan),
-        &origin,
-        now_ms,
-    )
-    .await;
+    let job = build_job(env, &project, project_config, plan, facts, &origin, now_ms).await?;
+    pipeline::enqueue(env, job, 0).await?;
+    let (env2, project2) = (env.clone(), project.clone());
+    ctx.wait_until(async move { pipeline::count_queued(&env2, &project2, now_ms).await });
 
-    let resp = json_response(&json!({ "id": plan.response_id() }), 200)?;
+    let resp = json_response(&json!({ "id": response_id }), 200)?;
     if let Some(secs) = decision.preemptive_retry_after(&project_config.rate_limit) {
         resp.headers()
             .set("X-Sentry-Rate-Limits", &format!("{secs}::key"))?;
@@ -225,27 +234,67 @@ async fn take_token(
     }
 }
 
-async fn store_plan(
+/// Turns a plan into its job: each event through the edge's steps (filters, scrubbing,
+/// user-agent context), attachments kept in R2 (the job only references them), counters.
+async fn build_job(
     env: &Env,
     project: &str,
-    plan: &IngestPlan<'_>,
-    config: &Config,
+    project_config: &ProjectConfig,
+    plan: IngestPlan<'_>,
+    facts: RequestFacts<'_>,
+    origin: &str,
     now_ms: u64,
-) -> Result<Vec<crate::triage::Triggered>, AppError> {
-    let inline_limit = config.limits.max_inline_payload_bytes;
-    let mut triggered = Vec::new();
-    for ev in &plan.events {
-        triggered.extend(
-            store::insert_event(env, project, &ev.summary, &ev.payload, now_ms, inline_limit)
-                .await?,
+) -> Result<Job, AppError> {
+    let mut job = Job {
+        v: JOB_VERSION,
+        job_id: random_event_id(),
+        project: project.to_string(),
+        received_ms: now_ms,
+        origin: origin.to_string(),
+        attempt: 0,
+        last_error: None,
+        events: Vec::new(),
+        attachments: Vec::new(),
+        counts: Default::default(),
+        sessions: Vec::new(),
+        signals: Default::default(),
+    };
+    plan_counts(&plan, &mut job);
+    let IngestPlan {
+        events,
+        attachments,
+        ..
+    } = plan;
+    for ev in events {
+        let processed = process_event(ev, project_config, facts, now_ms)?;
+        count_processed(&mut job, &processed);
+        if let Processed::Keep(ev, _) = processed {
+            job.events.push(JobEvent {
+                event_id: ev.summary.event_id.clone(),
+                payload: Some(ev.payload),
+                r2_key: None,
+            });
+        }
+    }
+    for (i, a) in attachments.iter().enumerate() {
+        let key = format!(
+            "attachments/{project}/{}/{now_ms}-{}-{i}",
+            a.event_id, job.job_id
         );
+        store::bucket(env)?
+            .put(&key, a.payload.to_vec())
+            .execute()
+            .await
+            .map_err(crate::error::StorageError::from)?;
+        job.attachments.push(JobAttachment {
+            event_id: a.event_id.clone(),
+            filename: a.filename.clone(),
+            content_type: a.content_type.clone(),
+            size: a.payload.len() as u64,
+            r2_key: key,
+        });
     }
-    let batch = random_event_id();
-    for (i, a) in plan.attachments.iter().enumerate() {
-        store::insert_attachment(env, project, a, &format!("{now_ms}-{batch}-{i}"), now_ms).await?;
-    }
-    store::count_items(env, project, plan, now_ms).await?;
-    Ok(triggered)
+    Ok(job)
 }
 
 /// Reads a request body chunk by chunk, refusing it as soon as the streamed bytes pass the

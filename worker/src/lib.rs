@@ -15,6 +15,7 @@ mod error;
 mod fault;
 mod http;
 mod ingest;
+mod pipeline;
 #[expect(
     missing_docs,
     reason = "the durable_object macro generates undocumented glue"
@@ -79,12 +80,28 @@ async fn route(req: Request, env: &Env, ctx: &Context) -> Result<Response, AppEr
             let config = config::load(env)?;
             match (method, rest) {
                 (Method::Post, ["envelope"]) => {
-                    ingest::handle_ingest(req, env, &config, Some(project), Endpoint::Envelope, now)
-                        .await
+                    ingest::handle_ingest(
+                        req,
+                        env,
+                        ctx,
+                        &config,
+                        Some(project),
+                        Endpoint::Envelope,
+                        now,
+                    )
+                    .await
                 }
                 (Method::Post, ["store"]) => {
-                    ingest::handle_ingest(req, env, &config, Some(project), Endpoint::Store, now)
-                        .await
+                    ingest::handle_ingest(
+                        req,
+                        env,
+                        ctx,
+                        &config,
+                        Some(project),
+                        Endpoint::Store,
+                        now,
+                    )
+                    .await
                 }
                 (Method::Get, ["events", id, "attachments", seq]) => {
                     let resource = Resource::Attachment((*id).to_string(), (*seq).to_string());
@@ -149,6 +166,13 @@ async fn route(req: Request, env: &Env, ctx: &Context) -> Result<Response, AppEr
                     api::handle_read(&req, env, ctx, &config, project, Resource::Watchdog, now)
                         .await
                 }
+                (Method::Get, ["dead-letters"]) => {
+                    api::handle_read(&req, env, ctx, &config, project, Resource::DeadLetters, now)
+                        .await
+                }
+                (Method::Post, ["dead-letters", "reprocess"]) => {
+                    api::handle_reprocess(&req, env, &config, project).await
+                }
                 (Method::Get, ["stats"]) => {
                     api::handle_read(&req, env, ctx, &config, project, Resource::Stats, now).await
                 }
@@ -159,7 +183,7 @@ async fn route(req: Request, env: &Env, ctx: &Context) -> Result<Response, AppEr
             Method::Post => {
                 let config = config::load(env)?;
                 let now = worker::Date::now().as_millis();
-                ingest::handle_ingest(req, env, &config, None, Endpoint::Tunnel, now).await
+                ingest::handle_ingest(req, env, ctx, &config, None, Endpoint::Tunnel, now).await
             }
             Method::Options => Ok(preflight()?),
             _ => Err(AppError::NotFound(path)),

@@ -8,7 +8,6 @@
 
 use backstop_core::event::EventSummary;
 use backstop_core::fault::FaultKind;
-use backstop_core::ingest::{AttachmentPlan, IngestPlan};
 use backstop_core::query::EventQuery;
 use backstop_core::session::crash_free_rate;
 use backstop_core::stats::{
@@ -32,7 +31,7 @@ pub(crate) const BUCKET: &str = "BUCKET";
 /// window is applied here, once.
 pub(crate) fn db(env: &Env) -> Result<D1Database, worker::Error> {
     let db = env.d1(DB)?;
-    if fault::is_active(env, FaultKind::D1) {
+    if fault::is_active(env, FaultKind::D1) || crate::pipeline::d1_forced_to_fail() {
         return fault::failing_d1(db);
     }
     Ok(db)
@@ -79,115 +78,14 @@ pub(crate) async fn count_outcome(
     Ok(())
 }
 
-/// Keeps an attachment in R2 and indexes it under its event, as the event's next `seq`: an
-/// event's attachments may arrive in several envelopes, and none may replace another.
-/// `r2_name` makes the R2 key unique (the `seq` is only known once the row is written).
-pub(crate) async fn insert_attachment(
-    env: &Env,
-    project: &str,
-    a: &AttachmentPlan<'_>,
-    r2_name: &str,
-    now_ms: u64,
-) -> Result<(), StorageError> {
-    let key = format!("attachments/{project}/{}/{r2_name}", a.event_id);
-    bucket(env)?.put(&key, a.payload.to_vec()).execute().await?;
-    db(env)?
-        .prepare(
-            "INSERT INTO attachments (project, event_id, seq, filename, content_type, size, r2_key, received_at)
-             SELECT ?1, ?2, COALESCE(MAX(seq) + 1, 0), ?3, ?4, ?5, ?6, ?7
-             FROM attachments WHERE project = ?1 AND event_id = ?2",
-        )
-        .bind(&[
-            s(project),
-            s(&a.event_id),
-            s(&a.filename),
-            s(&a.content_type),
-            n(a.payload.len() as u64),
-            s(&key),
-            n(now_ms),
-        ])?
-        .run()
-        .await?;
-    Ok(())
-}
-
-/// Adds a plan's counters: items by type (`item:<type>`), the SDK's own drops
-/// (`client:<reason>:<category>`, by quantity), the items dropped here
-/// (`dropped:<reason>:<type>`) and release health, in one batch.
-pub(crate) async fn count_items(
-    env: &Env,
-    project: &str,
-    plan: &IngestPlan<'_>,
-    now_ms: u64,
-) -> Result<(), StorageError> {
-    let db = db(env)?;
-    let minute = n(minute_bucket(now_ms));
-    let add = format!(
-        "INSERT INTO stats (project, minute, reason, count) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (project, minute, reason) DO UPDATE SET
-            count = MIN(count + excluded.count, {MAX_STORED_INT})"
-    );
-    let add = add.as_str();
-    let mut statements = Vec::new();
-    let mut dropped: std::collections::BTreeMap<String, u64> = Default::default();
-    for d in &plan.dropped {
-        *dropped.entry(d.stat_key()).or_default() += 1;
-    }
-    for (key, count) in &dropped {
-        statements.push(
-            db.prepare(add)
-                .bind(&[s(project), minute.clone(), s(key), n(*count)])?,
-        );
-    }
-    for (item, count) in &plan.item_counts {
-        statements.push(db.prepare(add).bind(&[
-            s(project),
-            minute.clone(),
-            s(&format!("item:{item}")),
-            n(*count),
-        ])?);
-    }
-    for d in &plan.discards {
-        let reason = format!("client:{}:{}", d.reason, d.category);
-        statements.push(db.prepare(add).bind(&[
-            s(project),
-            minute.clone(),
-            s(&reason),
-            n(d.quantity),
-        ])?);
-    }
-    for c in &plan.sessions {
-        statements.push(
-            db.prepare(format!(
-                "INSERT INTO sessions (project, release, environment, minute, started, errored, crashed, abnormal)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-                 ON CONFLICT (project, release, environment, minute) DO UPDATE SET
-                    started = MIN(started + excluded.started, {MAX_STORED_INT}),
-                    errored = MIN(errored + excluded.errored, {MAX_STORED_INT}),
-                    crashed = MIN(crashed + excluded.crashed, {MAX_STORED_INT}),
-                    abnormal = MIN(abnormal + excluded.abnormal, {MAX_STORED_INT})"
-            ))
-            .bind(&[
-                s(project),
-                s(&c.release),
-                s(&c.environment),
-                minute.clone(),
-                n(c.started),
-                n(c.errored),
-                n(c.crashed),
-                n(c.abnormal),
-            ])?,
-        );
-    }
-    if !statements.is_empty() {
-        db.batch(statements).await?;
-    }
-    Ok(())
-}
-
 /// Stores one event: the index row (payload inline or in R2) and its issue (see
-/// [`crate::triage::record_event`]). A repeated `event_id` is stored once and counted once.
-/// Returns what the alert rules must hear about.
+/// [`crate::triage::record_event`]), in one transaction guarded by `nonce` (unique per
+/// attempt): a repeated `event_id` — a redelivered job, an SDK's retry — is stored once and
+/// counted once. Returns what the alert rules must hear about.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one event's index fields and where they go"
+)]
 pub(crate) async fn insert_event(
     env: &Env,
     project: &str,
@@ -195,6 +93,7 @@ pub(crate) async fn insert_event(
     payload: &Value,
     received_ms: u64,
     inline_limit: u64,
+    nonce: &str,
 ) -> Result<Vec<crate::triage::Triggered>, StorageError> {
     let raw = payload.to_string();
     let size = raw.len() as u64;
@@ -207,12 +106,12 @@ pub(crate) async fn insert_event(
     };
     let tags = serde_json::to_string(&summary.tags).unwrap_or_else(|_| "{}".into());
     let frames = serde_json::to_string(&summary.frames).unwrap_or_else(|_| "[]".into());
-    let db = db(env)?;
-    let inserted = db
+    let insert = db(env)?
         .prepare(
             "INSERT INTO events (project, event_id, received_at, timestamp, level, kind, type, message, url,
-                release, environment, user_email, tags, fingerprint, title, culprit, frames, size, payload, payload_r2_key)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
+                release, environment, user_email, tags, fingerprint, title, culprit, frames, size, payload, payload_r2_key,
+                ingest_nonce)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
              ON CONFLICT (project, event_id) DO NOTHING",
         )
         .bind(&[
@@ -236,14 +135,9 @@ pub(crate) async fn insert_event(
             n(size),
             inline,
             r2_key,
-        ])?
-        .run()
-        .await?;
-    let changed = inserted.meta()?.and_then(|m| m.changes).unwrap_or(0) > 0;
-    if !changed {
-        return Ok(Vec::new());
-    }
-    crate::triage::record_event(env, project, summary, payload, received_ms).await
+            s(nonce),
+        ])?;
+    crate::triage::record_event(env, project, summary, payload, received_ms, insert, nonce).await
 }
 
 /// Reads a stored number leniently (see the module doc): any number, repaired into range.
@@ -376,6 +270,10 @@ pub(crate) async fn get_event(
     event["frames"] = serde_json::from_str(&row.frames).unwrap_or(Value::Array(Vec::new()));
     event["tags"] = serde_json::from_str(&row.tags).unwrap_or(Value::Object(Default::default()));
     let payload: Value = serde_json::from_str(&raw).unwrap_or(Value::Null);
+    event["scrubbed"] = payload
+        .get(backstop_core::pipeline::SCRUB_REPORT_KEY)
+        .cloned()
+        .unwrap_or(Value::Null);
     let r = db(env)?
         .prepare("SELECT seq, filename, content_type, size FROM attachments WHERE project = ?1 AND event_id = ?2 ORDER BY seq")
         .bind(&[s(project), s(event_id)])?
@@ -474,6 +372,11 @@ pub(crate) async fn stats(env: &Env, project: &str, now_ms: u64) -> Result<Value
     let mut items: std::collections::BTreeMap<String, u64> = Default::default();
     let mut discarded: std::collections::BTreeMap<(String, String), u64> = Default::default();
     let mut dropped: std::collections::BTreeMap<(String, String), u64> = Default::default();
+    let mut filtered: std::collections::BTreeMap<String, u64> = Default::default();
+    let mut scrubbed: std::collections::BTreeMap<String, u64> = Default::default();
+    let mut pipeline: std::collections::BTreeMap<String, u64> = Default::default();
+    let mut recent: std::collections::BTreeMap<String, u64> = Default::default();
+    let recent_since = minute_bucket(now_ms).saturating_sub(5 * 60 * 1000);
     for r in &rows_ {
         let split = |rest: &str| {
             let (a, b) = rest.split_once(':').unwrap_or((rest, ""));
@@ -488,8 +391,22 @@ pub(crate) async fn stats(env: &Env, project: &str, now_ms: u64) -> Result<Value
         } else if let Some(rest) = r.reason.strip_prefix("dropped:") {
             let entry = dropped.entry(split(rest)).or_default();
             *entry = add_stored(*entry, r.count);
+        } else if let Some(rest) = r.reason.strip_prefix("filtered:") {
+            let entry = filtered.entry(rest.to_string()).or_default();
+            *entry = add_stored(*entry, r.count);
+        } else if let Some(rest) = r.reason.strip_prefix("scrubbed:") {
+            let entry = scrubbed.entry(rest.to_string()).or_default();
+            *entry = add_stored(*entry, r.count);
+        } else if let Some(rest) = r.reason.strip_prefix("pipeline:") {
+            let entry = pipeline.entry(rest.to_string()).or_default();
+            *entry = add_stored(*entry, r.count);
+            if r.minute >= recent_since {
+                let entry = recent.entry(rest.to_string()).or_default();
+                *entry = add_stored(*entry, r.count);
+            }
         }
     }
+    let pipeline_figures = pipeline_stats(&pipeline, &recent);
     let client_discarded: Vec<Value> = discarded
         .into_iter()
         .map(|((reason, category), quantity)| serde_json::json!({ "reason": reason, "category": category, "quantity": quantity }))
@@ -529,6 +446,30 @@ pub(crate) async fn stats(env: &Env, project: &str, now_ms: u64) -> Result<Value
         "items": items,
         "client_discarded": client_discarded,
         "dropped_items": dropped_items,
+        "filtered": filtered,
+        "scrubbed": scrubbed,
+        "pipeline": pipeline_figures,
+        "dead_letters": crate::pipeline::dead_letters(env, project).await?,
         "sessions": sessions,
     }))
+}
+
+/// The queue's figures over the 24 hours: jobs queued at the edge and stored by the consumer,
+/// the backlog between them (an estimate: the edge's count is taken after its answer and may
+/// be missing when D1 was down), and the consumer's mean lag from accept to stored over the
+/// last 5 minutes.
+fn pipeline_stats(
+    day: &std::collections::BTreeMap<String, u64>,
+    recent: &std::collections::BTreeMap<String, u64>,
+) -> Value {
+    let get = |m: &std::collections::BTreeMap<String, u64>, k: &str| m.get(k).copied().unwrap_or(0);
+    let queued = get(day, "queued");
+    let stored = get(day, "jobs");
+    let recent_jobs = get(recent, "jobs");
+    serde_json::json!({
+        "queued": queued,
+        "stored": stored,
+        "backlog": queued.saturating_sub(stored),
+        "lag_ms_mean_5m": (recent_jobs > 0).then(|| get(recent, "lag_ms") / recent_jobs),
+    })
 }

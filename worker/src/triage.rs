@@ -139,12 +139,19 @@ struct Count {
 /// Records a newly stored event against its issue (creating the issue on its first event) and
 /// judges it. Returns what the alert rules must hear about: each trigger, and the event itself
 /// (trigger `None`) for the threshold rules.
+///
+/// `insert` is the event's own index row (`ON CONFLICT DO NOTHING`, writing `nonce` into
+/// `ingest_nonce`): it runs in the same transaction as the counts, and every count is guarded
+/// by "the row carries this nonce". A redelivered or duplicate event therefore inserts nothing
+/// and counts nothing, and an attempt that fails part-way leaves neither row nor counts behind.
 pub(crate) async fn record_event(
     env: &Env,
     project: &str,
     summary: &EventSummary,
     payload: &Value,
     received_ms: u64,
+    insert: D1PreparedStatement,
+    nonce: &str,
 ) -> Result<Vec<Triggered>, StorageError> {
     let db = db(env)?;
     let fp = &summary.fingerprint;
@@ -214,7 +221,14 @@ pub(crate) async fn record_event(
     let hour = hour_of(received_ms);
     let user = user_key(payload);
 
+    // "This attempt inserted the event's row": `?E` is the event id, `?N` the nonce.
+    let guard = |e: u8, nn: u8| {
+        format!(
+            "EXISTS (SELECT 1 FROM events WHERE project = ?1 AND event_id = ?{e} AND ingest_nonce = ?{nn})"
+        )
+    };
     let mut second = vec![
+        insert,
         statement(
             &db,
             &format!(
@@ -225,7 +239,8 @@ pub(crate) async fn record_event(
                     title = CASE WHEN fingerprint = ?8 THEN ?5 ELSE title END,
                     culprit = CASE WHEN fingerprint = ?8 THEN ?6 ELSE culprit END,
                     level = ?7
-                 WHERE project = ?1 AND issue_id = ?2"
+                 WHERE project = ?1 AND issue_id = ?2 AND {}",
+                guard(4, 9)
             ),
             &[
                 s(project),
@@ -236,24 +251,29 @@ pub(crate) async fn record_event(
                 s(&summary.culprit),
                 s(&summary.level),
                 s(fp),
+                s(nonce),
             ],
         )?,
         statement(
             &db,
             &format!(
-                "INSERT INTO issue_hourly (project, issue_id, hour, count) VALUES (?1, ?2, ?3, 1)
-                 ON CONFLICT (project, issue_id, hour) DO UPDATE SET count = MIN(count + 1, {MAX_STORED_INT})"
+                "INSERT INTO issue_hourly (project, issue_id, hour, count) SELECT ?1, ?2, ?3, 1 WHERE {}
+                 ON CONFLICT (project, issue_id, hour) DO UPDATE SET count = MIN(count + 1, {MAX_STORED_INT})",
+                guard(4, 5)
             ),
-            &[s(project), n(id), n(hour)],
+            &[s(project), n(id), n(hour), s(&summary.event_id), s(nonce)],
         )?,
     ];
     if let Some(u) = &user {
         second.push(statement(
             &db,
-            "INSERT INTO issue_users (project, issue_id, user_key, first_seen, last_seen)
-             VALUES (?1, ?2, ?3, ?4, ?4)
-             ON CONFLICT (project, issue_id, user_key) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)",
-            &[s(project), n(id), s(u), n(received_ms)],
+            &format!(
+                "INSERT INTO issue_users (project, issue_id, user_key, first_seen, last_seen)
+                 SELECT ?1, ?2, ?3, ?4, ?4 WHERE {}
+                 ON CONFLICT (project, issue_id, user_key) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)",
+                guard(5, 6)
+            ),
+            &[s(project), n(id), s(u), n(received_ms), s(&summary.event_id), s(nonce)],
         )?);
         second.push(statement(
             &db,
@@ -322,6 +342,16 @@ pub(crate) async fn record_event(
         &[s(project), n(id)],
     )?);
     let results = db.batch(second).await?;
+    let inserted = results
+        .first()
+        .and_then(|r| r.meta().ok().flatten())
+        .and_then(|m| m.changes)
+        .unwrap_or(0)
+        > 0;
+    if !inserted {
+        // Stored before (a redelivery, or the SDK sent it twice): nothing counted, no alert.
+        return Ok(Vec::new());
+    }
     let read = |i: usize| results.get(i);
     let history: Vec<(u64, u64)> = match read(history_at) {
         Some(r) => rows::<HourCount>(r, "hourly count")?

@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 
 use backstop_core::alerting::{PdAction, Trigger};
 use backstop_core::config::Config;
-use backstop_core::ingest::IngestPlan;
 use backstop_core::install_probe::{
     self, find_tag, on_probe, ProbeAlert, ProbeState, TagCheck, MAX_SCAN_BYTES,
 };
@@ -28,20 +27,6 @@ use crate::store::{db, n, num, rows, s};
 
 /// How long fetching a site may take.
 const PROBE_TIMEOUT_MS: u64 = 10_000;
-
-/// Signals of one plan by environment: stored events, and sessions started.
-pub(crate) fn signals(plan: &IngestPlan<'_>) -> BTreeMap<String, u64> {
-    let mut by_env: BTreeMap<String, u64> = BTreeMap::new();
-    for e in &plan.events {
-        *by_env.entry(e.summary.environment.clone()).or_default() += 1;
-    }
-    for c in &plan.sessions {
-        if c.started > 0 {
-            *by_env.entry(c.environment.clone()).or_default() += c.started;
-        }
-    }
-    by_env
-}
 
 /// One hour of signals.
 #[derive(Deserialize)]

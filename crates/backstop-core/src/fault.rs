@@ -4,7 +4,8 @@
 //! else the var is a configuration error, so a forgotten switch can never break a deployment
 //! silently.
 //!
-//! JSON: `{"d1": {"from": <epoch ms>, "until": <epoch ms>}, "r2": {…}, "rate_limiter": {…}}`,
+//! JSON: `{"d1": {"from": <epoch ms>, "until": <epoch ms>}, "r2": {…}, "rate_limiter": {…},
+//! "queue": {…}, "consumer": {…}}`,
 //! every kind optional; a window is active for `from <= now < until`.
 
 use serde::Deserialize;
@@ -20,6 +21,11 @@ pub enum FaultKind {
     R2,
     /// The rate limiter's Durable Object.
     RateLimiter,
+    /// The ingest queue, as the edge sends to it.
+    Queue,
+    /// The queue consumer's D1 part-way through a batch: every message after the first of a
+    /// batch sees D1 fail, so one batch has both stored and failed jobs.
+    Consumer,
 }
 
 /// One window, in epoch milliseconds: active for `from <= now < until`.
@@ -48,6 +54,10 @@ pub struct Faults {
     pub r2: Option<FaultWindow>,
     /// When the rate limiter fails.
     pub rate_limiter: Option<FaultWindow>,
+    /// When sending to the ingest queue fails.
+    pub queue: Option<FaultWindow>,
+    /// When the consumer fails part-way through its batches.
+    pub consumer: Option<FaultWindow>,
 }
 
 impl Faults {
@@ -68,6 +78,8 @@ impl Faults {
             ("d1", faults.d1),
             ("r2", faults.r2),
             ("rate_limiter", faults.rate_limiter),
+            ("queue", faults.queue),
+            ("consumer", faults.consumer),
         ] {
             if let Some(w) = w {
                 if w.until <= w.from {
@@ -87,6 +99,8 @@ impl Faults {
             FaultKind::D1 => self.d1,
             FaultKind::R2 => self.r2,
             FaultKind::RateLimiter => self.rate_limiter,
+            FaultKind::Queue => self.queue,
+            FaultKind::Consumer => self.consumer,
         };
         window.is_some_and(|w| w.contains(now_ms))
     }

@@ -115,6 +115,7 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
         Err(e) => worker::console_error!("snooze sweep failed: {}", e.0),
     }
     crate::alerts::sweep(&env, now).await;
+    crate::pipeline::prune_jobs(&env, now).await;
     // The silence watchdog and the install probe run on the same cron.
     match crate::config::load(&env) {
         Ok(config) => {

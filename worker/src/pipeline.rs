@@ -1,0 +1,571 @@
+//! The ingest queue (rules in [`backstop_core::pipeline`]). The edge sends each accepted
+//! request as one job and answers only once the queue took it ([`enqueue`]); the consumer
+//! ([`consume`]) stores jobs, retries a failing one with a doubling delay by queueing it again
+//! (ack only after the copy is queued, so nothing is ever dropped), and after its last attempt
+//! hands it to the dead-letter queue with the reason, whose consumer keeps it in D1 for the
+//! dashboard's "reprocess".
+
+use std::cell::Cell;
+
+use backstop_core::config::Config;
+use backstop_core::fault::FaultKind;
+use backstop_core::pipeline::{
+    error_reason, next_attempt, pack_job, read_job, summarize, Job, NextAttempt, MAX_ATTEMPTS,
+};
+use backstop_core::stats::{minute_bucket, MAX_STORED_INT};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use wasm_bindgen::{JsCast, JsValue};
+use worker::js_sys::{Function, Object, Reflect};
+use worker::{event, Context, D1PreparedStatement, Env, MessageBatch, MessageExt, RawMessage};
+
+use crate::error::{AppError, StorageError};
+use crate::store::{bucket, db, n, rows, s};
+use crate::{config, fault};
+
+/// Producer binding of the ingest queue.
+pub(crate) const QUEUE: &str = "INGEST_QUEUE";
+/// Producer binding of the dead-letter queue.
+pub(crate) const DEAD_LETTERS: &str = "DEAD_LETTERS";
+/// Name of the dead-letter queue (`wrangler.toml`): its batches are kept, not processed.
+pub(crate) const DEAD_LETTER_QUEUE_NAME: &str = "backstop-ingest-dlq";
+/// Seconds before the first retry of a failed job, doubling per attempt (`BACKSTOP_QUEUE_RETRY_SECS`).
+const DEFAULT_RETRY_SECS: u32 = 2;
+/// Dead letters reprocessed per call (each is one queue send).
+const REPROCESS_BATCH: u64 = 100;
+
+thread_local! {
+    /// Set while the consumer must see D1 fail (the `consumer` fault window), read by
+    /// [`crate::store::db`].
+    static FORCE_D1_FAILURE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether the consumer's fault window wants D1 to fail for the message being stored.
+pub(crate) fn d1_forced_to_fail() -> bool {
+    FORCE_D1_FAILURE.with(Cell::get)
+}
+
+fn queue(env: &Env, binding: &str) -> Result<JsValue, StorageError> {
+    let q: JsValue = env
+        .get_binding::<worker::Queue>(binding)
+        .map(Into::into)
+        .map_err(|e| StorageError(format!("queue binding {binding}: {e}")))?;
+    Ok(q)
+}
+
+/// Sends `text` to the queue bound as `binding`, `delay_secs` later. Called through the
+/// binding's own `send` (not the typed wrapper) so that, while the `queue` fault window is
+/// active, the real binding is given a content type it refuses and the error comes back from
+/// the queue itself.
+async fn send(env: &Env, binding: &str, text: &str, delay_secs: u32) -> Result<(), StorageError> {
+    let q = queue(env, binding)?;
+    let content_type = if binding == QUEUE && fault::is_active(env, FaultKind::Queue) {
+        JsValue::from_str("backstop-fault-injected")
+    } else {
+        JsValue::from_str("text")
+    };
+    let options = Object::new();
+    let js = |e: JsValue| StorageError(format!("queue send: {}", js_text(&e)));
+    Reflect::set(&options, &"contentType".into(), &content_type).map_err(js)?;
+    if delay_secs > 0 {
+        Reflect::set(
+            &options,
+            &"delaySeconds".into(),
+            &JsValue::from_f64(f64::from(delay_secs)),
+        )
+        .map_err(js)?;
+    }
+    let send: Function = Reflect::get(&q, &"send".into())
+        .map_err(js)?
+        .dyn_into()
+        .map_err(|_| StorageError("queue binding has no send".into()))?;
+    let promise = send
+        .call2(&q, &JsValue::from_str(text), &options)
+        .map_err(|e| StorageError(format!("queue send: {e:?}")))?;
+    let promise: worker::js_sys::Promise = promise
+        .dyn_into()
+        .map_err(|_| StorageError("queue send did not return a promise".into()))?;
+    wasm_bindgen_futures::JsFuture::from(promise)
+        .await
+        .map_err(|e| StorageError(format!("queue send failed: {}", js_text(&e))))?;
+    Ok(())
+}
+
+fn js_text(v: &JsValue) -> String {
+    v.as_string()
+        .or_else(|| {
+            Reflect::get(v, &"message".into())
+                .ok()
+                .and_then(|m| m.as_string())
+        })
+        .unwrap_or_else(|| format!("{v:?}"))
+}
+
+/// Queues a job: the events too large for one message go to R2 first, then the message.
+pub(crate) async fn enqueue(env: &Env, job: Job, delay_secs: u32) -> Result<(), AppError> {
+    let (text, blobs) = pack_job(job)?;
+    for b in blobs {
+        bucket(env)?.put(&b.key, b.bytes).execute().await?;
+    }
+    send(env, QUEUE, &text, delay_secs).await?;
+    Ok(())
+}
+
+/// Counts a queued job for the backlog figure (after the answer: it is not part of the
+/// request's latency, and a lost count only makes the backlog read low).
+pub(crate) async fn count_queued(env: &Env, project: &str, now_ms: u64) {
+    let r = db(env).map_err(StorageError::from).and_then(|db| {
+        db.prepare(format!(
+            "INSERT INTO stats (project, minute, reason, count) VALUES (?1, ?2, 'pipeline:queued', 1)
+             ON CONFLICT (project, minute, reason) DO UPDATE SET count = MIN(count + 1, {MAX_STORED_INT})"
+        ))
+        .bind(&[s(project), n(minute_bucket(now_ms))])
+        .map_err(StorageError::from)
+    });
+    let r = match r {
+        Ok(st) => st.run().await.map(|_| ()).map_err(StorageError::from),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = r {
+        worker::console_error!("could not count a queued job of {project}: {}", e.0);
+    }
+}
+
+fn retry_secs(env: &Env) -> u32 {
+    env.var("BACKSTOP_QUEUE_RETRY_SECS")
+        .ok()
+        .and_then(|v| v.to_string().trim().parse().ok())
+        .unwrap_or(DEFAULT_RETRY_SECS)
+}
+
+fn random_nonce() -> String {
+    (0..4)
+        .map(|_| {
+            format!(
+                "{:08x}",
+                (worker::js_sys::Math::random() * f64::from(u32::MAX)) as u32
+            )
+        })
+        .collect()
+}
+
+/// The queue consumer: ingest jobs are stored, dead letters are kept.
+#[event(queue)]
+async fn consume(batch: MessageBatch<Value>, env: Env, _ctx: Context) -> worker::Result<()> {
+    let dead = batch.queue() == DEAD_LETTER_QUEUE_NAME;
+    let config = match config::load(&env) {
+        Ok(c) => c,
+        Err(e) => {
+            // Nothing can be judged without the configuration: every message waits for it.
+            worker::console_error!("queue batch deferred, configuration invalid: {e:?}");
+            batch.retry_all();
+            return Ok(());
+        }
+    };
+    let consumer_fault = fault::is_active(&env, FaultKind::Consumer);
+    for (i, message) in batch.raw_iter().enumerate() {
+        let text = message_text(&message);
+        if dead {
+            keep_dead_letter(&env, &message, &text).await;
+            continue;
+        }
+        FORCE_D1_FAILURE.with(|f| f.set(consumer_fault && i > 0));
+        let result = process(&env, &config, &text).await;
+        FORCE_D1_FAILURE.with(|f| f.set(false));
+        match result {
+            Ok(()) => message.ack(),
+            Err(failure) => after_failure(&env, &message, failure).await,
+        }
+    }
+    Ok(())
+}
+
+fn message_text(message: &RawMessage) -> String {
+    let body = message.body();
+    body.as_string().unwrap_or_else(|| {
+        worker::js_sys::JSON::stringify(&body)
+            .ok()
+            .and_then(|s| s.as_string())
+            .unwrap_or_default()
+    })
+}
+
+/// Why a message was not stored.
+enum Failure {
+    /// It is not a job this worker reads: kept as a dead letter at once.
+    Unreadable(String),
+    /// Storing it failed: retried.
+    Failed(Box<Job>, String),
+}
+
+async fn process(env: &Env, config: &Config, text: &str) -> Result<(), Failure> {
+    let job = read_job(text).map_err(Failure::Unreadable)?;
+    let now = worker::Date::now().as_millis();
+    match store_job(env, config, &job, now).await {
+        Ok(()) => Ok(()),
+        Err(e) => Err(Failure::Failed(Box::new(job), e.0)),
+    }
+}
+
+/// Stores one job: its events (each in its own guarded transaction), then its counters,
+/// attachments and lag in one transaction guarded by the job id, then alerts and signals.
+async fn store_job(env: &Env, config: &Config, job: &Job, now: u64) -> Result<(), StorageError> {
+    let nonce = random_nonce();
+    let inline_limit = config.limits.max_inline_payload_bytes;
+    let mut triggered = Vec::new();
+    for ev in &job.events {
+        let payload = match (&ev.payload, &ev.r2_key) {
+            (Some(p), _) => p.clone(),
+            (None, Some(key)) => read_blob(env, key).await?,
+            (None, None) => continue,
+        };
+        let ev = summarize(payload, &ev.event_id, job.received_ms)
+            .map_err(|e| StorageError(format!("queued event does not read: {e}")))?;
+        triggered.extend(
+            crate::store::insert_event(
+                env,
+                &job.project,
+                &ev.summary,
+                &ev.payload,
+                job.received_ms,
+                inline_limit,
+                &nonce,
+            )
+            .await?,
+        );
+    }
+    record_job(env, job, &nonce, now).await?;
+    for key in job.events.iter().filter_map(|e| e.r2_key.as_deref()) {
+        // The event's payload now lives with its row; the queue's copy is only a leftover.
+        if let Err(e) = bucket(env)?.delete(key).await {
+            worker::console_error!("could not delete queued blob {key}: {e}");
+        }
+    }
+    crate::alerts::dispatch(env, &job.origin, triggered, now).await;
+    crate::watchdog::record_signals(env, &job.project, job.signals.clone(), &job.origin, now).await;
+    Ok(())
+}
+
+async fn read_blob(env: &Env, key: &str) -> Result<Value, StorageError> {
+    let Some(obj) = bucket(env)?.get(key).execute().await? else {
+        return Err(StorageError(format!(
+            "queued event {key} is missing from R2"
+        )));
+    };
+    let text = match obj.body() {
+        Some(b) => b.text().await?,
+        None => String::new(),
+    };
+    serde_json::from_str(&text).map_err(|e| StorageError(format!("queued event {key}: {e}")))
+}
+
+/// A job's counters, attachment rows, sessions and lag, added once: the first statement
+/// claims the job id with this attempt's nonce, and every other statement runs only where
+/// the claim is this attempt's.
+async fn record_job(env: &Env, job: &Job, nonce: &str, now: u64) -> Result<(), StorageError> {
+    let db = db(env)?;
+    let p = s(&job.project);
+    let minute = n(minute_bucket(job.received_ms));
+    let guard = "EXISTS (SELECT 1 FROM ingest_jobs WHERE job_id = ?1 AND nonce = ?2)";
+    let mut st: Vec<D1PreparedStatement> = vec![db
+        .prepare(
+            "INSERT INTO ingest_jobs (job_id, project, nonce, received_at, processed_at) VALUES (?1, ?3, ?2, ?4, ?5)
+             ON CONFLICT (job_id) DO NOTHING",
+        )
+        .bind(&[s(&job.job_id), s(nonce), p.clone(), n(job.received_ms), n(now)])?];
+    let add = format!(
+        "INSERT INTO stats (project, minute, reason, count) SELECT ?3, ?4, ?5, ?6 WHERE {guard}
+         ON CONFLICT (project, minute, reason) DO UPDATE SET count = MIN(count + excluded.count, {MAX_STORED_INT})"
+    );
+    let lag = now.saturating_sub(job.received_ms);
+    let fixed = [
+        ("accepted", 1),
+        ("pipeline:jobs", 1),
+        ("pipeline:lag_ms", lag),
+    ];
+    let counts = fixed
+        .iter()
+        .map(|(k, v)| ((*k).to_string(), *v))
+        .chain(job.counts.iter().map(|(k, v)| (k.clone(), *v)));
+    for (reason, count) in counts {
+        st.push(db.prepare(&add).bind(&[
+            s(&job.job_id),
+            s(nonce),
+            p.clone(),
+            minute.clone(),
+            s(&reason),
+            n(count),
+        ])?);
+    }
+    for a in &job.attachments {
+        st.push(
+            db.prepare(format!(
+                "INSERT INTO attachments (project, event_id, seq, filename, content_type, size, r2_key, received_at)
+                 SELECT ?3, ?4, COALESCE((SELECT MAX(seq) + 1 FROM attachments WHERE project = ?3 AND event_id = ?4), 0),
+                        ?5, ?6, ?7, ?8, ?9 WHERE {guard}"
+            ))
+            .bind(&[
+                s(&job.job_id),
+                s(nonce),
+                p.clone(),
+                s(&a.event_id),
+                s(&a.filename),
+                s(&a.content_type),
+                n(a.size),
+                s(&a.r2_key),
+                n(job.received_ms),
+            ])?,
+        );
+    }
+    for c in &job.sessions {
+        st.push(
+            db.prepare(format!(
+                "INSERT INTO sessions (project, release, environment, minute, started, errored, crashed, abnormal)
+                 SELECT ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 WHERE {guard}
+                 ON CONFLICT (project, release, environment, minute) DO UPDATE SET
+                    started = MIN(started + excluded.started, {MAX_STORED_INT}),
+                    errored = MIN(errored + excluded.errored, {MAX_STORED_INT}),
+                    crashed = MIN(crashed + excluded.crashed, {MAX_STORED_INT}),
+                    abnormal = MIN(abnormal + excluded.abnormal, {MAX_STORED_INT})"
+            ))
+            .bind(&[
+                s(&job.job_id),
+                s(nonce),
+                p.clone(),
+                s(&c.release),
+                s(&c.environment),
+                minute.clone(),
+                n(c.started),
+                n(c.errored),
+                n(c.crashed),
+                n(c.abnormal),
+            ])?,
+        );
+    }
+    db.batch(st).await?;
+    Ok(())
+}
+
+/// A failed job is queued again with a longer delay, or after its last attempt sent to the
+/// dead-letter queue with its reason. The message is acknowledged only once its next copy is
+/// queued; if that fails too, the platform redelivers it.
+async fn after_failure(env: &Env, message: &RawMessage, failure: Failure) {
+    match failure {
+        Failure::Unreadable(reason) => {
+            let dead = serde_json::json!({
+                "unreadable": message_text(message), "reason": reason, "id": message.id(),
+            });
+            match send(env, DEAD_LETTERS, &dead.to_string(), 0).await {
+                Ok(()) => message.ack(),
+                Err(e) => {
+                    worker::console_error!("could not dead-letter an unreadable message: {}", e.0);
+                    message.retry();
+                }
+            }
+        }
+        Failure::Failed(mut job, error) => {
+            worker::console_error!(
+                "job {} of project {} failed (attempt {}): {error}",
+                job.job_id,
+                job.project,
+                job.attempt + 1
+            );
+            job.last_error = Some(error_reason(&error));
+            let sent = match next_attempt(job.attempt, retry_secs(env)) {
+                NextAttempt::Retry {
+                    attempt,
+                    delay_secs,
+                } => {
+                    job.attempt = attempt;
+                    enqueue(env, *job, delay_secs)
+                        .await
+                        .map_err(|e| e.to_string())
+                }
+                NextAttempt::DeadLetter { attempts } => {
+                    job.attempt = attempts;
+                    match pack_job(*job) {
+                        Ok((text, _)) => send(env, DEAD_LETTERS, &text, 0).await.map_err(|e| e.0),
+                        Err(e) => Err(e.to_string()),
+                    }
+                }
+            };
+            match sent {
+                Ok(()) => message.ack(),
+                Err(e) => {
+                    worker::console_error!("could not queue the job's next attempt: {e}");
+                    message.retry();
+                }
+            }
+        }
+    }
+}
+
+/// Keeps a dead letter in D1. Jobs that reached the dead-letter queue through the platform
+/// (the consumer itself crashed or timed out on them) carry no reason of ours: they say so.
+async fn keep_dead_letter(env: &Env, message: &RawMessage, text: &str) {
+    let now = worker::Date::now().as_millis();
+    let (job_id, project, received, attempts, reason) = match read_job(text) {
+        Ok(job) => {
+            let reason = job.last_error.clone().unwrap_or_else(|| {
+                "the consumer stopped on it (crashed or timed out) on every delivery".into()
+            });
+            (
+                job.job_id,
+                job.project,
+                job.received_ms,
+                job.attempt.max(1),
+                reason,
+            )
+        }
+        Err(e) => {
+            let v: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+            let reason = v
+                .get("reason")
+                .and_then(Value::as_str)
+                .map_or(e, str::to_string);
+            (message.id(), String::new(), now, MAX_ATTEMPTS, reason)
+        }
+    };
+    let r = async {
+        db(env)?
+            .prepare(
+                "INSERT INTO dead_letters (job_id, project, received_at, dead_at, attempts, reason, job)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (job_id) DO UPDATE SET dead_at = excluded.dead_at, attempts = excluded.attempts,
+                    reason = excluded.reason, job = excluded.job",
+            )
+            .bind(&[
+                s(&job_id),
+                s(&project),
+                n(received),
+                n(now),
+                n(u64::from(attempts)),
+                s(&reason),
+                s(text),
+            ])?
+            .run()
+            .await?;
+        Ok::<(), StorageError>(())
+    }
+    .await;
+    match r {
+        Ok(()) => message.ack(),
+        Err(e) => {
+            worker::console_error!("could not keep dead letter {job_id}: {}", e.0);
+            message.retry();
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct DeadLetterRow {
+    job_id: String,
+    #[serde(deserialize_with = "crate::store::num")]
+    received_at: u64,
+    #[serde(deserialize_with = "crate::store::num")]
+    dead_at: u64,
+    #[serde(deserialize_with = "crate::store::num")]
+    attempts: u64,
+    reason: String,
+}
+
+/// The project's dead letters: how many, the oldest, and the newest 50 with their reasons.
+pub(crate) async fn dead_letters(env: &Env, project: &str) -> Result<Value, StorageError> {
+    let db = db(env)?;
+    let summary = db
+        .prepare(
+            "SELECT COUNT(*) AS count, MIN(received_at) AS oldest FROM dead_letters WHERE project = ?1",
+        )
+        .bind(&[s(project)])?;
+    let list = db
+        .prepare(
+            "SELECT job_id, received_at, dead_at, attempts, reason FROM dead_letters
+             WHERE project = ?1 ORDER BY dead_at DESC LIMIT 50",
+        )
+        .bind(&[s(project)])?;
+    let results = db.batch(vec![summary, list]).await?;
+    let head: Vec<Value> = match results.first() {
+        Some(r) => r.results()?,
+        None => Vec::new(),
+    };
+    let head = head.into_iter().next().unwrap_or(Value::Null);
+    let items: Vec<DeadLetterRow> = match results.get(1) {
+        Some(r) => rows(r, "dead letter")?,
+        None => Vec::new(),
+    };
+    Ok(serde_json::json!({
+        "count": head.get("count").and_then(Value::as_u64).unwrap_or(0),
+        "oldest": head.get("oldest").and_then(Value::as_u64),
+        "items": items,
+    }))
+}
+
+/// Queues the project's dead letters again (attempts start over) and removes the ones queued;
+/// at most [`REPROCESS_BATCH`] per call, the answer says how many remain.
+pub(crate) async fn reprocess(env: &Env, project: &str) -> Result<Value, AppError> {
+    #[derive(Deserialize)]
+    struct Row {
+        job_id: String,
+        job: String,
+    }
+    let r = db(env)?
+        .prepare(
+            "SELECT job_id, job FROM dead_letters WHERE project = ?1 ORDER BY received_at LIMIT ?2",
+        )
+        .bind(&[s(project), n(REPROCESS_BATCH)])?
+        .all()
+        .await
+        .map_err(StorageError::from)?;
+    let dead: Vec<Row> = rows(&r, "dead letter")?;
+    let mut queued = 0u64;
+    let mut failed = Vec::new();
+    for row in dead {
+        let mut job = match read_job(&row.job) {
+            Ok(j) => j,
+            Err(e) => {
+                failed.push(serde_json::json!({"job_id": row.job_id, "reason": e}));
+                continue;
+            }
+        };
+        job.attempt = 0;
+        job.last_error = None;
+        // Queued first, deleted after: a failure in between leaves a dead letter that was
+        // also queued, which stores once (jobs are idempotent) — never one that is gone.
+        enqueue(env, job, 0).await?;
+        db(env)?
+            .prepare("DELETE FROM dead_letters WHERE job_id = ?1")
+            .bind(&[s(&row.job_id)])?
+            .run()
+            .await
+            .map_err(StorageError::from)?;
+        queued += 1;
+    }
+    let left = dead_letters(env, project).await?;
+    Ok(serde_json::json!({
+        "queued": queued,
+        "unreadable": failed,
+        "remaining": left.get("count").cloned().unwrap_or(Value::from(0)),
+    }))
+}
+
+/// Deletes what the idempotency of jobs no longer needs: a job's id is only ever redelivered
+/// within the queue's retention (4 days at most), so ids older than 7 days go, in bounded
+/// batches per cron run.
+pub(crate) async fn prune_jobs(env: &Env, now: u64) {
+    let cutoff = now.saturating_sub(7 * 24 * 3600 * 1000);
+    let r = async {
+        db(env)?
+            .prepare(
+                "DELETE FROM ingest_jobs WHERE rowid IN
+                   (SELECT rowid FROM ingest_jobs WHERE processed_at < ?1 LIMIT 5000)",
+            )
+            .bind(&[n(cutoff)])?
+            .run()
+            .await?;
+        Ok::<(), StorageError>(())
+    }
+    .await;
+    if let Err(e) = r {
+        worker::console_error!("could not prune processed job ids: {}", e.0);
+    }
+}
