@@ -1,6 +1,8 @@
 // The fault battery: nothing a user or a webhook sends disappears. A real `wrangler dev` runs
 // with test-only fault windows (`BACKSTOP_FAULTS`, local only) that make the real bindings fail
-// in turn: D1, then R2, then the rate limiter's Durable Object. Meanwhile a customer's page on
+// in turn: D1, then R2, then the ingest queue, then the rate limiter's Durable Object. Ingest
+// only needs the queue: while D1 or R2 are down it keeps accepting and the consumer stores the
+// events once they are back; while the queue is down it answers 503 so the SDKs keep them. Meanwhile a customer's page on
 // its own origin keeps capturing with the Backstop SDK (pinned script tag), the official Python
 // sentry-sdk keeps capturing, and a webhook sender keeps posting to a guarded route whose origin
 // is down (and whose alert sink fails). After recovery every id and every body is accounted for.
@@ -34,7 +36,8 @@ const t0 = Date.now() + LEAD_MS;
 const windows = {
   d1: { from: t0, until: t0 + WINDOW_MS },
   r2: { from: t0 + WINDOW_MS + GAP_MS, until: t0 + 2 * WINDOW_MS + GAP_MS },
-  rate_limiter: { from: t0 + 2 * (WINDOW_MS + GAP_MS), until: t0 + 3 * WINDOW_MS + 2 * GAP_MS },
+  queue: { from: t0 + 2 * (WINDOW_MS + GAP_MS), until: t0 + 3 * WINDOW_MS + 2 * GAP_MS },
+  rate_limiter: { from: t0 + 3 * (WINDOW_MS + GAP_MS), until: t0 + 4 * WINDOW_MS + 3 * GAP_MS },
 };
 const faultsEnd = windows.rate_limiter.until;
 const inWindow = (w, t) => w.from <= t && t < w.until;
@@ -238,8 +241,12 @@ test('fault ledger: D1, R2 and the rate limiter fail in turn; nothing sent disap
 
   // What the browser was told, request by request.
   const sdk503 = answers.filter((a) => a.status === 503);
-  assert.ok(sdk503.some((a) => inWindow(windows.d1, a.at)), 'D1 down: 503');
-  assert.ok(sdk503.some((a) => inWindow(windows.r2, a.at) && a.ids.some((id) => ledger.find((e) => e.id === id)?.big)), 'R2 down: a big event answered 503');
+  const bigIds = new Set(ledger.filter((e) => e.big).map((e) => e.id));
+  assert.ok(answers.some((a) => a.status === 200 && inWindow(windows.d1, a.at)), 'D1 down: still accepted (the queue holds the job)');
+  assert.ok(answers.some((a) => a.status === 200 && inWindow(windows.r2, a.at) && a.ids.some((id) => bigIds.has(id))), 'R2 down: a big event still accepted');
+  assert.ok(sdk503.some((a) => inWindow(windows.queue, a.at)), 'queue down: 503');
+  const nearQueue = { from: windows.queue.from - 500, until: windows.queue.until + 1500 };
+  assert.deepEqual(sdk503.filter((a) => !inWindow(nearQueue, a.at)).map((a) => a.at), [], '503 only while the queue is down');
   assert.ok(sdk503.every((a) => a.retryAfter === String(STORAGE_RETRY_AFTER_SECS)), 'every 503 has the configured Retry-After');
   const rlAnswers = answers.filter((a) => inWindow({ from: windows.rate_limiter.from + 300, until: windows.rate_limiter.until - 300 }, a.at));
   assert.ok(rlAnswers.length > 0 && rlAnswers.every((a) => a.status === 200), `rate limiter down: accepted (fail open): ${JSON.stringify(rlAnswers.map((a) => a.status))}`);
@@ -270,7 +277,10 @@ test('fault ledger: D1, R2 and the rate limiter fail in turn; nothing sent disap
   assert.equal(pyStored.size + pyDroppedIds.length, pyCaptured.length, 'captured = stored + dropped');
   const sentReports = lines.filter((l) => l.status === 200).flatMap((l) => l.discarded);
   const reportedSdk = sentReports.filter((d) => d.reason === 'network_error' && d.category === 'error').reduce((s, d) => s + d.quantity, 0);
-  const stats = await adminGet(worker, '/api/1/stats');
+  const stats = await eventually(async () => {
+    const s = await adminGet(worker, '/api/1/stats');
+    return s.pipeline.stored >= s.pipeline.queued ? s : null;
+  }, 60_000, 1000);
   const counted = (stats.client_discarded ?? []).filter((d) => d.reason === 'network_error' && d.category === 'error').reduce((s, d) => s + d.quantity, 0);
   assert.equal(counted, reportedSdk, 'the worker counted every drop the SDK reported in a report it accepted');
   assert.ok(reportedSdk <= pyDroppedIds.length, 'no more drops reported than happened');
@@ -298,6 +308,7 @@ test('fault ledger: D1, R2 and the rate limiter fail in turn; nothing sent disap
   }
   assert.deepEqual(lost, [], 'webhooks neither delivered nor held');
   const hook503 = hooks.flatMap((h) => h.attempts).filter((a) => a.status === 503);
+  // The guard keeps bodies in R2 and rows in D1 itself (no queue in between).
   assert.ok(hook503.some((a) => inWindow(windows.d1, a.at)) && hook503.some((a) => inWindow(windows.r2, a.at)), 'the sender was told 503 while D1 and R2 were down');
   assert.ok(hook503.every((a) => Number(a.retryAfter) > 0), 'every webhook 503 has Retry-After');
   assert.ok(hooks.some((h) => h.final.status === 202), 'some webhooks were held while the origin was down');

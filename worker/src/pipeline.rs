@@ -169,7 +169,9 @@ async fn consume(batch: MessageBatch<Value>, env: Env, _ctx: Context) -> worker:
             keep_dead_letter(&env, &message, &text).await;
             continue;
         }
-        FORCE_D1_FAILURE.with(|f| f.set(consumer_fault && i > 0));
+        // The fault fails first attempts only, so the retries that follow must store them.
+        let first_attempt = read_job(&text).is_ok_and(|j| j.attempt == 0);
+        FORCE_D1_FAILURE.with(|f| f.set(consumer_fault && i > 0 && first_attempt));
         let result = process(&env, &config, &text).await;
         FORCE_D1_FAILURE.with(|f| f.set(false));
         match result {
@@ -451,8 +453,15 @@ async fn keep_dead_letter(env: &Env, message: &RawMessage, text: &str) {
     match r {
         Ok(()) => message.ack(),
         Err(e) => {
+            // Retried by the platform (up to `max_retries` of the dead-letter consumer in
+            // `wrangler.toml`): 100 tries 30 s apart outlast a D1 outage of 50 minutes.
             worker::console_error!("could not keep dead letter {job_id}: {}", e.0);
-            message.retry();
+            let delay = retry_secs(env).saturating_mul(15).clamp(1, 60);
+            message.retry_with_options(
+                &worker::QueueRetryOptionsBuilder::new()
+                    .with_delay_seconds(delay)
+                    .build(),
+            );
         }
     }
 }

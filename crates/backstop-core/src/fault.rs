@@ -24,7 +24,8 @@ pub enum FaultKind {
     /// The ingest queue, as the edge sends to it.
     Queue,
     /// The queue consumer's D1 part-way through a batch: every message after the first of a
-    /// batch sees D1 fail, so one batch has both stored and failed jobs.
+    /// batch sees D1 fail on its first attempt, so one batch has both stored and failed jobs
+    /// and the retries that follow must store the failed ones exactly once.
     Consumer,
 }
 
