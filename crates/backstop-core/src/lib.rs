@@ -46,6 +46,10 @@ pub mod item;
 #[cfg(feature = "server")]
 pub mod query;
 #[cfg(feature = "server")]
+pub mod quota;
+#[cfg(feature = "server")]
+pub mod retention;
+#[cfg(feature = "server")]
 pub mod scrub;
 #[cfg(feature = "server")]
 pub mod session;
