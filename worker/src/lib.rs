@@ -21,6 +21,7 @@ mod ingest;
 )]
 mod rate_limiter;
 mod receipt;
+mod retention;
 mod store;
 mod triage;
 mod watchdog;
