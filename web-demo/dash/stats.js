@@ -3,9 +3,9 @@
 import { html, S, update, api, projectPath, str, count } from './lib.js';
 import { TimeChart, COLORS } from './chart.js';
 
-const REASONS = ['accepted', 'too_large', 'rate_limited', 'unauthorized', 'invalid'];
+const REASONS = ['accepted', 'too_large', 'rate_limited', 'quota_exceeded', 'unauthorized', 'invalid'];
 const LABELS = {
-  accepted: 'Accepted', too_large: 'Too large', rate_limited: 'Rate limited', unauthorized: 'Unauthorized', invalid: 'Invalid',
+  accepted: 'Accepted', too_large: 'Too large', rate_limited: 'Rate limited', quota_exceeded: 'Over quota', unauthorized: 'Unauthorized', invalid: 'Invalid',
 };
 
 S.stats = null;

@@ -128,21 +128,24 @@ impl AppError {
         if let Some(log) = &answer.log {
             worker::console_error!("{path}: {log}");
         }
-        let rate_limited = matches!(self, Self::Ingest(IngestError::RateLimited { .. }));
-        render(&answer, rate_limited).or_else(|e| {
+        let rate_limits = match &self {
+            Self::Ingest(e) => e.sentry_rate_limits(),
+            _ => None,
+        };
+        render(&answer, rate_limits.as_deref()).or_else(|e| {
             worker::console_error!("{path}: could not build the error response: {e}");
             Response::error("error", answer.status)
         })
     }
 }
 
-fn render(answer: &Answer, rate_limited: bool) -> worker::Result<Response> {
+fn render(answer: &Answer, rate_limits: Option<&str>) -> worker::Result<Response> {
     let mut resp = json_response(&answer.body, answer.status)?;
     if let Some(secs) = answer.retry_after {
         let headers = resp.headers_mut();
         headers.set("Retry-After", &secs.to_string())?;
-        if rate_limited {
-            headers.set("X-Sentry-Rate-Limits", &format!("{secs}::key"))?;
+        if let Some(limits) = rate_limits {
+            headers.set("X-Sentry-Rate-Limits", limits)?;
         }
     }
     with_cors(resp)

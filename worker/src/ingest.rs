@@ -11,6 +11,7 @@ use backstop_core::pipeline::{
     count_processed, plan_counts, process_event, Job, JobAttachment, JobEvent, Processed,
     RequestFacts, JOB_VERSION,
 };
+use backstop_core::quota::LimiterRequest;
 use backstop_core::rate_limit::RateDecision;
 use backstop_core::size::{
     check_complete, check_declared_length, decode_body, BodyCounter, ContentEncoding,
@@ -114,21 +115,24 @@ async fn ingest(
 
     // A key in the URL or a header is checked (and rate limited) before the body is read; a
     // key only in the envelope header's DSN (the tunnel, some SDKs) as soon as the header line
-    // has arrived, before the rest is read, decompressed or parsed.
+    // has arrived, before the rest is read, decompressed or parsed. A project with a quota is
+    // authenticated as early, but its limiter is asked once its events are known (below).
     let mut admitted: Option<RateDecision> = None;
     let url_keys = [query_key.as_deref(), header_key.as_deref()];
+    let mut url_authenticated = false;
     if let Some(project) = project_id.as_deref() {
         if url_keys.iter().any(Option::is_some) {
             let p = authenticate_ingest(config, project, &url_keys)?;
-            admitted =
-                Some(take_token(env, project, url_keys.iter().flatten().next().copied(), p).await?);
+            url_authenticated = true;
+            admitted = take_token_early(env, project, url_keys.iter().flatten().next().copied(), p)
+                .await?;
         } else if config.project(project).is_none() {
             return Err(IngestError::UnknownProject(project.chars().take(64).collect()).into());
         } else if endpoint == Endpoint::Store {
             return Err(IngestError::MissingAuth.into());
         }
     }
-    if admitted.is_none() {
+    if !url_authenticated {
         let header = loop {
             if let Some(header) = probe_envelope_header(encoding, body.received(), limits)? {
                 break Some(header);
@@ -149,7 +153,7 @@ async fn ingest(
             let project = project_id.clone().unwrap_or_default();
             let key = dsn_key(Some(dsn), &project)?;
             let p = authenticate_ingest(config, &project, &[key.as_deref()])?;
-            admitted = Some(take_token(env, &project, key.as_deref(), p).await?);
+            admitted = take_token_early(env, &project, key.as_deref(), p).await?;
         }
     }
 
@@ -175,22 +179,24 @@ async fn ingest(
         dsn_key.as_deref(),
     ];
     let project_config = authenticate_ingest(config, &project, &keys)?;
+    let plan = match &envelope {
+        Some(envelope) => plan_envelope(envelope, config, now_ms, &mut new_id)?,
+        None => plan_store(&body, config, now_ms, &mut new_id)?,
+    };
     let decision = match admitted {
         Some(decision) => decision,
         None => {
+            let events = u64::from(!plan.events.is_empty());
             take_token(
                 env,
                 &project,
                 keys.iter().flatten().next().copied(),
                 project_config,
+                events,
+                config.ingest.store_transactions,
             )
             .await?
         }
-    };
-
-    let plan = match &envelope {
-        Some(envelope) => plan_envelope(envelope, config, now_ms, &mut new_id)?,
-        None => plan_store(&body, config, now_ms, &mut new_id)?,
     };
     let response_id = plan.response_id().map(str::to_string);
     let facts = RequestFacts {
@@ -218,18 +224,51 @@ fn tunnel_project(dsn: &str) -> Result<String, IngestError> {
         .map_err(|e| IngestError::InvalidEnvelope(format!("envelope header dsn: {e}")))
 }
 
+/// The limiter's answer before the body is read, or `None` for a project with a quota: the
+/// quota counts requests that store an event, known only once the body is planned, and the
+/// limiter is asked once per request, so such a project is asked then ([`take_token`]).
+async fn take_token_early(
+    env: &Env,
+    project: &str,
+    key: Option<&str>,
+    p: &ProjectConfig,
+) -> Result<Option<RateDecision>, AppError> {
+    if p.quota.is_some() {
+        return Ok(None);
+    }
+    Ok(Some(take_token(env, project, key, p, 0, false).await?))
+}
+
+/// One call to the key's limiter: a token of its rate limit and, for a project with a quota,
+/// `events` (1 when the request stores an event, else 0; see `backstop_core::quota`) counted
+/// against the UTC day's quota.
 async fn take_token(
     env: &Env,
     project: &str,
     key: Option<&str>,
     p: &ProjectConfig,
+    events: u64,
+    store_transactions: bool,
 ) -> Result<RateDecision, AppError> {
-    let decision =
-        rate_limiter::check(env, project, key.unwrap_or_default(), &p.rate_limit).await?;
+    let req = LimiterRequest {
+        rate_limit: p.rate_limit,
+        quota: p.quota,
+        events,
+    };
+    let decision = rate_limiter::check(env, project, key.unwrap_or_default(), &req).await?;
     match decision {
         RateDecision::Limited { retry_after_secs } => {
             Err(IngestError::RateLimited { retry_after_secs }.into())
         }
+        RateDecision::QuotaExceeded {
+            limit,
+            retry_after_secs,
+        } => Err(IngestError::QuotaExceeded {
+            limit,
+            retry_after_secs,
+            categories: backstop_core::quota::categories(store_transactions),
+        }
+        .into()),
         allowed => Ok(allowed),
     }
 }

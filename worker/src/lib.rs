@@ -22,6 +22,7 @@ mod pipeline;
 )]
 mod rate_limiter;
 mod receipt;
+mod retention;
 mod store;
 mod triage;
 mod watchdog;

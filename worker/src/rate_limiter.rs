@@ -1,10 +1,13 @@
-//! Per-key rate limiting: one Durable Object per project key (sharded by key, never one global
-//! object), holding a core [`TokenBucket`] in its storage.
+//! Per-key rate limiting and daily quotas: one Durable Object per project key (sharded by key,
+//! never one global object), holding a core [`TokenBucket`] and the UTC day's event count
+//! ([`DayCount`]) in its storage. The object answers one request at a time, so the count is
+//! exact however many isolates ask at once; the rule is [`admit`].
 
 use std::cell::RefCell;
 
 use backstop_core::fault::FaultKind;
-use backstop_core::rate_limit::{RateDecision, RateLimitConfig, TokenBucket};
+use backstop_core::quota::{admit, DayCount, LimiterRequest};
+use backstop_core::rate_limit::{RateDecision, TokenBucket};
 use worker::{durable_object, DurableObject, Env, Method, Request, RequestInit, Response, State};
 
 use crate::error::AppError;
@@ -13,12 +16,14 @@ use crate::fault;
 /// Durable Object binding name.
 pub(crate) const BINDING: &str = "RATE_LIMITER";
 const KEY: &str = "bucket";
+const QUOTA_KEY: &str = "quota";
 
 /// The Durable Object class (declared in `wrangler.toml` as a SQLite-backed class).
 #[durable_object(fetch)]
 pub struct RateLimiter {
     state: State,
     bucket: RefCell<Option<TokenBucket>>,
+    count: RefCell<Option<DayCount>>,
 }
 
 impl DurableObject for RateLimiter {
@@ -26,13 +31,15 @@ impl DurableObject for RateLimiter {
         Self {
             state,
             bucket: RefCell::new(None),
+            count: RefCell::new(None),
         }
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
-        let Ok(cfg) = req.json::<RateLimitConfig>().await else {
+        let Ok(limiter) = req.json::<LimiterRequest>().await else {
             return Response::error("expected a rate limit config", 400);
         };
+        let cfg = limiter.rate_limit;
         let now = worker::Date::now().as_millis();
         let cached = *self.bucket.borrow();
         let mut bucket = match cached {
@@ -46,21 +53,43 @@ impl DurableObject for RateLimiter {
                 .flatten()
                 .unwrap_or_else(|| TokenBucket::full(&cfg, now)),
         };
-        let decision = bucket.take(&cfg, now);
+        let cached = *self.count.borrow();
+        let mut count = match cached {
+            Some(c) => c,
+            // Read only when a quota applies: projects without one never pay for it.
+            None if limiter.quota.is_some() => self
+                .state
+                .storage()
+                .get::<DayCount>(QUOTA_KEY)
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or_default(),
+            None => DayCount::default(),
+        };
+        let before = count;
+        let decision = admit(&mut bucket, &mut count, &limiter, now);
         *self.bucket.borrow_mut() = Some(bucket);
         self.state.storage().put(KEY, bucket).await?;
+        if limiter.quota.is_some() {
+            *self.count.borrow_mut() = Some(count);
+            if count != before {
+                self.state.storage().put(QUOTA_KEY, count).await?;
+            }
+        }
         Response::from_json(&decision)
     }
 }
 
-/// Asks the key's limiter for one token. If the limiter itself fails, the event is accepted
-/// (fail open: losing events because the limiter is down is worse than a burst) and the
-/// failure is logged.
+/// Asks the key's limiter for one token and, when the project has a quota, counts the
+/// request's `events` against it. If the limiter itself fails, the event is accepted (fail
+/// open: losing events because the limiter is down is worse than a burst, or than a few events
+/// over a quota) and the failure is logged.
 pub(crate) async fn check(
     env: &Env,
     project: &str,
     key: &str,
-    cfg: &RateLimitConfig,
+    req: &LimiterRequest,
 ) -> Result<RateDecision, AppError> {
     let attempt = async {
         let stub = env
@@ -72,7 +101,7 @@ pub(crate) async fn check(
         let body = if fault::is_active(env, FaultKind::RateLimiter) {
             "null".to_string()
         } else {
-            serde_json::to_string(cfg)?
+            serde_json::to_string(req)?
         };
         let mut init = RequestInit::new();
         init.with_method(Method::Post).with_body(Some(body.into()));

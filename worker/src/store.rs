@@ -337,6 +337,15 @@ struct StatRow {
 }
 
 #[derive(Debug, Serialize, Deserialize)]
+struct HourRow {
+    #[serde(deserialize_with = "num")]
+    hour: u64,
+    reason: String,
+    #[serde(deserialize_with = "num")]
+    count: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
 struct SessionRow {
     release: String,
     environment: String,
@@ -351,7 +360,9 @@ struct SessionRow {
 }
 
 /// Outcome totals and per-minute counts of the last 24 hours, items by type, the SDKs' own
-/// drops, the items dropped here, and release health (crash-free rate per release).
+/// drops, the items dropped here, release health (crash-free rate per release), what retention
+/// deleted in the last 24 hours, and the outcomes per hour of the last 90 days (the rollup of
+/// minutes older than 24 h, see `crate::retention`).
 pub(crate) async fn stats(env: &Env, project: &str, now_ms: u64) -> Result<Value, StorageError> {
     let since = minute_bucket(now_ms).saturating_sub(24 * 3600 * 1000);
     let db = db(env)?;
@@ -438,7 +449,27 @@ pub(crate) async fn stats(env: &Env, project: &str, now_ms: u64) -> Result<Value
         })
         .collect();
     let minutes: Vec<&StatRow> = rows_.iter().filter(|r| !r.reason.contains(':')).collect();
+    let mut retention: std::collections::BTreeMap<&str, u64> = Default::default();
+    for r in &rows_ {
+        if let Some(table) = r.reason.strip_prefix("retention:") {
+            let entry = retention.entry(table).or_default();
+            *entry = add_stored(*entry, r.count);
+        }
+    }
+    let hours_since = since.saturating_sub(90 * 24 * 3600 * 1000);
+    let r = db
+        .prepare(
+            "SELECT hour, reason, count FROM stats_hourly
+             WHERE project = ?1 AND hour >= ?2 AND instr(reason, ':') = 0
+             ORDER BY hour, reason",
+        )
+        .bind(&[s(project), n(hours_since)])?
+        .all()
+        .await?;
+    let hours: Vec<HourRow> = rows(&r, "stats hour")?;
     Ok(serde_json::json!({
+        "hours": hours,
+        "retention": retention,
         "project": project,
         "since": since,
         "totals": totals,

@@ -2,8 +2,9 @@
 //!
 //! Vars (see `wrangler.toml` and `.dev.vars`): `BACKSTOP_ENV` (`local` or `production`),
 //! `BACKSTOP_PROJECTS` (JSON: `{"<id>": {"public_key": "...", "rate_limit": {"burst": 200,
-//! "per_second": 20}}}`), `BACKSTOP_LIMITS` (JSON, optional, fields of [`Limits`]) and the secret
-//! `ADMIN_TOKEN`.
+//! "per_second": 20}, "retention": {"events_days": 30, "counts_days": 90}, "quota": 10000}}`),
+//! `BACKSTOP_LIMITS` (JSON, optional, fields of [`Limits`]), `BACKSTOP_RETENTION` (JSON,
+//! optional, fields of [`RunLimits`]) and the secret `ADMIN_TOKEN`.
 
 use std::collections::BTreeMap;
 
@@ -11,6 +12,7 @@ use serde::Deserialize;
 
 use crate::fault::Faults;
 use crate::rate_limit::RateLimitConfig;
+use crate::retention::{RetentionConfig, RunLimits};
 
 /// Public key of the seeded local project `1` (documented in the README; refused in production).
 pub const DEV_PUBLIC_KEY: &str = "d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0";
@@ -100,6 +102,12 @@ pub struct ProjectConfig {
     /// [`crate::watchdog::WatchdogConfig`]; validated by [`crate::watchdog::parse_override`]).
     #[serde(default)]
     pub watchdog: Option<serde_json::Value>,
+    /// How long this project's events and counts are kept (see [`crate::retention`]).
+    #[serde(default)]
+    pub retention: RetentionConfig,
+    /// Events accepted per UTC day (see [`crate::quota`]); `None` is no quota.
+    #[serde(default)]
+    pub quota: Option<u64>,
     /// PII scrubbing at ingest ([`crate::scrub::ScrubConfig`]; on with Relay's defaults unless
     /// the project turns it off), validated by [`crate::scrub::parse_config`].
     #[serde(default, deserialize_with = "scrub_config")]
@@ -163,6 +171,8 @@ pub struct RawConfig {
     pub ingest_json: Option<String>,
     /// `BACKSTOP_FAULTS` as JSON text (tests only).
     pub faults_json: Option<String>,
+    /// `BACKSTOP_RETENTION` as JSON text (how much one retention run may do).
+    pub retention_json: Option<String>,
 }
 
 impl RawConfig {
@@ -193,6 +203,8 @@ pub struct Config {
     pub ingest: IngestOptions,
     /// Test-only fault windows (none unless local).
     pub faults: Faults,
+    /// How much one retention run may delete.
+    pub retention: RunLimits,
 }
 
 /// Why the configuration is refused (the worker answers 503 with this text).
@@ -222,6 +234,9 @@ pub enum ConfigError {
     /// Fault windows invalid, or set outside local dev.
     #[error("BACKSTOP_FAULTS is not valid: {0}")]
     InvalidFaults(String),
+    /// Retention run limits invalid.
+    #[error("BACKSTOP_RETENTION is not valid: {0}")]
+    InvalidRetention(String),
 }
 
 impl Config {
@@ -285,6 +300,12 @@ impl Config {
                     )));
                 }
             }
+            if let Err(e) = p.retention.validate() {
+                return Err(ConfigError::InvalidProjects(format!("project '{id}': {e}")));
+            }
+            if let Some(Err(e)) = p.quota.map(crate::quota::validate) {
+                return Err(ConfigError::InvalidProjects(format!("project '{id}': {e}")));
+            }
             if p.rate_limit.burst == 0
                 || p.rate_limit.per_second.is_nan()
                 || p.rate_limit.per_second < 0.0
@@ -334,6 +355,16 @@ impl Config {
             ));
         }
         let faults = Faults::parse(environment, raw.faults_json.as_deref())?;
+        let retention: RunLimits = match raw.retention_json.as_deref() {
+            None => RunLimits::default(),
+            Some(s) if s.trim().is_empty() => RunLimits::default(),
+            Some(s) => {
+                serde_json::from_str(s).map_err(|e| ConfigError::InvalidRetention(e.to_string()))?
+            }
+        };
+        retention
+            .validate()
+            .map_err(ConfigError::InvalidRetention)?;
         if environment == Environment::Production {
             if admin_token == DEV_ADMIN_TOKEN {
                 return Err(ConfigError::DevCredentialsInProduction("admin token"));
@@ -349,6 +380,7 @@ impl Config {
             limits,
             ingest,
             faults,
+            retention,
         })
     }
 
@@ -379,6 +411,7 @@ mod tests {
             limits_json: None,
             ingest_json: None,
             faults_json: None,
+            retention_json: None,
         }
     }
 
@@ -564,5 +597,54 @@ mod tests {
             assert!(Config::from_raw(&r).is_err(), "{name}: invalid as a whole");
             assert_eq!(r.tunnel_path(), want, "{name}");
         }
+    }
+
+    #[test]
+    fn retention_and_quota_are_validated_with_field_and_limit() {
+        let project =
+            |extra: &str| format!(r#"{{"1":{{"public_key":"0123456789abcdef"{extra}}}}}"#);
+        let cases = [
+            ("", None),
+            (r#","quota":5,"retention":{"events_days":7}"#, None),
+            (r#","quota":0"#, Some("project '1': quota must be 1 to")),
+            (
+                r#","retention":{"events_days":0}"#,
+                Some("project '1': retention.events_days must be 1 to 3650, not 0"),
+            ),
+            (
+                r#","retention":{"counts_days":10}"#,
+                Some("retention.counts_days must be 28 to 3650"),
+            ),
+            (r#","retention":{"days":10}"#, Some("unknown field `days`")),
+            (r#","quota":-1"#, Some("BACKSTOP_PROJECTS is not valid")),
+        ];
+        for (extra, want) in cases {
+            let got = Config::from_raw(&raw("local", DEV_ADMIN_TOKEN, &project(extra)));
+            match (got, want) {
+                (Ok(c), None) => {
+                    let p = c.project("1").unwrap();
+                    assert!(p.retention.validate().is_ok(), "{extra}");
+                }
+                (Err(e), Some(w)) => assert!(e.to_string().contains(w), "{extra}: {e}"),
+                (got, want) => panic!("{extra}: {got:?}, want {want:?}"),
+            }
+        }
+        let c =
+            Config::from_raw(&raw("local", DEV_ADMIN_TOKEN, &project(r#","quota":5"#))).unwrap();
+        assert_eq!(c.project("1").unwrap().quota, Some(5));
+        assert_eq!(
+            c.project("1").unwrap().retention,
+            RetentionConfig::default()
+        );
+        assert_eq!(c.retention, RunLimits::default());
+        let mut r = raw("local", DEV_ADMIN_TOKEN, "{}");
+        r.retention_json = Some(r#"{"batch_rows":5,"batches_per_task":2}"#.into());
+        assert_eq!(Config::from_raw(&r).unwrap().retention.batch_rows, 5);
+        r.retention_json = Some(r#"{"batch_rows":501}"#.into());
+        let e = Config::from_raw(&r).unwrap_err().to_string();
+        assert!(
+            e.contains("BACKSTOP_RETENTION is not valid: batch_rows must be 1 to 500"),
+            "{e}"
+        );
     }
 }

@@ -79,6 +79,18 @@ pub enum IngestError {
         /// Seconds until a request would be accepted again.
         retry_after_secs: u64,
     },
+    /// The project's daily event quota is spent (see [`crate::quota`]).
+    #[error(
+        "daily quota of {limit} events exceeded: retry after {retry_after_secs} s (00:00 UTC)"
+    )]
+    QuotaExceeded {
+        /// The project's quota, events per UTC day.
+        limit: u64,
+        /// Seconds to the next UTC day.
+        retry_after_secs: u64,
+        /// The data categories it blocks ([`crate::quota::categories`]).
+        categories: &'static str,
+    },
 }
 
 impl IngestError {
@@ -112,7 +124,27 @@ impl IngestError {
     /// Seconds the client should wait before retrying, for the errors that have such a time.
     pub fn retry_after_secs(&self) -> Option<u64> {
         match self {
-            Self::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+            Self::RateLimited { retry_after_secs }
+            | Self::QuotaExceeded {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
+        }
+    }
+
+    /// `X-Sentry-Rate-Limits` for the refusals SDKs back off from: the key's rate limit (all
+    /// categories, scope `key`) and the project's quota (its categories, scope `project`).
+    pub fn sentry_rate_limits(&self) -> Option<String> {
+        match self {
+            Self::RateLimited { retry_after_secs } => Some(format!("{retry_after_secs}::key")),
+            Self::QuotaExceeded {
+                retry_after_secs,
+                categories,
+                ..
+            } => Some(crate::quota::rate_limits_header(
+                *retry_after_secs,
+                categories,
+            )),
             _ => None,
         }
     }
@@ -135,6 +167,7 @@ impl IngestError {
             Self::TooDeep { .. } => "too_deep",
             Self::InvalidEvent(_) => "invalid_event",
             Self::RateLimited { .. } => "rate_limited",
+            Self::QuotaExceeded { .. } => "quota_exceeded",
         }
     }
 
@@ -146,7 +179,7 @@ impl IngestError {
             Self::InvalidKey | Self::ConflictingAuth | Self::DsnProjectMismatch => 403,
             Self::TooLarge { .. } => 413,
             Self::UnsupportedEncoding(_) => 415,
-            Self::RateLimited { .. } => 429,
+            Self::RateLimited { .. } | Self::QuotaExceeded { .. } => 429,
             Self::EmptyBody
             | Self::IncompleteBody { .. }
             | Self::InvalidCompression(_)
@@ -166,12 +199,13 @@ impl IngestError {
             | Self::ConflictingAuth => Outcome::Unauthorized,
             Self::TooLarge { .. } => Outcome::TooLarge,
             Self::RateLimited { .. } => Outcome::RateLimited,
+            Self::QuotaExceeded { .. } => Outcome::QuotaExceeded,
             _ => Outcome::Invalid,
         }
     }
 
-    /// The JSON body: `{"error": code, "detail": text}` plus `limit`/`size` for size errors and
-    /// `retry_after` for rate limits.
+    /// The JSON body: `{"error": code, "detail": text}` plus `limit`/`size` for size errors,
+    /// `retry_after` for rate limits and `quota`/`limit`/`retry_after` for a spent quota.
     pub fn body(&self) -> Value {
         let mut body = json!({ "error": self.code(), "detail": self.to_string() });
         match self {
@@ -187,6 +221,15 @@ impl IngestError {
                 body["received"] = json!(received);
             }
             Self::RateLimited { retry_after_secs } => body["retry_after"] = json!(retry_after_secs),
+            Self::QuotaExceeded {
+                limit,
+                retry_after_secs,
+                ..
+            } => {
+                body["quota"] = json!("events_per_utc_day");
+                body["limit"] = json!(limit);
+                body["retry_after"] = json!(retry_after_secs);
+            }
             _ => {}
         }
         body
@@ -351,6 +394,32 @@ mod tests {
             assert_eq!(err.outcome(), outcome, "{err}");
             assert_eq!(err.body()["error"], err.code(), "{err}");
         }
+    }
+
+    #[test]
+    fn a_spent_quota_names_itself_its_limit_and_the_next_day() {
+        let e = IngestError::QuotaExceeded {
+            limit: 3,
+            retry_after_secs: 3600,
+            categories: crate::quota::categories(false),
+        };
+        assert_eq!((e.status(), e.outcome()), (429, Outcome::QuotaExceeded));
+        assert_eq!(e.retry_after_secs(), Some(3600));
+        assert_eq!(
+            e.sentry_rate_limits().as_deref(),
+            Some("3600:error;default;security:project:quota_exceeded")
+        );
+        let body = e.body();
+        assert_eq!(body["error"], "quota_exceeded");
+        assert_eq!(body["quota"], "events_per_utc_day");
+        assert_eq!(body["limit"], 3);
+        assert_eq!(body["retry_after"], 3600);
+        assert!(body["detail"].as_str().unwrap().contains("3 events"));
+        let rate = IngestError::RateLimited {
+            retry_after_secs: 2,
+        };
+        assert_eq!(rate.sentry_rate_limits().as_deref(), Some("2::key"));
+        assert_eq!(IngestError::MissingAuth.sentry_rate_limits(), None);
     }
 
     #[test]

@@ -48,6 +48,10 @@ pub mod pipeline;
 #[cfg(feature = "server")]
 pub mod query;
 #[cfg(feature = "server")]
+pub mod quota;
+#[cfg(feature = "server")]
+pub mod retention;
+#[cfg(feature = "server")]
 pub mod scrub;
 #[cfg(feature = "server")]
 pub mod session;

@@ -36,6 +36,13 @@ pub enum RateDecision {
         /// Seconds until one token is available.
         retry_after_secs: u64,
     },
+    /// Refused: the project's daily quota is spent (see `crate::quota`, server only).
+    QuotaExceeded {
+        /// Events per UTC day.
+        limit: u64,
+        /// Seconds to the next UTC day.
+        retry_after_secs: u64,
+    },
 }
 
 impl RateDecision {

@@ -10,6 +10,8 @@ pub enum Outcome {
     TooLarge,
     /// Refused by the rate limiter.
     RateLimited,
+    /// Refused because the project's daily quota is spent.
+    QuotaExceeded,
     /// Missing, wrong or conflicting key, or unknown project.
     Unauthorized,
     /// Malformed body.
@@ -18,10 +20,11 @@ pub enum Outcome {
 
 impl Outcome {
     /// All reasons, in display order.
-    pub const ALL: [Outcome; 5] = [
+    pub const ALL: [Outcome; 6] = [
         Self::Accepted,
         Self::TooLarge,
         Self::RateLimited,
+        Self::QuotaExceeded,
         Self::Unauthorized,
         Self::Invalid,
     ];
@@ -32,6 +35,7 @@ impl Outcome {
             Self::Accepted => "accepted",
             Self::TooLarge => "too_large",
             Self::RateLimited => "rate_limited",
+            Self::QuotaExceeded => "quota_exceeded",
             Self::Unauthorized => "unauthorized",
             Self::Invalid => "invalid",
         }
@@ -127,6 +131,6 @@ mod tests {
     fn names_are_distinct() {
         let mut names: Vec<_> = Outcome::ALL.iter().map(|o| o.as_str()).collect();
         names.dedup();
-        assert_eq!(names.len(), 5);
+        assert_eq!(names.len(), Outcome::ALL.len());
     }
 }

@@ -103,7 +103,7 @@ pub(crate) async fn handle_guarded(
 /// The cron sweep: re-schedules size holds whose route limit now fits them, and retries whose
 /// alarm is overdue. The decision for each is `plan_attempt` in the delivery's object.
 #[event(scheduled)]
-async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     if let Err(e) = sweep(&env).await {
         worker::console_error!("webhook sweep failed: {}", e.0);
     }
@@ -122,6 +122,10 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
             crate::watchdog::tick(&env, &config, now).await;
             crate::alerts::project_rules(&env, &config, now).await;
             crate::watchdog::probe_sites(&env, &config, now).await;
+            // Retention keys on the event's scheduled time (what a test moves with
+            // `/cdn-cgi/local/scheduled?time=`), so its cutoffs are those of this tick.
+            let scheduled = backstop_core::stats::stored_int_from_f64(event.schedule());
+            crate::retention::run(&env, &config, scheduled).await;
         }
         Err(e) => worker::console_error!("watchdog skipped, configuration invalid: {e:?}"),
     }
