@@ -82,10 +82,6 @@ pub(crate) async fn count_outcome(
 /// [`crate::triage::record_event`]), in one transaction guarded by `nonce` (unique per
 /// attempt): a repeated `event_id` — a redelivered job, an SDK's retry — is stored once and
 /// counted once. Returns what the alert rules must hear about.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "one event's index fields and where they go"
-)]
 pub(crate) async fn insert_event(
     env: &Env,
     project: &str,
