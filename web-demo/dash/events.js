@@ -191,6 +191,7 @@ function EventBody({ data }) {
   const tagKeys = Object.keys(tags).sort();
   return html`<div id="detail-body">
     <p id="detail-headline" class="headline">${[ev.type, ev.message].filter(Boolean).map(str).join(': ') || '(no message)'}</p>
+    ${ev.scrubbed && typeof ev.scrubbed === 'object' ? html`<p id="detail-scrubbed" class="muted">${str(ev.scrubbed.summary)}${Array.isArray(ev.scrubbed.redactions) && ev.scrubbed.redactions.length ? ': ' + ev.scrubbed.redactions.slice(0, 10).map((r) => str(r && r.path)).join(', ') : ''}</p>` : ''}
     <dl id="detail-summary" class="summary">
       <${Summary} rows=${[
         ['Event ID', ev.event_id, 'mono'],
