@@ -5,7 +5,7 @@
 import { test, before, after, beforeEach, afterEach, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { startWorker, eventually } from './lib/harness.mjs';
+import { startWorker, eventually, waitStored } from './lib/harness.mjs';
 import { startAlertSink } from './lib/origin-app.mjs';
 import { sendEvent } from './lib/events.mjs';
 
@@ -33,6 +33,8 @@ describe('triage and alerts', () => {
     assert.equal(r.status, 200, JSON.stringify(r.body));
     return r.body.issues.find((i) => i.title.includes(`${group} broke`));
   };
+  /** Waits until the queue consumer has stored every event id (what a test then finds absent was processed). */
+  const stored = async (ids) => assert.ok(await waitStored(w, ids), `the consumer stored ${ids.length} event(s)`);
   const slackFor = (group) => slack.alerts.filter((a) => JSON.stringify(a.body).includes(`${group} broke`));
 
   before(async () => {
@@ -90,7 +92,7 @@ describe('triage and alerts', () => {
     assert.equal(p.event_action, 'trigger');
     assert.equal(p.routing_key, ROUTING_KEY);
     assert.ok(p.dedup_key, 'one incident per episode');
-    await send('first-issue', { release: '1.0.0', environment: 'production' });
+    await stored([await send('first-issue', { release: '1.0.0', environment: 'production' })]);
     await sleep(STORM_WINDOW_MS + 1_500);
     assert.equal(slackFor('first-issue').length, 1, 'the second event of an open episode is quiet');
   });
@@ -104,7 +106,9 @@ describe('triage and alerts', () => {
     assert.equal(r.body.issues[0].status, 'ignored');
     assert.equal(r.body.issues[0].statusDetails.ignoreCount, 10);
     const before = slackFor('snoozy').length;
-    for (let i = 0; i < 9; i++) await send('snoozy');
+    const nine = [];
+    for (let i = 0; i < 9; i++) nine.push(await send('snoozy'));
+    await stored(nine);
     await sleep(1_500);
     assert.equal((await issueOf('snoozy')).status, 'ignored', '9 more: still snoozed');
     assert.equal(slackFor('snoozy').length, before, '9 more: no alert');
@@ -128,8 +132,7 @@ describe('triage and alerts', () => {
     assert.equal(r.body.issues[0].statusDetails.inNextRelease, true);
     // PagerDuty's incident for the new-issue episode is resolved.
     assert.ok(await eventually(() => pd.alerts.find((a) => a.body.event_action === 'resolve'), 15_000), 'PagerDuty resolve');
-    await send('fixed-next', { release: '1.9.0' });
-    await send('fixed-next', { release: '2.0.0' });
+    await stored([await send('fixed-next', { release: '1.9.0' }), await send('fixed-next', { release: '2.0.0' })]);
     await sleep(1_000);
     assert.equal((await issueOf('fixed-next')).status, 'resolved', 'older and same release: no regression');
     await send('fixed-next', { release: '2.0.1' });
@@ -150,9 +153,11 @@ describe('triage and alerts', () => {
     const issue = await eventually(() => issueOf('fixed-in'));
     const r = await api('PUT', `/api/1/issues/${issue.id}`, { status: 'resolved', statusDetails: { inRelease: '3.1.0' } });
     assert.equal(r.status, 200, JSON.stringify(r.body));
-    await send('fixed-in');
-    await send('fixed-in', { release: '3.0.5' });
-    await send('fixed-in', { release: '3.2.0', timestamp: (Date.now() - 3_600_000) / 1000 });
+    await stored([
+      await send('fixed-in'),
+      await send('fixed-in', { release: '3.0.5' }),
+      await send('fixed-in', { release: '3.2.0', timestamp: (Date.now() - 3_600_000) / 1000 }),
+    ]);
     await sleep(1_000);
     assert.equal((await issueOf('fixed-in')).status, 'resolved');
     await send('fixed-in', { release: '3.2.0' });
@@ -161,7 +166,9 @@ describe('triage and alerts', () => {
   });
 
   test('escalation: the 11th event in an hour goes above the floor ceiling and alerts', async () => {
-    for (let i = 0; i < 10; i++) await send('hot');
+    const ten = [];
+    for (let i = 0; i < 10; i++) ten.push(await send('hot'));
+    await stored(ten);
     const calm = await issueOf('hot');
     assert.equal(calm.substatus, 'new');
     await send('hot');
@@ -208,9 +215,11 @@ describe('triage and alerts', () => {
   });
 
   test('assignment to the team, notes, filters, bulk and merge', async () => {
-    await send('merge-a', { environment: 'staging', release: '5.0.0', user: { id: 'u1' } });
-    await send('merge-a', { environment: 'staging', release: '5.0.0', user: { id: 'u2' } });
-    await send('merge-b', { environment: 'staging', user: { id: 'u3' } });
+    await stored([
+      await send('merge-a', { environment: 'staging', release: '5.0.0', user: { id: 'u1' } }),
+      await send('merge-a', { environment: 'staging', release: '5.0.0', user: { id: 'u2' } }),
+      await send('merge-b', { environment: 'staging', user: { id: 'u3' } }),
+    ]);
     const a = await eventually(() => issueOf('merge-a'));
     const b = await eventually(() => issueOf('merge-b'));
     assert.equal(a.userCount, 2);
@@ -277,7 +286,9 @@ describe('triage and alerts', () => {
     assert.match(r.body.detail, /rule 6/);
     r = await api('PUT', '/api/1/alerts/rules', { rules });
     assert.equal(r.status, 200, JSON.stringify(r.body));
-    for (let i = 0; i < 4; i++) await send('volume', { environment: 'vol' });
+    const four = [];
+    for (let i = 0; i < 4; i++) four.push(await send('volume', { environment: 'vol' }));
+    await stored(four);
     await sleep(STORM_WINDOW_MS + 1_000);
     const before = slackFor('volume').length;
     await send('volume', { environment: 'vol' });

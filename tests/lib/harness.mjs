@@ -110,3 +110,41 @@ export async function eventually(fn, timeoutMs = 15_000, intervalMs = 250) {
   }
   return last;
 }
+
+// Ingest answers 200 once a request's job is on the queue; the consumer stores it about a
+// second later. Reads right after a send wait for the consumer with these.
+
+/**
+ * Waits until every event id is readable at `GET /api/{project}/events/{id}`; returns the
+ * details in the order of `ids`, or null once `timeoutMs` passes with one still missing
+ * (callers assert on it, naming what they waited for).
+ */
+export async function waitStored(w, ids, { project = 1, timeoutMs = 20_000 } = {}) {
+  const list = Array.isArray(ids) ? ids : [ids];
+  const got = new Map();
+  const done = await eventually(async () => {
+    for (const id of list) {
+      if (got.has(id)) continue;
+      const r = await fetch(`${w.base}/api/${project}/events/${id}`, { headers: { Authorization: `Bearer ${w.adminToken}` } });
+      if (r.status !== 200) { await r.body?.cancel(); return false; }
+      got.set(id, await r.json());
+    }
+    return true;
+  }, timeoutMs, 200);
+  return done ? list.map((id) => got.get(id)) : null;
+}
+
+/**
+ * Waits until the consumer has stored at least `n` jobs (ingest requests answered 200) of
+ * `project` and counted them (`pipeline.stored` and the job's counters are written together),
+ * so that what a test then finds absent was processed, not merely late. Returns the stats.
+ */
+export async function waitJobs(w, n, { project = 1, timeoutMs = 20_000 } = {}) {
+  let last;
+  const ok = await eventually(async () => {
+    last = await adminGet(w, `/api/${project}/stats`);
+    return last.pipeline.stored >= n;
+  }, timeoutMs, 200);
+  if (!ok) throw new Error(`the consumer stored ${last?.pipeline?.stored} jobs of project ${project}, expected ${n}: ${JSON.stringify(last?.pipeline)}`);
+  return last;
+}
