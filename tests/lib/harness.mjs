@@ -35,7 +35,8 @@ export async function freePort() {
 }
 
 /**
- * @param {{vars?: Record<string,string>, timeoutMs?: number, persist?: string, testScheduled?: boolean}} [opts] vars override .dev.vars
+ * @param {{vars?: Record<string,string>, timeoutMs?: number, persist?: string, testScheduled?: boolean, config?: string}} [opts]
+ *   vars override .dev.vars; `config` runs another wrangler config (a benchmark's baseline worker; no D1 migrations)
  * @returns {Promise<{base: string, port: number, persist: string, adminToken: string, publicKey: string, dsn: string, logs: () => string, stop: (o?: {keepState?: boolean}) => Promise<void>}>}
  */
 export async function startWorker(opts = {}) {
@@ -43,7 +44,7 @@ export async function startWorker(opts = {}) {
   mkdirSync(stateRoot, { recursive: true });
   // `persist` reuses the local state of an earlier worker (e.g. to restart with new vars).
   const persist = opts.persist ?? mkdtempSync(join(stateRoot, 'run-'));
-  const migrate = spawnSync(WRANGLER, ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persist], {
+  const migrate = opts.config ? { status: 0 } : spawnSync(WRANGLER, ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persist], {
     cwd: ROOT, env: wranglerEnv(), encoding: 'utf8',
   });
   if (migrate.status !== 0) {
@@ -54,6 +55,7 @@ export async function startWorker(opts = {}) {
     '--show-interactive-dev-session=false', '--log-level', 'warn'];
   // `testScheduled` exposes GET /__scheduled, which runs the cron handler once.
   if (opts.testScheduled) args.push('--test-scheduled');
+  if (opts.config) args.push('--config', opts.config);
   for (const [k, v] of Object.entries(opts.vars ?? {})) args.push('--var', `${k}:${v}`);
   const child = spawn(WRANGLER, args, { cwd: ROOT, env: wranglerEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';

@@ -4,6 +4,7 @@
 //! so the two README commands work on a fresh machine.
 
 mod bench;
+mod bench_ingest;
 mod bench_sdk;
 mod bench_webhook;
 mod fuzz;

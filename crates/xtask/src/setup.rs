@@ -101,6 +101,20 @@ fn python_sentry_sdk() -> TaskResult {
     ]))
 }
 
+/// Installs those of `packages` (Debian) that are missing, e.g. a benchmark's load generator.
+pub(crate) fn ensure_deb_packages(packages: &[&str]) -> TaskResult {
+    let missing: Vec<&str> = packages
+        .iter()
+        .copied()
+        .filter(|p| !is_deb_installed(p))
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        apt_install(&missing)
+    }
+}
+
 fn installed_targets() -> Result<String, String> {
     let out = Command::new("rustup")
         .args(["target", "list", "--installed"])
