@@ -4,7 +4,7 @@ import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
-import { startWorker, adminGet, eventually, DEV_PUBLIC_KEY, DEV_ADMIN_TOKEN } from './lib/harness.mjs';
+import { startWorker, adminGet, eventually, waitStored, waitJobs, DEV_PUBLIC_KEY, DEV_ADMIN_TOKEN } from './lib/harness.mjs';
 
 const KEY = DEV_PUBLIC_KEY;
 const WRONG_KEY = 'ffffffffffffffffffffffffffffffff';
@@ -56,6 +56,16 @@ function rawRequest(port, parts, { end = true, timeoutMs = 10_000 } = {}) {
 const statusOf = (raw) => Number(/^HTTP\/1\.1 (\d{3})/.exec(raw)?.[1] ?? 0);
 const totals = async (w) => (await adminGet(w, '/api/1/stats')).totals;
 const download = (w, id, seq) => fetch(`${w.base}/api/1/events/${id}/attachments/${seq}`, { headers: { Authorization: `Bearer ${DEV_ADMIN_TOKEN}` } });
+/** The attachment's download once the queue consumer has filed it (the last answer on timeout). */
+async function downloaded(w, id, seq) {
+  let last;
+  await eventually(async () => {
+    if (last) await last.body?.cancel();
+    last = await download(w, id, seq);
+    return last.status === 200;
+  });
+  return last;
+}
 
 describe('ingest defects', () => {
   let w;
@@ -73,7 +83,7 @@ describe('ingest defects', () => {
     }
     assert.equal(new Set(ids.map(([id]) => id)).size, 3, 'one id per envelope');
     for (const [id, text] of ids) {
-      const dl = await download(w, id, 0);
+      const dl = await downloaded(w, id, 0);
       assert.equal(dl.status, 200, id);
       assert.equal(await dl.text(), text);
     }
@@ -81,6 +91,8 @@ describe('ingest defects', () => {
     const id = randomId();
     assert.equal((await post(w, `/api/1/envelope/?sentry_key=${KEY}`, envelope({ event_id: id }, [[{ type: 'event' }, { message: 'two uploads' }], [{ type: 'attachment', filename: 'a.txt' }, 'A']]))).status, 200);
     assert.equal((await post(w, `/api/1/envelope/?sentry_key=${KEY}`, envelope({ event_id: id }, [[{ type: 'attachment', filename: 'b.txt' }, 'B']]))).status, 200);
+    // Both jobs stored: the second attachment is downloadable.
+    assert.equal((await downloaded(w, id, 1)).status, 200, 'the second upload filed');
     const detail = await adminGet(w, `/api/1/events/${id}`);
     assert.deepEqual(detail.event.attachments.map((a) => [a.seq, a.filename]), [[0, 'a.txt'], [1, 'b.txt']]);
     assert.equal(await (await download(w, id, 1)).text(), 'B');
@@ -97,10 +109,18 @@ describe('ingest defects', () => {
     const r = await post(w, `/api/1/envelope/?sentry_key=${KEY}`, body);
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.equal(r.body.id, id);
-    const detail = await adminGet(w, `/api/1/events/${id}`);
+    const [detail] = await waitStored(w, [id]) ?? [];
+    assert.ok(detail, `event ${id} stored by the consumer`);
     assert.equal(detail.event.message, 'survives its neighbours');
-    const stats = await adminGet(w, '/api/1/stats');
-    const dropped = Object.fromEntries(stats.dropped_items.map((d) => [`${d.reason}:${d.item}`, d.quantity]));
+    // The job's counters are written just after its events: wait for the three drops to show.
+    const dropKeys = ['invalid_json:session', 'invalid_json:client_report', 'invalid_event:sessions'];
+    const droppedOf = (st) => Object.fromEntries(st.dropped_items.map((d) => [`${d.reason}:${d.item}`, d.quantity]));
+    let stats;
+    await eventually(async () => {
+      stats = await adminGet(w, '/api/1/stats');
+      return dropKeys.every((k) => droppedOf(stats)[k] !== undefined);
+    });
+    const dropped = droppedOf(stats);
     assert.equal(dropped['invalid_json:session'], 1, JSON.stringify(stats.dropped_items));
     assert.equal(dropped['invalid_json:client_report'], 1, JSON.stringify(stats.dropped_items));
     assert.equal(dropped['invalid_event:sessions'], 1, JSON.stringify(stats.dropped_items));
@@ -176,7 +196,8 @@ describe('ingest defects', () => {
       const before = Date.now();
       const r = await post(w, `/api/1/store/?sentry_key=${KEY}`, `{"event_id":"${id}","message":"from the far future","timestamp":${ts}}`);
       assert.equal(r.status, 200, JSON.stringify(r.body));
-      const detail = await adminGet(w, `/api/1/events/${id}`);
+      const [detail] = await waitStored(w, [id]) ?? [];
+      assert.ok(detail, `${ts}: event ${id} stored by the consumer`);
       assert.ok(detail.event.timestamp >= before - 1000 && detail.event.timestamp <= Date.now() + 1000,
         `${ts}: indexed at the receive time, not ${detail.event.timestamp}`);
       const { events } = await adminGet(w, '/api/1/events');
@@ -189,11 +210,14 @@ describe('ingest defects', () => {
     const aggregate = { exited: cap, errored: cap, abnormal: cap, crashed: cap };
     const item = JSON.stringify({ aggregates: Array(1000).fill(aggregate), attrs: { release: 'hostile@1' } });
     const body = gzipSync(envelope({}, Array(100).fill([{ type: 'sessions' }, item])));
+    const jobs = (await adminGet(w, '/api/1/stats')).pipeline.stored;
     // 23 envelopes add up to more than 2^53 sessions in one minute.
     for (let i = 0; i < 23; i++) {
       const r = await post(w, `/api/1/envelope/?sentry_key=${KEY}`, body, { 'content-encoding': 'gzip' });
       assert.equal(r.status, 200, JSON.stringify(r.body));
     }
+    // Polling /stats while the consumer adds them up (adminGet throws on a failing answer).
+    await waitJobs(w, jobs + 23, { timeoutMs: 60_000 });
     const stats = await adminGet(w, '/api/1/stats');
     const s = stats.sessions.find((x) => x.release === 'hostile@1');
     assert.ok(s, JSON.stringify(stats.sessions));
@@ -206,7 +230,7 @@ describe('ingest defects', () => {
     const r = await post(w, `/api/1/envelope/?sentry_key=${KEY}`,
       envelope({ event_id: id }, [[{ type: 'event' }, { message: 'with a unicode file' }], [{ type: 'attachment', filename: name }, 'hello']]));
     assert.equal(r.status, 200, JSON.stringify(r.body));
-    const dl = await download(w, id, 0);
+    const dl = await downloaded(w, id, 0);
     assert.equal(dl.status, 200);
     const cd = dl.headers.get('content-disposition');
     assert.equal(cd, `attachment; filename="r_sum_ __.txt"; filename*=UTF-8''${encodeURIComponent(name)}`);

@@ -4,7 +4,7 @@ import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startWorker, adminGet, eventually, DEV_PUBLIC_KEY, ROOT } from './lib/harness.mjs';
+import { startWorker, adminGet, eventually, waitStored, waitJobs, DEV_PUBLIC_KEY, ROOT } from './lib/harness.mjs';
 import { launchBrowser, watchPage } from './lib/browser.mjs';
 import { sentryBundle, servePage, SENTRY_VERSION } from './lib/sentry.mjs';
 
@@ -70,7 +70,8 @@ describe('@sentry/browser against Backstop', () => {
     });
     const find = async (q) => (await eventually(async () => (await adminGet(w, `/api/1/events?query=${encodeURIComponent(q)}`)).events[0]))?.event_id;
 
-    const exception = await adminGet(w, `/api/1/events/${ids.exceptionId.replace(/-/g, '')}`);
+    const [exception, message] = await waitStored(w, [ids.exceptionId, ids.messageId].map((id) => id.replace(/-/g, ''))) ?? [];
+    assert.ok(exception && message, `the exception and the message stored: ${log.describe()}`);
     assert.equal(exception.event.type, 'TypeError', log.describe());
     assert.equal(exception.event.message, 'card declined by issuer');
     assert.equal(exception.event.user_email, 'ann@example.com');
@@ -85,7 +86,6 @@ describe('@sentry/browser against Backstop', () => {
     assert.ok(crumbs.some((b) => b.category === 'ui.click'), 'click breadcrumb');
     assert.equal(exception.payload.sdk.name, 'sentry.javascript.browser');
 
-    const message = await adminGet(w, `/api/1/events/${ids.messageId.replace(/-/g, '')}`);
     assert.equal(message.event.message, 'checkout finished with warnings');
     assert.equal(message.event.level, 'warning');
     assert.equal(message.event.kind, 'message');
@@ -97,7 +97,11 @@ describe('@sentry/browser against Backstop', () => {
 
     const { issues } = await adminGet(w, '/api/1/issues');
     assert.ok(issues.some((i) => i.title === 'TypeError: card declined by issuer'));
-    const { items } = await adminGet(w, '/api/1/stats');
+    // The job's counters are written just after its events.
+    const { items } = await eventually(async () => {
+      const st = await adminGet(w, '/api/1/stats');
+      return st.items.event >= 3 ? st : null;
+    }) ?? await adminGet(w, '/api/1/stats');
     assert.ok(items.event >= 3, JSON.stringify(items));
 
     if (RECORD) {
@@ -217,7 +221,8 @@ describe('@sentry/browser against a rate-limited Backstop', () => {
         await window.Sentry.flush(1000);
       }
     }, `http://${DEV_PUBLIC_KEY}@127.0.0.1:${w.port}/1`);
-    const { totals } = await adminGet(w, '/api/1/stats');
+    // `accepted` is counted by the queue consumer, with the job: wait for the two accepted jobs.
+    const { totals } = await waitJobs(w, 2);
     assert.equal(totals.accepted, 2, JSON.stringify(totals));
     assert.ok(posts <= 3, `the SDK held back after the limit (${posts} posts for 8 events)`);
 
@@ -230,8 +235,12 @@ describe('@sentry/browser against a rate-limited Backstop', () => {
       return id;
     });
     assert.equal(posts, postsBefore + 1, 'one request once the period is over');
-    const after = await adminGet(w, `/api/1/events/${id}`);
+    const [after] = await waitStored(w, [id]) ?? [];
+    assert.ok(after, `event ${id} stored by the consumer`);
     assert.equal(after.event.message, 'after the retry-after period');
+    // Stored after the burst's requests: the two accepted above were all of them.
+    const { totals: later } = await waitJobs(w, 3);
+    assert.equal(later.accepted, 3, JSON.stringify(later));
 
     // What it dropped while backing off arrives in its client report, once the limit that the
     // last 200 announced again (it took the last token) has passed.
