@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { startWorker, adminGet, ROOT } from './lib/harness.mjs';
+import { startWorker, adminGet, waitStored, ROOT } from './lib/harness.mjs';
 
 const PYTHON = join(ROOT, 'target', 'pyenv', 'bin', 'python');
 
@@ -18,7 +18,8 @@ test('sentry-sdk for Python: exception with stack, message, user, tags, breadcru
   assert.equal(run.status, 0, `${run.stdout}\n${run.stderr}`);
   const ids = JSON.parse(run.stdout.trim().split('\n').pop());
 
-  const exception = await adminGet(w, `/api/1/events/${ids.exception_id}`);
+  const [exception, message] = await waitStored(w, [ids.exception_id, ids.message_id]) ?? [];
+  assert.ok(exception && message, `both events stored by the consumer: ${JSON.stringify(ids)}`);
   assert.equal(exception.event.type, 'ValueError');
   assert.equal(exception.event.message, 'card declined for amount 99');
   assert.equal(exception.event.release, 'api@3.1.0');
@@ -29,7 +30,6 @@ test('sentry-sdk for Python: exception with stack, message, user, tags, breadcru
   const crumbs = exception.payload.breadcrumbs;
   assert.ok((Array.isArray(crumbs) ? crumbs : crumbs.values).some((b) => b.message === 'SELECT cart'));
 
-  const message = await adminGet(w, `/api/1/events/${ids.message_id}`);
   assert.equal(message.event.message, 'nightly job finished');
   assert.equal(message.event.level, 'info');
   assert.equal(message.event.kind, 'message');

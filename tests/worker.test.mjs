@@ -3,7 +3,7 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
-import { startWorker, adminGet, DEV_PUBLIC_KEY, DEV_ADMIN_TOKEN } from './lib/harness.mjs';
+import { startWorker, adminGet, eventually, waitStored, waitJobs, DEV_PUBLIC_KEY, DEV_ADMIN_TOKEN } from './lib/harness.mjs';
 
 const KEY = DEV_PUBLIC_KEY;
 const MIB = 1024 * 1024;
@@ -65,6 +65,9 @@ describe('worker', () => {
     again.event_id = id2;
     again.exception.values[0].stacktrace.frames[1].lineno = 43;
     assert.equal((await post(w, `/api/1/store/?sentry_key=${KEY}`, JSON.stringify(again))).status, 200);
+    // Stored by the queue consumer about a second after the answer.
+    const [detail] = await waitStored(w, [id, id2]) ?? [];
+    assert.ok(detail, 'both events stored by the consumer');
 
     const { issues } = await adminGet(w, '/api/1/issues');
     const issue = issues.find((i) => i.title === 'TypeError: cart is undefined');
@@ -72,7 +75,6 @@ describe('worker', () => {
     assert.equal(issue.count, 2);
     assert.equal(issue.culprit, 'checkout (/app.js:43)');
 
-    const detail = await adminGet(w, `/api/1/events/${id}`);
     assert.equal(detail.event.type, 'TypeError');
     assert.equal(detail.event.kind, 'onerror');
     assert.equal(detail.event.user_email, 'buyer@example.com');
@@ -100,7 +102,8 @@ describe('worker', () => {
       'content-type': 'application/x-sentry-envelope',
     });
     assert.equal(r.status, 200, JSON.stringify(r.body));
-    const detail = await adminGet(w, `/api/1/events/${id}`);
+    const [detail] = await waitStored(w, [id]) ?? [];
+    assert.ok(detail, `event ${id} stored by the consumer`);
     assert.equal(detail.event.message, 'gzipped hello');
     assert.equal(detail.event.kind, 'message');
   });
@@ -116,7 +119,8 @@ describe('worker', () => {
     ]);
     const r = await post(w, `/api/1/envelope/?sentry_key=${KEY}`, body);
     assert.equal(r.status, 200, JSON.stringify(r.body));
-    const detail = await adminGet(w, `/api/1/events/${id}`);
+    const [detail] = await waitStored(w, [id]) ?? [];
+    assert.ok(detail, `event ${id} stored by the consumer`);
     assert.deepEqual(detail.event.attachments, [{ seq: 0, filename: 'app.log', content_type: 'text/html', size: file.length }]);
     const dl = await fetch(`${w.base}/api/1/events/${id}/attachments/0`, { headers: { Authorization: `Bearer ${DEV_ADMIN_TOKEN}` } });
     assert.equal(dl.status, 200);
@@ -125,7 +129,11 @@ describe('worker', () => {
     assert.deepEqual(Buffer.from(await dl.arrayBuffer()), file);
     const noAuth = await fetch(`${w.base}/api/1/events/${id}/attachments/0`);
     assert.equal(noAuth.status, 401);
-    const { items } = await adminGet(w, '/api/1/stats');
+    // The job's item counts are written just after its event.
+    const { items } = await eventually(async () => {
+      const st = await adminGet(w, '/api/1/stats');
+      return st.items.attachment >= 1 && st.items.unsupported >= 1 ? st : null;
+    }) ?? await adminGet(w, '/api/1/stats');
     assert.ok(items.attachment >= 1 && items.unsupported >= 1, JSON.stringify(items));
   });
 
@@ -134,7 +142,8 @@ describe('worker', () => {
     const big = 'x'.repeat(200 * 1024);
     const r = await post(w, `/api/1/store/?sentry_key=${KEY}`, JSON.stringify({ event_id: id, message: 'big one', extra: { big } }));
     assert.equal(r.status, 200, JSON.stringify(r.body));
-    const detail = await adminGet(w, `/api/1/events/${id}`);
+    const [detail] = await waitStored(w, [id]) ?? [];
+    assert.ok(detail, `event ${id} stored by the consumer`);
     assert.equal(detail.payload.extra.big.length, big.length);
     assert.ok(detail.event.size > 200 * 1024);
   });
@@ -273,7 +282,8 @@ describe('rate limiting', () => {
     assert.ok(retry >= 1 && retry <= 20, `retry-after ${retry}`);
     assert.equal(limited.headers.get('x-sentry-rate-limits'), `${retry}::key`);
     assert.equal(limited.body.error, 'rate_limited');
-    const t = await totals(w);
+    // `accepted` is counted by the queue consumer with each job; a 429 is counted at the edge.
+    const t = (await waitJobs(w, 3)).totals;
     assert.equal(t.accepted, 3);
     assert.equal(t.rate_limited, 2);
   });
