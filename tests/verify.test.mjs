@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 
-import { ROOT, startWorker, adminGet, eventually } from './lib/harness.mjs';
+import { ROOT, startWorker, adminGet, eventually, waitStored } from './lib/harness.mjs';
+import { sendEvent } from './lib/events.mjs';
 import { launchBrowser, watchPage } from './lib/browser.mjs';
 import { startSite } from './lib/site.mjs';
 
@@ -160,6 +161,8 @@ test('the receipt endpoint: authenticated as ingest is, one error format', async
   const env = `{"event_id":"${hex}"}\n{"type":"event"}\n{"message":"receipt probe"}\n`;
   const sent = await fetch(`${worker.base}/api/1/envelope/?sentry_key=${worker.publicKey}`, { method: 'POST', body: env });
   assert.equal(sent.status, 200);
+  // Stored by the queue consumer about a second after the answer: until then it is not found.
+  await eventually(async () => (await get(`/api/1/receipt/${hex}?sentry_key=${worker.publicKey}`)).status === 200);
   for (const form of [hex, id]) {
     const r = await get(`/api/1/receipt/${form}?sentry_key=${worker.publicKey}`);
     assert.equal(r.status, 200, JSON.stringify(r.body));
@@ -189,6 +192,9 @@ test('a page load sends exactly one session, counted for its release; none with 
   const row = await eventually(() => sessionsOf(release), 15_000);
   assert.ok(row, `a session for ${release}: ${JSON.stringify((await adminGet(worker, '/api/1/stats')).sessions)}`);
   await new Promise((r) => setTimeout(r, 1500));
+  // A marker sent after the page's requests and stored by the queue consumer: a second session
+  // from that page would have been processed too.
+  assert.ok(await waitStored(worker, [await sendEvent(worker, 'session-marker')]), 'the marker stored');
   const after = await sessionsOf(release);
   assert.equal(after.started, 1, JSON.stringify(after));
   assert.equal(after.environment, 'production');
@@ -198,6 +204,7 @@ test('a page load sends exactly one session, counted for its release; none with 
   const off = `shop@${randomUUID().slice(0, 8)}`;
   await load(`/no-sessions?release=${off}`);
   await new Promise((r) => setTimeout(r, 2000));
+  assert.ok(await waitStored(worker, [await sendEvent(worker, 'session-marker')]), 'the marker stored');
   assert.equal(await sessionsOf(off), undefined, 'no session with data-sessions="false"');
 });
 

@@ -5,7 +5,7 @@ import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { startWorker, eventually } from './lib/harness.mjs';
+import { startWorker, eventually, waitStored } from './lib/harness.mjs';
 import { startAlertSink } from './lib/origin-app.mjs';
 
 const KEY = 'd0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0';
@@ -30,6 +30,7 @@ describe('silence watchdog and install probe', () => {
     const event = { event_id: randomUUID().replaceAll('-', ''), message: 'heartbeat', environment, release: '7.0.0' };
     const r = await fetch(`${w.base}/api/1/store/?sentry_key=${KEY}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(event) });
     assert.equal(r.status, 200);
+    return event.event_id;
   };
   const watch = async (environment) => (await api('GET', '/api/1/watchdog')).body.watches.find((x) => x.environment === environment);
   const texts = () => sink.alerts.map((a) => a.body.text);
@@ -69,9 +70,12 @@ describe('silence watchdog and install probe', () => {
   });
 
   test('the watchdog goes down after the silence and up when signals return', async () => {
-    for (let i = 0; i < 3; i++) await send('production');
-    const up = await watch('production');
-    assert.equal(up.state, 'up');
+    const sent = [];
+    for (let i = 0; i < 3; i++) sent.push(await send('production'));
+    // Signals are taken when the queue consumer stores the events.
+    assert.ok(await waitStored(w, sent), 'the three heartbeats stored');
+    const up = await eventually(() => watch('production'));
+    assert.equal(up?.state, 'up', JSON.stringify(up));
     assert.ok(up.down_after_ms >= 10_000 && up.down_after_ms <= 15_000, JSON.stringify(up));
     const lastSignal = up.last_signal_ms;
     await cron();
@@ -94,7 +98,11 @@ describe('silence watchdog and install probe', () => {
     const downAlerts = sink.alerts.slice(before).filter((a) => a.body.text.includes('production'));
     assert.equal(downAlerts.length, 1, 'one alert for the silence');
     await send('production');
-    assert.equal((await watch('production')).state, 'up', 'up at the first signal');
+    const again = await eventually(async () => {
+      const x = await watch('production');
+      return x.state === 'up' ? x : null;
+    });
+    assert.equal(again?.state, 'up', 'up at the first signal');
     const back = await eventually(() => sink.alerts.slice(before).find((a) => a !== alert && a.body.text.includes('production')), 15_000);
     assert.ok(back, 'came back alert');
   });
