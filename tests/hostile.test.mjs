@@ -14,7 +14,7 @@ import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { gzipSync, deflateSync, deflateRawSync, brotliCompressSync, constants as zc } from 'node:zlib';
-import { startWorker, freePort, DEV_PUBLIC_KEY, DEV_ADMIN_TOKEN } from './lib/harness.mjs';
+import { startWorker, freePort, eventually, DEV_PUBLIC_KEY, DEV_ADMIN_TOKEN } from './lib/harness.mjs';
 import { startOriginApp } from './lib/origin-app.mjs';
 import { launchBrowser, watchPage, waitFor } from './lib/browser.mjs';
 import { sendHttp, sendRaw, bytes, irregular } from './lib/hostile-http.mjs';
@@ -592,7 +592,12 @@ describe('hostile inputs', () => {
       const r = await sendHttp(w.base, post(ENV, envl({ event_id: id }, [evItem({ event_id: id, message: 'still working after the battery', level: 'error' })]), { 'content-type': 'application/x-sentry-envelope' }));
       assert.equal(r.status, 200, describeResult(r));
       assert.equal(r.json.id, id);
-      const detail = await sendHttp(w.base, get(`/api/1/events/${id}`));
+      // Stored by the queue consumer about a second after the answer.
+      let detail;
+      await eventually(async () => {
+        detail = await sendHttp(w.base, get(`/api/1/events/${id}`));
+        return detail.status === 200;
+      }, 20_000);
       assert.equal(detail.status, 200, describeResult(detail));
       assert.equal(detail.json.event.message, 'still working after the battery');
       const list = await sendHttp(w.base, get('/api/1/events?query=still+working+after&limit=10'));
