@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { startWorker, adminGet, DEV_PUBLIC_KEY } from './lib/harness.mjs';
+import { startWorker, adminGet, waitStored, waitJobs, DEV_PUBLIC_KEY } from './lib/harness.mjs';
 import { startOriginApp } from './lib/origin-app.mjs';
 
 const DAY = 24 * 3600 * 1000;
@@ -128,7 +128,8 @@ describe('retention and quotas', () => {
       method: 'POST', body: `{"dsn":"http://${KEY2}@127.0.0.1:${w.port}/2"}\n{"type":"event","length":${Buffer.byteLength(ev)}}\n${ev}\n`,
     });
     assert.equal(viaDsn.status, 429, await viaDsn.text());
-    const stats = await adminGet(w, '/api/2/stats');
+    // `accepted` is counted by the queue consumer with each job (the 429s at the edge).
+    const stats = await waitJobs(w, 4, { project: 2 });
     assert.equal(stats.totals.accepted, 4, `3 events and the session: ${JSON.stringify(stats.totals)}`);
     assert.equal(stats.totals.quota_exceeded, 2, JSON.stringify(stats.totals));
     assert.equal(stats.totals.rate_limited, 0);
@@ -144,7 +145,7 @@ describe('retention and quotas', () => {
     const results = await Promise.all(Array.from({ length: 12 }, () => store(3, KEY3, { event_id: uuid(), message: 'race' })));
     const statuses = results.map((r) => r.status).sort();
     assert.deepEqual(statuses, [...Array(5).fill(200), ...Array(7).fill(429)]);
-    const stats = await adminGet(w, '/api/3/stats');
+    const stats = await waitJobs(w, 5, { project: 3 });
     assert.equal(stats.totals.accepted, 5);
     assert.equal(stats.totals.quota_exceeded, 7);
     assert.equal((await adminGet(w, '/api/3/events?limit=100')).events.length, 5);
@@ -160,6 +161,8 @@ describe('retention and quotas', () => {
     attId = await sendWithAttachment('old-attached');
     oldIds.push(attId);
     assert.equal(oldIds.length, 14);
+    // The queue consumer puts the large payloads in R2 when it stores them.
+    assert.ok(await waitStored(w, oldIds), 'the 14 old events stored');
     assert.equal(r2Blobs().length - blobsBefore, 3, 'two payloads over 64 KiB and the attachment are in R2');
     const attachment = await get(`/api/1/events/${attId}/attachments/0`);
     assert.equal(attachment.status, 200);
@@ -178,6 +181,9 @@ describe('retention and quotas', () => {
     split = Date.now();
     await sleep(1500);
     for (let i = 0; i < 3; i++) newIds.push(await sendEvent('new'));
+    assert.ok(await waitStored(w, newIds), 'the 3 new events stored');
+    // And counted: 14 old and 3 new events, one job each, so the rollup below sees them all.
+    await waitJobs(w, 17);
     const issues = (await adminGet(w, '/api/1/issues?status=all')).issues;
     issueId = issues.find((i) => i.title.includes('old broke')).issue_id;
     assert.ok((await adminGet(w, `/api/1/issues/${issueId}`)).hourly.length > 0, 'the issue has hourly counts');
@@ -257,7 +263,7 @@ describe('retention and quotas', () => {
 
   test('issue counts stay 89 days and go past 90', async () => {
     // The 400-day cron above deleted them: check with a fresh issue and nearer crons.
-    await sendEvent('counted');
+    assert.ok(await waitStored(w, [await sendEvent('counted')]), 'the counted event stored');
     const issues = (await adminGet(w, '/api/1/issues?status=all')).issues;
     const id = issues.find((i) => i.title.includes('counted broke')).issue_id;
     const hourly = async () => (await adminGet(w, `/api/1/issues/${id}`)).hourly;
