@@ -10,14 +10,21 @@ handles (observed by subclassing it; what it does with the answer is unchanged).
 
 import json
 import sys
+import threading
 import time
 
 import sentry_sdk
 from sentry_sdk.transport import HttpTransport
 
 
+_emit_lock = threading.Lock()
+
+
 def emit(obj):
-    print(json.dumps(obj), flush=True)
+    # One write per line under a lock: the transport's thread and the capturing thread both emit.
+    with _emit_lock:
+        sys.stdout.write(json.dumps(obj) + "\n")
+        sys.stdout.flush()
 
 
 class LedgerTransport(HttpTransport):
@@ -29,7 +36,7 @@ class LedgerTransport(HttpTransport):
             for item in envelope.items:
                 if item.type == "client_report":
                     discarded.extend((item.payload.json or {}).get("discarded_events", []))
-        emit({"status": response.status, "event_ids": ids, "discarded": discarded})
+        emit({"status": response.status, "event_ids": ids, "discarded": discarded, "at": int(time.time() * 1000)})
         return super()._handle_response(response, envelope)
 
 
