@@ -21,6 +21,7 @@ fn raw(env: &Env) -> RawConfig {
         limits_json: text(env, "BACKSTOP_LIMITS"),
         ingest_json: text(env, "BACKSTOP_INGEST"),
         faults_json: text(env, "BACKSTOP_FAULTS"),
+        upload_tokens_json: text(env, "BACKSTOP_UPLOAD_TOKENS"),
     }
 }
 

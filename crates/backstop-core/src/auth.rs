@@ -111,6 +111,7 @@ mod tests {
             limits_json: None,
             ingest_json: None,
             faults_json: None,
+            upload_tokens_json: None,
         })
         .unwrap()
     }

@@ -110,7 +110,11 @@ pub fn normalize_event(
     received_ms: u64,
     max_depth: usize,
 ) -> Result<NormalizedEvent, IngestError> {
-    summarize_event(parse_json_bounded(payload, max_depth)?, fallback_id, received_ms)
+    summarize_event(
+        parse_json_bounded(payload, max_depth)?,
+        fallback_id,
+        received_ms,
+    )
 }
 
 /// Builds the index fields (grouping included) of an already parsed event. Processing that

@@ -267,6 +267,7 @@ mod tests {
             limits_json: None,
             ingest_json: Some(ingest.into()),
             faults_json: None,
+            upload_tokens_json: None,
         })
         .unwrap()
     }
