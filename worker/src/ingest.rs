@@ -235,9 +235,10 @@ async fn store_plan(
     let inline_limit = config.limits.max_inline_payload_bytes;
     let mut triggered = Vec::new();
     for ev in &plan.events {
+        let (summary, payload) =
+            crate::sourcemaps::prepare_for_storage(env, project, ev, now_ms).await;
         triggered.extend(
-            store::insert_event(env, project, &ev.summary, &ev.payload, now_ms, inline_limit)
-                .await?,
+            store::insert_event(env, project, &summary, &payload, now_ms, inline_limit).await?,
         );
     }
     let batch = random_event_id();

@@ -521,6 +521,14 @@ pub(crate) async fn stats(env: &Env, project: &str, now_ms: u64) -> Result<Value
         })
         .collect();
     let minutes: Vec<&StatRow> = rows_.iter().filter(|r| !r.reason.contains(':')).collect();
+    let frames = |reason: &str| {
+        rows_
+            .iter()
+            .filter(|r| r.reason == reason)
+            .fold(0, |acc, r| add_stored(acc, r.count))
+    };
+    let (mapped, unmapped) = (frames("sourcemap:mapped"), frames("sourcemap:unmapped"));
+    let in_app = add_stored(mapped, unmapped);
     Ok(serde_json::json!({
         "project": project,
         "since": since,
@@ -530,5 +538,10 @@ pub(crate) async fn stats(env: &Env, project: &str, now_ms: u64) -> Result<Value
         "client_discarded": client_discarded,
         "dropped_items": dropped_items,
         "sessions": sessions,
+        "symbolication": {
+            "in_app_frames": in_app,
+            "mapped": mapped,
+            "mapped_share": (in_app > 0).then(|| mapped as f64 / in_app as f64),
+        },
     }))
 }

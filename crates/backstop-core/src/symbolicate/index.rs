@@ -154,7 +154,7 @@ pub fn encode_map(sm: &SourceMap, minified: Option<&str>) -> Result<IndexedMap, 
     }
     let mut strings = Strings::default();
     let mut name_ids: HashMap<u32, u32> = HashMap::new();
-    let identifiers = minified.map(|m| Identifiers::new(m));
+    let identifiers = minified.map(Identifiers::new);
     let mut tokens: Vec<IndexToken> = Vec::with_capacity(count);
     let mut previous_ident: Option<&str> = None;
     for t in sm.tokens() {

@@ -212,6 +212,9 @@ fn map_key_for(
 /// The maps an event's frames need (each once), for a caller that wants to look them up in
 /// bulk first.
 pub fn needed_maps(event: &Value) -> Vec<MapKey> {
+    if !is_script_platform(event) {
+        return Vec::new();
+    }
     let images = debug_images(event);
     let release = event.get("release").and_then(Value::as_str).unwrap_or("");
     let dist = event.get("dist").and_then(Value::as_str).unwrap_or("");
@@ -261,20 +264,33 @@ fn stacktraces(event: &Value) -> Vec<&Value> {
     out
 }
 
-/// A frame's script location, when it has one worth mapping (not `<anonymous>`, `[native
-/// code]` or empty).
+/// A frame's script location, when it is one a source map can serve: a URL (`http(s)`,
+/// `file`, `app`, `~/`) or a path to a `.js`/`.mjs`/`.cjs` file; not `<anonymous>`,
+/// `[native code]` or a Python file.
 fn script_location(frame: &Value) -> Option<&str> {
     let abs = frame
         .get("abs_path")
         .and_then(Value::as_str)
         .or_else(|| frame.get("filename").and_then(Value::as_str))?;
     let abs = abs.trim();
-    let skip = abs.is_empty()
-        || abs.starts_with('<')
-        || abs.starts_with('[')
-        || abs == "native"
-        || abs.len() > 4096;
-    (!skip).then_some(abs)
+    if abs.is_empty() || abs.len() > 4096 {
+        return None;
+    }
+    let bare = abs.split(['?', '#']).next().unwrap_or(abs);
+    let is_url = ["http://", "https://", "file://", "app://", "~/"]
+        .iter()
+        .any(|p| bare.starts_with(p));
+    let is_script = [".js", ".mjs", ".cjs"].iter().any(|e| bare.ends_with(e));
+    (is_url || is_script).then_some(abs)
+}
+
+/// Whether the event is from a platform whose frames source maps serve (JavaScript, or no
+/// platform named).
+fn is_script_platform(event: &Value) -> bool {
+    match event.get("platform").and_then(Value::as_str) {
+        None => true,
+        Some(p) => matches!(p, "javascript" | "node" | "other" | ""),
+    }
 }
 
 /// What one position maps to, through a stored index.
@@ -350,6 +366,9 @@ pub async fn symbolicate<S: MapStore>(
     event: &mut Value,
     store: &mut S,
 ) -> Result<SymbolicationStats, S::Error> {
+    if !is_script_platform(event) {
+        return Ok(SymbolicationStats::default());
+    }
     let images = debug_images(event);
     let release = event
         .get("release")
