@@ -12,10 +12,10 @@
 //! sources     per source: name length, name (UTF-8), line count of its content
 //!             (`u32::MAX` when the map has no `sourcesContent` for it)
 //! blocks      up to 256 tokens each, as LEB128 varints: generated line delta, generated column
-//!             (delta on the same line), source + 1, original line, original column, name + 1,
-//!             function identifier + 1 (0 = none)
-//! strings     (count + 1) offsets into the blob, then the blob: names and minified
-//!             function identifiers, UTF-8
+//!             (delta on the same line), source + 1, original line, original column, name + 1
+//!             (0 = none), then the minified function identifier inline: its length + 1 and
+//!             its UTF-8 bytes (0 = none)
+//! strings     (count + 1) offsets into the blob, then the blob: names, UTF-8
 //! ```
 //!
 //! The header, directory and sources are read together (the "prefix"); a lookup then reads one
@@ -50,6 +50,8 @@ pub const MAX_SOURCES: usize = 20_000;
 /// Longest source name kept.
 pub const MAX_SOURCE_NAME_BYTES: usize = 4096;
 const DIR_ENTRY: u32 = 12;
+/// Longest minified function identifier recorded (longer ones are not minified).
+pub const MAX_FUNCTION_IDENT_BYTES: usize = 64;
 /// Flag: function identifiers were recorded (the minified source was given).
 pub const FLAG_FUNCTION_NAMES: u32 = 1;
 
@@ -97,7 +99,7 @@ pub struct IndexedMap {
 }
 
 /// One token as the index stores it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexToken {
     /// 0-based generated line.
     pub dst_line: u32,
@@ -111,8 +113,9 @@ pub struct IndexToken {
     pub src_col: u32,
     /// Name (string index).
     pub name: Option<u32>,
-    /// The minified identifier of a `function <identifier>` token (string index).
-    pub function: Option<u32>,
+    /// The minified identifier of a `function <identifier>` token, kept inline in the block so
+    /// the walk back to the enclosing function reads no strings.
+    pub function: Option<String>,
 }
 
 /// Parses map bytes with the `sourcemap` crate (regular maps, and index maps whose sections
@@ -175,7 +178,9 @@ pub fn encode_map(sm: &SourceMap, minified: Option<&str>) -> Result<IndexedMap, 
             .as_ref()
             .and_then(|ids| ids.at(raw.dst_line, raw.dst_col));
         let function = match (previous_ident, ident) {
-            (Some("function"), Some(ident)) => Some(strings.add(ident)),
+            (Some("function"), Some(ident)) if ident.len() <= MAX_FUNCTION_IDENT_BYTES => {
+                Some(ident.to_string())
+            }
             _ => None,
         };
         previous_ident = ident;
@@ -209,7 +214,7 @@ pub fn encode_map(sm: &SourceMap, minified: Option<&str>) -> Result<IndexedMap, 
     let mut directory = Vec::new();
     let mut blocks = Vec::new();
     for chunk in tokens.chunks(BLOCK_TOKENS) {
-        let first = chunk[0];
+        let first = &chunk[0];
         put_u32(&mut directory, first.dst_line);
         put_u32(&mut directory, first.dst_col);
         put_u32(&mut directory, blocks.len() as u32);
@@ -226,7 +231,13 @@ pub fn encode_map(sm: &SourceMap, minified: Option<&str>) -> Result<IndexedMap, 
             put_varint(&mut blocks, t.src_line);
             put_varint(&mut blocks, t.src_col);
             put_varint(&mut blocks, t.name.map_or(0, |n| n + 1));
-            put_varint(&mut blocks, t.function.map_or(0, |n| n + 1));
+            match &t.function {
+                Some(f) => {
+                    put_varint(&mut blocks, f.len() as u32 + 1);
+                    blocks.extend_from_slice(f.as_bytes());
+                }
+                None => put_varint(&mut blocks, 0),
+            }
         }
     }
     strings.finish();
@@ -545,7 +556,18 @@ pub fn decode_block(
         let src_line = r.next()?;
         let src_col = r.next()?;
         let name = opt(r.next()?, header.string_count)?;
-        let function = opt(r.next()?, header.string_count)?;
+        let function = match r.next()? {
+            0 => None,
+            len if (len as usize) <= MAX_FUNCTION_IDENT_BYTES + 1 => {
+                let bytes = r.take(len as usize - 1)?;
+                Some(
+                    std::str::from_utf8(bytes)
+                        .map_err(|_| IndexError::Corrupt("function identifier"))?
+                        .to_string(),
+                )
+            }
+            _ => return Err(IndexError::Corrupt("function identifier")),
+        };
         tokens.push(IndexToken {
             dst_line: line,
             dst_col: col,
@@ -606,9 +628,13 @@ fn identifier_prefix(s: &str) -> Option<&str> {
     Some(&s[..end])
 }
 
-/// The identifiers at token positions of a minified source.
+/// The identifiers at token positions of a minified source. Tokens come in order along a
+/// line, so the UTF-16 column is walked forward from the previous token's place (a minified
+/// line of megabytes is walked once, not once per token).
 struct Identifiers<'a> {
     lines: Vec<&'a str>,
+    /// Line, UTF-16 column and byte offset of the last lookup.
+    cursor: std::cell::Cell<(u32, usize, usize)>,
 }
 
 impl<'a> Identifiers<'a> {
@@ -635,19 +661,30 @@ impl<'a> Identifiers<'a> {
             i += 1;
         }
         lines.push(&source[start..]);
-        Self { lines }
+        Self {
+            lines,
+            cursor: std::cell::Cell::new((u32::MAX, 0, 0)),
+        }
     }
 
     fn at(&self, line: u32, col: u32) -> Option<&'a str> {
         let text = self.lines.get(line as usize)?;
-        let mut units = 0usize;
+        let (cl, cu, cb) = self.cursor.get();
+        let (mut units, start) = if cl == line && cu <= col as usize {
+            (cu, cb)
+        } else {
+            (0, 0)
+        };
         let mut offset = text.len();
-        for (i, c) in text.char_indices() {
+        for (i, c) in text.get(start..)?.char_indices() {
             if units >= col as usize {
-                offset = i;
+                offset = start + i;
                 break;
             }
             units += c.len_utf16();
+        }
+        if offset < text.len() {
+            self.cursor.set((line, units, offset));
         }
         let rest = text.get(offset..)?;
         let word = rest.split_whitespace().next()?;
@@ -725,7 +762,16 @@ struct Varints<'a> {
     at: usize,
 }
 
-impl Varints<'_> {
+impl<'a> Varints<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], IndexError> {
+        let bytes = self
+            .bytes
+            .get(self.at..self.at.saturating_add(n))
+            .ok_or(IndexError::Corrupt("truncated bytes"))?;
+        self.at += n;
+        Ok(bytes)
+    }
+
     fn next(&mut self) -> Result<u32, IndexError> {
         let mut v: u32 = 0;
         for shift in (0..35).step_by(7) {

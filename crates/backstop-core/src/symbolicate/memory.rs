@@ -56,16 +56,21 @@ impl MemoryStore {
         self.maps.insert(id.into(), map);
     }
 
-    fn slice(&mut self, bytes: Option<&[u8]>, range: Range<u64>) -> Vec<u8> {
-        let Some(bytes) = bytes else {
-            return Vec::new();
-        };
-        let end = (range.end as usize).min(bytes.len());
-        let start = (range.start as usize).min(end);
+    fn count(&mut self, bytes: Vec<u8>) -> Vec<u8> {
         self.reads += 1;
-        self.bytes += (end - start) as u64;
-        bytes[start..end].to_vec()
+        self.bytes += bytes.len() as u64;
+        bytes
     }
+}
+
+/// Bytes `range` of `bytes` (cut at its end, as a range read past the end is).
+fn slice(bytes: Option<&[u8]>, range: Range<u64>) -> Vec<u8> {
+    let Some(bytes) = bytes else {
+        return Vec::new();
+    };
+    let end = (range.end as usize).min(bytes.len());
+    let start = (range.start as usize).min(end);
+    bytes[start..end].to_vec()
 }
 
 impl MapStore for MemoryStore {
@@ -95,8 +100,8 @@ impl MapStore for MemoryStore {
         map: &StoredMap,
         range: Range<u64>,
     ) -> Result<Vec<u8>, Self::Error> {
-        let bytes = self.maps.get(&map.id).map(|m| m.index.clone());
-        Ok(self.slice(bytes.as_deref(), range))
+        let bytes = slice(self.maps.get(&map.id).map(|m| m.index.as_slice()), range);
+        Ok(self.count(bytes))
     }
 
     async fn read_source(
@@ -105,11 +110,13 @@ impl MapStore for MemoryStore {
         source: u32,
         range: Range<u64>,
     ) -> Result<Vec<u8>, Self::Error> {
-        let bytes = self
+        let source = self
             .maps
             .get(&map.id)
-            .and_then(|m| m.sources.get(source as usize).cloned().flatten());
-        Ok(self.slice(bytes.as_deref(), range))
+            .and_then(|m| m.sources.get(source as usize))
+            .and_then(|s| s.as_deref());
+        let bytes = slice(source, range);
+        Ok(self.count(bytes))
     }
 }
 

@@ -331,7 +331,7 @@ pub async fn locate<S: MapStore>(
         let Some(found) = reader.lookup(map, line, col).await? else {
             return Ok(None);
         };
-        let t = found.token;
+        let t = found.token.clone();
         let source = t
             .src
             .and_then(|s| reader.source_meta(map, s))
@@ -341,7 +341,7 @@ pub async fn locate<S: MapStore>(
             None => None,
         };
         let function = match minified_function {
-            Some(f) => reader.function_name(map, found, f).await?,
+            Some(f) => reader.function_name(map, found.clone(), f).await?,
             None => None,
         };
         Ok(Some(Located {
@@ -603,7 +603,7 @@ async fn map_with<S: MapStore>(
         .unwrap_or("");
     let function = match minified {
         "" => None,
-        m => reader.function_name(map, found, m).await?,
+        m => reader.function_name(map, found.clone(), m).await?,
     };
     let line = found.token.src_line;
     let mut entries = vec![

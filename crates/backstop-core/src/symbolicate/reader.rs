@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::ops::Range;
+use std::rc::Rc;
 
 use super::index::{
     decode_block, find_in_block, is_identifier, source_offsets_range, source_text_start,
@@ -91,7 +92,7 @@ impl<E> From<IndexError> for Miss<E> {
 }
 
 /// A token found, with its place.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Found {
     pub(crate) token: IndexToken,
     /// Index of the token in the whole map.
@@ -101,7 +102,8 @@ pub(crate) struct Found {
 struct OpenMap {
     stored: StoredMap,
     header: IndexHeader,
-    blocks: HashMap<usize, Vec<IndexToken>>,
+    /// Decoded blocks, shared (a walk back over 128 tokens reads one block many times).
+    blocks: HashMap<usize, Rc<Vec<IndexToken>>>,
     strings: HashMap<u32, String>,
 }
 
@@ -217,13 +219,13 @@ impl<'s, S: MapStore> Reader<'s, S> {
         &mut self,
         map: &StoredMap,
         b: usize,
-    ) -> Result<Vec<IndexToken>, Miss<S::Error>> {
+    ) -> Result<Rc<Vec<IndexToken>>, Miss<S::Error>> {
         self.open(map).await?;
         let Some(Ok(open)) = self.maps.get(&map.id) else {
             return Err(Miss::Corrupt(IndexError::Corrupt("not open")));
         };
         if let Some(tokens) = open.blocks.get(&b) {
-            return Ok(tokens.clone());
+            return Ok(Rc::clone(tokens));
         }
         let entry = open
             .header
@@ -236,8 +238,8 @@ impl<'s, S: MapStore> Reader<'s, S> {
         let Some(Ok(open)) = self.maps.get_mut(&map.id) else {
             return Err(Miss::Corrupt(IndexError::Corrupt("not open")));
         };
-        let tokens = decode_block(&bytes, &entry, &open.header)?;
-        open.blocks.insert(b, tokens.clone());
+        let tokens = Rc::new(decode_block(&bytes, &entry, &open.header)?);
+        open.blocks.insert(b, Rc::clone(&tokens));
         Ok(tokens)
     }
 
@@ -274,7 +276,10 @@ impl<'s, S: MapStore> Reader<'s, S> {
         } else {
             self.block(map, fb).await?
         };
-        let token = *tokens.get(i).ok_or(IndexError::Corrupt("token index"))?;
+        let token = tokens
+            .get(i)
+            .cloned()
+            .ok_or(IndexError::Corrupt("token index"))?;
         Ok(Some(Found {
             token,
             index: fb * BLOCK_TOKENS + i,
@@ -287,9 +292,10 @@ impl<'s, S: MapStore> Reader<'s, S> {
         index: usize,
     ) -> Result<IndexToken, Miss<S::Error>> {
         let tokens = self.block(map, index / BLOCK_TOKENS).await?;
-        Ok(*tokens
+        tokens
             .get(index % BLOCK_TOKENS)
-            .ok_or(IndexError::Corrupt("token index"))?)
+            .cloned()
+            .ok_or(Miss::Corrupt(IndexError::Corrupt("token index")))
     }
 
     /// A string of the map's table.
@@ -341,8 +347,8 @@ impl<'s, S: MapStore> Reader<'s, S> {
         let mut j = found.index;
         while j >= lowest {
             let token = self.token_at(map, j).await?;
-            if let Some(f) = token.function {
-                if self.string(map, f).await? == minified {
+            if let Some(f) = &token.function {
+                if f == minified {
                     return match token.name {
                         Some(n) => Ok(Some(self.string(map, n).await?)),
                         None => Ok(None),
