@@ -22,6 +22,7 @@ fn raw(env: &Env) -> RawConfig {
         ingest_json: text(env, "BACKSTOP_INGEST"),
         faults_json: text(env, "BACKSTOP_FAULTS"),
         retention_json: text(env, "BACKSTOP_RETENTION"),
+        upload_tokens_json: text(env, "BACKSTOP_UPLOAD_TOKENS"),
     }
 }
 

@@ -7,6 +7,7 @@
 
 use backstop_core::config::ConfigError;
 use backstop_core::error::{ApiError, IngestError, ServerFault};
+use backstop_core::symbolicate::upload::UploadError;
 use backstop_core::webhook::WebhookError;
 use serde_json::{json, Value};
 use worker::Response;
@@ -34,6 +35,9 @@ pub(crate) enum AppError {
     /// The webhook guard or its API refused or failed.
     #[error(transparent)]
     Webhook(#[from] WebhookError),
+    /// A source-map upload was refused.
+    #[error(transparent)]
+    Upload(#[from] UploadError),
     /// No route.
     #[error("no route for {0}")]
     NotFound(String),
@@ -105,6 +109,12 @@ impl AppError {
                 body: e.body(),
                 retry_after: e.retry_after(),
                 log: e.is_server_error().then(|| e.to_string()),
+            },
+            Self::Upload(e) => Answer {
+                status: e.status(),
+                body: e.body(),
+                retry_after: None,
+                log: None,
             },
             Self::NotFound(path) => Answer {
                 status: 404,

@@ -23,6 +23,7 @@ mod pipeline;
 mod rate_limiter;
 mod receipt;
 mod retention;
+mod sourcemaps;
 mod store;
 mod triage;
 mod watchdog;
@@ -76,6 +77,22 @@ async fn route(req: Request, env: &Env, ctx: &Context) -> Result<Response, AppEr
         )?)?),
         (Method::Get, ["healthz"]) => Ok(json_response(&json!({ "ok": true }), 200)?),
         (_, ["api", "webhooks", ..]) => webhook::handle_api(req, env).await,
+        // sentry-cli's source-map upload (its organisation slug is not used: upload tokens are
+        // per project).
+        (method, ["api", "0", "organizations", _org, rest @ ..]) => {
+            let config = config::load(env)?;
+            let now = worker::Date::now().as_millis();
+            match (method, rest) {
+                (Method::Get, ["chunk-upload"]) => sourcemaps::handle_chunk_options(&req, &config),
+                (Method::Post, ["chunk-upload"]) => {
+                    sourcemaps::handle_chunk_upload(req, env, &config).await
+                }
+                (Method::Post, ["artifactbundle", "assemble"]) => {
+                    sourcemaps::handle_assemble(req, env, &config, now).await
+                }
+                _ => Err(AppError::NotFound(path)),
+            }
+        }
         (method, ["api", project, rest @ ..]) if is_valid_project_id(project) => {
             let now = worker::Date::now().as_millis();
             let config = config::load(env)?;
@@ -103,6 +120,12 @@ async fn route(req: Request, env: &Env, ctx: &Context) -> Result<Response, AppEr
                         now,
                     )
                     .await
+                }
+                (Method::Post, ["sourcemaps"]) => {
+                    sourcemaps::handle_plain_upload(req, env, &config, project, now).await
+                }
+                (Method::Post, ["events", id, "reprocess"]) => {
+                    sourcemaps::handle_reprocess(&req, env, &config, project, id, now).await
                 }
                 (Method::Get, ["events", id, "attachments", seq]) => {
                     let resource = Resource::Attachment((*id).to_string(), (*seq).to_string());

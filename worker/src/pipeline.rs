@@ -215,12 +215,27 @@ async fn store_job(env: &Env, config: &Config, job: &Job, now: u64) -> Result<()
     let nonce = random_nonce();
     let inline_limit = config.limits.max_inline_payload_bytes;
     let mut triggered = Vec::new();
+    let mut symbolication = std::collections::BTreeMap::<String, u64>::new();
     for ev in &job.events {
-        let payload = match (&ev.payload, &ev.r2_key) {
+        let mut payload = match (&ev.payload, &ev.r2_key) {
             (Some(p), _) => p.clone(),
             (None, Some(key)) => read_blob(env, key).await?,
             (None, None) => continue,
         };
+        // Before grouping, so issues group by the original frames. A map store that cannot
+        // be read fails the attempt (retried) rather than storing the event unmapped.
+        let stats = crate::sourcemaps::symbolicate_event(env, &job.project, &mut payload)
+            .await
+            .map_err(|e| StorageError(format!("symbolication: {e}")))?;
+        let in_app_unmapped = stats.in_app_frames.saturating_sub(stats.in_app_mapped);
+        for (reason, n) in [
+            ("sourcemap:mapped", stats.in_app_mapped),
+            ("sourcemap:unmapped", in_app_unmapped),
+        ] {
+            if n > 0 {
+                *symbolication.entry(reason.to_string()).or_default() += u64::from(n);
+            }
+        }
         let ev = summarize(payload, &ev.event_id, job.received_ms)
             .map_err(|e| StorageError(format!("queued event does not read: {e}")))?;
         triggered.extend(
@@ -236,7 +251,7 @@ async fn store_job(env: &Env, config: &Config, job: &Job, now: u64) -> Result<()
             .await?,
         );
     }
-    record_job(env, job, &nonce, now).await?;
+    record_job(env, job, &symbolication, &nonce, now).await?;
     for key in job.events.iter().filter_map(|e| e.r2_key.as_deref()) {
         // The event's payload now lives with its row; the queue's copy is only a leftover.
         if let Err(e) = bucket(env)?.delete(key).await {
@@ -264,7 +279,13 @@ async fn read_blob(env: &Env, key: &str) -> Result<Value, StorageError> {
 /// A job's counters, attachment rows, sessions and lag, added once: the first statement
 /// claims the job id with this attempt's nonce, and every other statement runs only where
 /// the claim is this attempt's.
-async fn record_job(env: &Env, job: &Job, nonce: &str, now: u64) -> Result<(), StorageError> {
+async fn record_job(
+    env: &Env,
+    job: &Job,
+    more: &std::collections::BTreeMap<String, u64>,
+    nonce: &str,
+    now: u64,
+) -> Result<(), StorageError> {
     let db = db(env)?;
     let p = s(&job.project);
     let minute = n(minute_bucket(job.received_ms));
@@ -288,7 +309,8 @@ async fn record_job(env: &Env, job: &Job, nonce: &str, now: u64) -> Result<(), S
     let counts = fixed
         .iter()
         .map(|(k, v)| ((*k).to_string(), *v))
-        .chain(job.counts.iter().map(|(k, v)| (k.clone(), *v)));
+        .chain(job.counts.iter().map(|(k, v)| (k.clone(), *v)))
+        .chain(more.iter().map(|(k, v)| (k.clone(), *v)));
     for (reason, count) in counts {
         st.push(db.prepare(&add).bind(&[
             s(&job.job_id),

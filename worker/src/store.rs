@@ -463,6 +463,14 @@ pub(crate) async fn stats(env: &Env, project: &str, now_ms: u64) -> Result<Value
         .all()
         .await?;
     let hours: Vec<HourRow> = rows(&r, "stats hour")?;
+    let frames = |reason: &str| {
+        rows_
+            .iter()
+            .filter(|r| r.reason == reason)
+            .fold(0, |acc, r| add_stored(acc, r.count))
+    };
+    let (mapped, unmapped) = (frames("sourcemap:mapped"), frames("sourcemap:unmapped"));
+    let in_app = add_stored(mapped, unmapped);
     Ok(serde_json::json!({
         "hours": hours,
         "retention": retention,
@@ -478,6 +486,11 @@ pub(crate) async fn stats(env: &Env, project: &str, now_ms: u64) -> Result<Value
         "pipeline": pipeline_figures,
         "dead_letters": crate::pipeline::dead_letters(env, project).await?,
         "sessions": sessions,
+        "symbolication": {
+            "in_app_frames": in_app,
+            "mapped": mapped,
+            "mapped_share": (in_app > 0).then(|| mapped as f64 / in_app as f64),
+        },
     }))
 }
 

@@ -153,6 +153,12 @@
   function bs_iso() { return new Date().toISOString(); }
   function bs_url() { return location.href; }
   function bs_test(i, text) { try { return !!regexps[i].test(text); } catch (e) { return false; } }
+  /* sentry-cli's injected debug ids (stack -> id), for the event's debug_meta. */
+  function bs_debug_ids() {
+    var m = window._sentryDebugIds, out = '';
+    try { for (var k in m) out += k + '\u0001' + m[k] + '\u0002'; } catch (e) { /* none */ }
+    return out;
+  }
   function bs_before_send(json) {
     if (!beforeSend && !testing) return json;
     try {

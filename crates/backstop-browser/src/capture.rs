@@ -9,7 +9,9 @@
 
 use backstop_core::breadcrumb::Breadcrumb;
 use backstop_core::sdk::{self, MAX_CAUSE_DEPTH, MAX_VALUE_LEN};
-use backstop_core::sdk_event::{envelope_header, push_u64, set_pair, write_event, EventParts};
+use backstop_core::sdk_event::{
+    debug_images, envelope_header, push_u64, set_pair, write_event, EventParts,
+};
 use backstop_core::sdk_transport::Reason;
 use backstop_core::stack::{is_in_app, parse_stack};
 use backstop_protocol::{
@@ -181,6 +183,7 @@ fn build(config: &Config, draft: &Draft, event_id: &str) -> String {
     // getter may call back into the SDK.
     let url = host::page_url();
     let now = host::now() as u64;
+    let images = debug_images(&host::debug_ids(), &draft.exceptions);
     state::with(|s| {
         let mut tags = s.scope.tags.clone();
         for (k, v) in &draft.tags {
@@ -204,6 +207,7 @@ fn build(config: &Config, draft: &Draft, event_id: &str) -> String {
             extra: &s.scope.extra,
             breadcrumbs: &crumbs,
             sdk: (SDK_NAME, SDK_VERSION),
+            debug_images: &images,
         })
     })
 }

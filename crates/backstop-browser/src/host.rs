@@ -48,6 +48,10 @@ extern "C" {
     /// Calls `drain()` after `delay_ms` (replacing a pending timer).
     #[wasm_bindgen(js_name = bs_timer)]
     pub(crate) fn timer(delay_ms: f64);
+    /// The page's `_sentryDebugIds` (left by `sentry-cli sourcemaps inject`) as
+    /// `stack \u{1} id \u{2}` pairs, empty without any.
+    #[wasm_bindgen(js_name = bs_debug_ids)]
+    pub(crate) fn debug_ids() -> String;
     /// Dispatches `backstop:sent` with this detail on `window`.
     #[wasm_bindgen(js_name = bs_notify)]
     pub(crate) fn notify(

@@ -40,6 +40,7 @@ const FAKES: &str = r#"
     window.bs_url = function () { return 'http://app.test/page'; };
     window.bs_test = function (i, t) { return __bs.tests[i].test(t); };
     window.bs_before_send = function (j) { return __bs.beforeSend ? __bs.beforeSend(j) : j; };
+    window.bs_debug_ids = function () { return window.__debugIds || ''; };
     window.bs_send = function (url, body, queued) { __bs.sends.push({ url: url, body: body, queued: queued }); };
     window.bs_beacon = function (url, body) { __bs.beacons.push(body); return true; };
     window.bs_load = function (k) { return k in __bs.store ? __bs.store[k] : null; };

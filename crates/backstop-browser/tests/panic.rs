@@ -24,6 +24,7 @@ const FAKES: &str = r#"
     window.bs_url = function () { return 'http://app.test/'; };
     window.bs_test = function () { return false; };
     window.bs_before_send = function (j) { return j; };
+    window.bs_debug_ids = function () { return window.__debugIds || ''; };
     window.bs_send = function (url, body) { window.__sends.push(body); };
     window.bs_beacon = function () { return true; };
     window.bs_load = function () { return null; };

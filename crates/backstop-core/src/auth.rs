@@ -112,6 +112,7 @@ mod tests {
             ingest_json: None,
             faults_json: None,
             retention_json: None,
+            upload_tokens_json: None,
         })
         .unwrap()
     }

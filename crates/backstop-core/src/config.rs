@@ -18,6 +18,11 @@ use crate::retention::{RetentionConfig, RunLimits};
 pub const DEV_PUBLIC_KEY: &str = "d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0";
 /// Admin token of local dev (documented in the README; refused in production).
 pub const DEV_ADMIN_TOKEN: &str = "backstop-local-admin-token";
+/// Source-map upload token of the seeded local project `1` (documented in the README; refused
+/// in production).
+pub const DEV_UPLOAD_TOKEN: &str = "backstop-local-upload-token";
+/// Shortest upload token accepted.
+pub const MIN_UPLOAD_TOKEN_CHARS: usize = 16;
 
 /// Size and shape limits. Defaults follow Relay's where they exist.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -173,6 +178,8 @@ pub struct RawConfig {
     pub faults_json: Option<String>,
     /// `BACKSTOP_RETENTION` as JSON text (how much one retention run may do).
     pub retention_json: Option<String>,
+    /// `BACKSTOP_UPLOAD_TOKENS` (secret) as JSON text: `{"<project id>": "<upload token>"}`.
+    pub upload_tokens_json: Option<String>,
 }
 
 impl RawConfig {
@@ -205,6 +212,9 @@ pub struct Config {
     pub faults: Faults,
     /// How much one retention run may delete.
     pub retention: RunLimits,
+    /// Source-map upload token per project (`sentry-cli --auth-token`), apart from the admin
+    /// token so a build pipeline can upload maps and do nothing else.
+    pub upload_tokens: BTreeMap<String, String>,
 }
 
 /// Why the configuration is refused (the worker answers 503 with this text).
@@ -237,6 +247,9 @@ pub enum ConfigError {
     /// Retention run limits invalid.
     #[error("BACKSTOP_RETENTION is not valid: {0}")]
     InvalidRetention(String),
+    /// Upload tokens invalid.
+    #[error("BACKSTOP_UPLOAD_TOKENS is not valid: {0}")]
+    InvalidUploadTokens(String),
 }
 
 impl Config {
@@ -365,9 +378,14 @@ impl Config {
         retention
             .validate()
             .map_err(ConfigError::InvalidRetention)?;
+        let upload_tokens =
+            parse_upload_tokens(raw.upload_tokens_json.as_deref(), &projects, &admin_token)?;
         if environment == Environment::Production {
             if admin_token == DEV_ADMIN_TOKEN {
                 return Err(ConfigError::DevCredentialsInProduction("admin token"));
+            }
+            if upload_tokens.values().any(|t| t == DEV_UPLOAD_TOKEN) {
+                return Err(ConfigError::DevCredentialsInProduction("upload token"));
             }
             if projects.values().any(|p| p.public_key == DEV_PUBLIC_KEY) {
                 return Err(ConfigError::DevCredentialsInProduction("public key"));
@@ -381,6 +399,7 @@ impl Config {
             ingest,
             faults,
             retention,
+            upload_tokens,
         })
     }
 
@@ -388,6 +407,50 @@ impl Config {
     pub fn project(&self, id: &str) -> Option<&ProjectConfig> {
         self.projects.get(id)
     }
+}
+
+/// Reads `BACKSTOP_UPLOAD_TOKENS`: each for a configured project, at least
+/// [`MIN_UPLOAD_TOKEN_CHARS`] visible ASCII characters, none equal to another or to the admin
+/// token (a pipeline's token must not open the admin API).
+fn parse_upload_tokens(
+    json: Option<&str>,
+    projects: &BTreeMap<String, ProjectConfig>,
+    admin_token: &str,
+) -> Result<BTreeMap<String, String>, ConfigError> {
+    let tokens: BTreeMap<String, String> = match json.map(str::trim) {
+        None | Some("") => return Ok(BTreeMap::new()),
+        Some(s) => {
+            serde_json::from_str(s).map_err(|e| ConfigError::InvalidUploadTokens(e.to_string()))?
+        }
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    for (project, token) in &tokens {
+        if !projects.contains_key(project) {
+            return Err(ConfigError::InvalidUploadTokens(format!(
+                "project '{}' is not in BACKSTOP_PROJECTS",
+                project.chars().take(64).collect::<String>()
+            )));
+        }
+        if token.len() < MIN_UPLOAD_TOKEN_CHARS
+            || token.len() > 256
+            || !token.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return Err(ConfigError::InvalidUploadTokens(format!(
+                "the token of project '{project}' must be {MIN_UPLOAD_TOKEN_CHARS}-256 visible ASCII characters"
+            )));
+        }
+        if token == admin_token {
+            return Err(ConfigError::InvalidUploadTokens(format!(
+                "the token of project '{project}' is the admin token"
+            )));
+        }
+        if !seen.insert(token.as_str()) {
+            return Err(ConfigError::InvalidUploadTokens(format!(
+                "the token of project '{project}' is another project's too"
+            )));
+        }
+    }
+    Ok(tokens)
 }
 
 /// Project ids are short and safe to use in storage keys.
@@ -412,6 +475,7 @@ mod tests {
             ingest_json: None,
             faults_json: None,
             retention_json: None,
+            upload_tokens_json: None,
         }
     }
 
@@ -569,6 +633,95 @@ mod tests {
             ),
             "production with faults is refused for them"
         );
+    }
+
+    #[test]
+    fn validates_upload_tokens() {
+        let dev_projects = format!(r#"{{"1":{{"public_key":"{DEV_PUBLIC_KEY}"}}}}"#);
+        let prod_projects = r#"{"web":{"public_key":"0123456789abcdef0123"}}"#;
+        let with = |env: &str, token: &str, projects: &str, tokens: &str| RawConfig {
+            upload_tokens_json: Some(tokens.into()),
+            ..raw(env, token, projects)
+        };
+        let prod_token = "a-very-long-secret-token";
+        let cases = [
+            (
+                "local dev token",
+                with(
+                    "local",
+                    DEV_ADMIN_TOKEN,
+                    &dev_projects,
+                    &format!(r#"{{"1":"{DEV_UPLOAD_TOKEN}"}}"#),
+                ),
+                Ok(()),
+            ),
+            (
+                "dev token in production",
+                with(
+                    "production",
+                    prod_token,
+                    prod_projects,
+                    &format!(r#"{{"web":"{DEV_UPLOAD_TOKEN}"}}"#),
+                ),
+                Err(ConfigError::DevCredentialsInProduction("upload token")),
+            ),
+            (
+                "own token in production",
+                with(
+                    "production",
+                    prod_token,
+                    prod_projects,
+                    r#"{"web":"ci-upload-0123456789"}"#,
+                ),
+                Ok(()),
+            ),
+            (
+                "unknown project",
+                with(
+                    "production",
+                    prod_token,
+                    prod_projects,
+                    r#"{"app":"ci-upload-0123456789"}"#,
+                ),
+                Err(ConfigError::InvalidUploadTokens(
+                    "project 'app' is not in BACKSTOP_PROJECTS".into(),
+                )),
+            ),
+            (
+                "short token",
+                with(
+                    "production",
+                    prod_token,
+                    prod_projects,
+                    r#"{"web":"short"}"#,
+                ),
+                Err(ConfigError::InvalidUploadTokens(
+                    "the token of project 'web' must be 16-256 visible ASCII characters".into(),
+                )),
+            ),
+            (
+                "the admin token",
+                with(
+                    "production",
+                    prod_token,
+                    prod_projects,
+                    &format!(r#"{{"web":"{prod_token}"}}"#),
+                ),
+                Err(ConfigError::InvalidUploadTokens(
+                    "the token of project 'web' is the admin token".into(),
+                )),
+            ),
+            (
+                "not JSON",
+                with("production", prod_token, prod_projects, "web=abc"),
+                Err(ConfigError::InvalidUploadTokens(
+                    "expected value at line 1 column 1".into(),
+                )),
+            ),
+        ];
+        for (name, r, want) in cases {
+            assert_eq!(Config::from_raw(&r).map(|_| ()), want, "{name}");
+        }
     }
 
     #[test]

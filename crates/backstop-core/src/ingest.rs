@@ -268,6 +268,7 @@ mod tests {
             ingest_json: Some(ingest.into()),
             faults_json: None,
             retention_json: None,
+            upload_tokens_json: None,
         })
         .unwrap()
     }

@@ -60,6 +60,8 @@ pub mod size;
 #[cfg(feature = "server")]
 pub mod stats;
 #[cfg(feature = "server")]
+pub mod symbolicate;
+#[cfg(feature = "server")]
 pub mod time;
 #[cfg(feature = "server")]
 pub mod triage;

@@ -156,6 +156,43 @@ pub struct EventParts<'a> {
     pub breadcrumbs: &'a [Breadcrumb],
     /// SDK name and version.
     pub sdk: (&'a str, &'a str),
+    /// `debug_meta.images`: (code file, debug id) of the scripts the frames are in
+    /// ([`debug_images`]).
+    pub debug_images: &'a [(String, String)],
+}
+
+/// Most `_sentryDebugIds` entries read.
+pub const MAX_DEBUG_IDS: usize = 200;
+
+/// The source-map debug ids of the files the exceptions' frames are in, from the page's
+/// `_sentryDebugIds` (which `sentry-cli sourcemaps inject` fills: each file's own `Error().stack`
+/// → its debug id), given as `stack \u{1} id \u{2}` pairs. A stack's newest frame names the
+/// file it was taken in, as `@sentry/browser` reads it.
+pub fn debug_images(pairs: &str, exceptions: &[Exception]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    if pairs.is_empty() {
+        return out;
+    }
+    for pair in pairs.split('\u{2}').take(MAX_DEBUG_IDS) {
+        let Some((stack, id)) = pair.split_once('\u{1}') else {
+            continue;
+        };
+        let Some(file) = crate::stack::parse_stack(stack)
+            .pop()
+            .and_then(|f| f.abs_path)
+        else {
+            continue;
+        };
+        let used = exceptions.iter().any(|e| {
+            e.stacktrace
+                .as_ref()
+                .is_some_and(|s| s.frames.iter().any(|f| f.abs_path == Some(file.clone())))
+        });
+        if used && !out.iter().any(|(f, _)| *f == file) {
+            out.push((file, crate::sdk::truncate(id, 64).to_string()));
+        }
+    }
+    out
 }
 
 fn push_frame(out: &mut String, f: &Frame) {
@@ -290,6 +327,21 @@ pub fn write_event(p: &EventParts<'_>) -> String {
         }
         b.push_str("]}");
     }
+    if !p.debug_images.is_empty() {
+        let d = o.key("debug_meta");
+        d.push_str("{\"images\":[");
+        for (i, (file, id)) in p.debug_images.iter().enumerate() {
+            if i > 0 {
+                d.push(',');
+            }
+            let mut im = Obj::new(d);
+            im.str("type", "sourcemap");
+            im.str("code_file", file);
+            im.str("debug_id", id);
+            im.end();
+        }
+        d.push_str("]}");
+    }
     {
         let mut s = Obj::new(o.key("sdk"));
         s.str("name", p.sdk.0);
@@ -315,6 +367,48 @@ pub fn envelope_header(event_id: Option<&str>, dsn: &str, sent_at: &str) -> Stri
 mod tests {
     use super::*;
     use backstop_protocol::{Mechanism, Stacktrace};
+
+    #[test]
+    fn debug_images_name_the_files_the_frames_are_in() {
+        let app = "http://localhost:8000/assets/main.js";
+        let exceptions = [Exception {
+            ty: "TypeError".into(),
+            stacktrace: Some(Stacktrace {
+                frames: crate::stack::parse_stack(&format!(
+                    "TypeError: x\n    at n ({app}:2:49)\n    at {app}:2:300"
+                )),
+            }),
+            ..Exception::default()
+        }];
+        let injected = |file: &str| format!("Error\n    at {file}:1:151\n    at {file}:1:314");
+        let pairs = format!(
+            "{}\u{1}36361158-91f5-5eb9-9b86-21484ee4fb1b\u{2}{}\u{1}00000000-0000-0000-0000-000000000001\u{2}garbage\u{2}",
+            injected(app),
+            injected("http://localhost:8000/vendor.js"),
+        );
+        let images = debug_images(&pairs, &exceptions);
+        assert_eq!(
+            images,
+            vec![(
+                app.to_string(),
+                "36361158-91f5-5eb9-9b86-21484ee4fb1b".to_string()
+            )],
+            "only files a frame is in, once"
+        );
+        let body = write_event(&EventParts {
+            event_id: "ab",
+            level: "error",
+            exceptions: &exceptions,
+            debug_images: &images,
+            ..EventParts::default()
+        });
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            v["debug_meta"]["images"][0],
+            serde_json::json!({"type": "sourcemap", "code_file": app, "debug_id": "36361158-91f5-5eb9-9b86-21484ee4fb1b"})
+        );
+        assert!(debug_images("", &exceptions).is_empty());
+    }
 
     fn json(s: &str) -> serde_json::Value {
         serde_json::from_str(s).unwrap_or_else(|e| panic!("invalid JSON {e}: {s}"))
@@ -422,6 +516,7 @@ mod tests {
             extra: &extra,
             breadcrumbs: &crumbs,
             sdk: ("backstop.browser", "0.1.0"),
+            debug_images: &[],
         });
         let v = json(&body);
         assert_eq!(v["timestamp"].as_f64(), Some(1_700_000_000.5));

@@ -196,6 +196,7 @@ fn write(p: &Parts) -> String {
         extra: &p.extra,
         breadcrumbs: &crumbs,
         sdk: ("backstop.browser", "0.1.0"),
+        debug_images: &[],
     })
 }
 
