@@ -24,7 +24,15 @@ pub struct RateLimiter {
     state: State,
     bucket: RefCell<Option<TokenBucket>>,
     count: RefCell<Option<DayCount>>,
+    /// When the bucket was last written to storage (epoch ms).
+    saved_ms: std::cell::Cell<u64>,
 }
+
+/// How often the token bucket is written to storage. The object keeps it in memory while it
+/// lives; writing it on every request made each request wait on a storage write, which
+/// serialised a key's whole ingest on one object's disk. If the object is evicted, the bucket
+/// read back is at most this old: a key may get that much more burst, never fewer tokens.
+const SAVE_EVERY_MS: u64 = 1_000;
 
 impl DurableObject for RateLimiter {
     fn new(state: State, _env: Env) -> Self {
@@ -32,6 +40,7 @@ impl DurableObject for RateLimiter {
             state,
             bucket: RefCell::new(None),
             count: RefCell::new(None),
+            saved_ms: std::cell::Cell::new(0),
         }
     }
 
@@ -70,7 +79,10 @@ impl DurableObject for RateLimiter {
         let before = count;
         let decision = admit(&mut bucket, &mut count, &limiter, now);
         *self.bucket.borrow_mut() = Some(bucket);
-        self.state.storage().put(KEY, bucket).await?;
+        if now.saturating_sub(self.saved_ms.get()) >= SAVE_EVERY_MS {
+            self.saved_ms.set(now);
+            self.state.storage().put(KEY, bucket).await?;
+        }
         if limiter.quota.is_some() {
             *self.count.borrow_mut() = Some(count);
             if count != before {
