@@ -124,8 +124,32 @@ async fn batch(env: &Env, task: &Task, limit: u32) -> Result<u64, StorageError> 
     let (scope, scope_param) = scope_sql(&task.scope);
     match task.kind {
         TaskKind::RollupMinutes => rollup(&db, before, limit).await,
-        TaskKind::Events => events(env, &db, scope, scope_param, before, limit).await,
-        TaskKind::Attachments => attachments(env, &db, scope, scope_param, before, limit).await,
+        TaskKind::Events => {
+            expire_with_objects(
+                env,
+                &db,
+                "events",
+                "payload_r2_key",
+                scope,
+                scope_param,
+                before,
+                limit,
+            )
+            .await
+        }
+        TaskKind::Attachments => {
+            expire_with_objects(
+                env,
+                &db,
+                "attachments",
+                "r2_key",
+                scope,
+                scope_param,
+                before,
+                limit,
+            )
+            .await
+        }
         TaskKind::IssueHourly => {
             counts(
                 &db,
@@ -238,11 +262,18 @@ async fn delete_objects(env: &Env, keys: Vec<String>) -> Result<(), StorageError
     Ok(())
 }
 
-/// Expired events: their R2 payloads, then their rows (ids as one `json_each` parameter, the
+/// Rows of `table` (events or attachments) received before the cutoff, with their R2 objects
+/// (`key_column`): the objects first, then the rows (ids as one `json_each` parameter, the
 /// cutoff repeated so a row is never deleted younger than its retention).
-async fn events(
+#[expect(
+    clippy::too_many_arguments,
+    reason = "which rows, of which project, how many"
+)]
+async fn expire_with_objects(
     env: &Env,
     db: &D1Database,
+    table: &str,
+    key_column: &str,
     scope: &str,
     scope_param: JsValue,
     before: JsValue,
@@ -250,61 +281,23 @@ async fn events(
 ) -> Result<u64, StorageError> {
     let r = db
         .prepare(format!(
-            "SELECT rowid AS rid, payload_r2_key AS key FROM events
+            "SELECT rowid AS rid, {key_column} AS key FROM {table}
              WHERE {scope} AND received_at < ?2 ORDER BY received_at LIMIT ?3"
         ))
         .bind(&[scope_param, before.clone(), limit])?
         .all()
         .await?;
-    let found: Vec<RowidKey> = rows(&r, "expired event")?;
+    let found: Vec<RowidKey> = rows(&r, table)?;
     if found.is_empty() {
         return Ok(0);
     }
     let ids: Vec<u64> = found.iter().map(|r| r.rid).collect();
     let keys: Vec<String> = found.iter().filter_map(|r| r.key.clone()).collect();
     delete_objects(env, keys).await?;
-    let r = db
-        .prepare(
-            "DELETE FROM events WHERE rowid IN (SELECT value FROM json_each(?1)) AND received_at < ?2",
-        )
-        .bind(&[s(&json_list(&ids)), before])?
-        .run()
-        .await?;
-    if changes(&r) < found.len() as u64 {
-        worker::console_log!("retention: fewer rows deleted than chosen (deleted meanwhile)");
-    }
-    // The batch's size is what was expired: a full batch means more may be waiting.
-    Ok(found.len() as u64)
-}
-
-/// Expired attachments: their R2 objects, then their rows.
-async fn attachments(
-    env: &Env,
-    db: &D1Database,
-    scope: &str,
-    scope_param: JsValue,
-    before: JsValue,
-    limit: JsValue,
-) -> Result<u64, StorageError> {
     let r = db
         .prepare(format!(
-            "SELECT rowid AS rid, r2_key AS key FROM attachments
-             WHERE {scope} AND received_at < ?2 ORDER BY received_at LIMIT ?3"
+            "DELETE FROM {table} WHERE rowid IN (SELECT value FROM json_each(?1)) AND received_at < ?2"
         ))
-        .bind(&[scope_param, before.clone(), limit])?
-        .all()
-        .await?;
-    let found: Vec<RowidKey> = rows(&r, "expired attachment")?;
-    if found.is_empty() {
-        return Ok(0);
-    }
-    let ids: Vec<u64> = found.iter().map(|r| r.rid).collect();
-    let keys: Vec<String> = found.iter().filter_map(|r| r.key.clone()).collect();
-    delete_objects(env, keys).await?;
-    let r = db
-        .prepare(
-            "DELETE FROM attachments WHERE rowid IN (SELECT value FROM json_each(?1)) AND received_at < ?2",
-        )
         .bind(&[s(&json_list(&ids)), before])?
         .run()
         .await?;
