@@ -1,5 +1,5 @@
 //! Alerts for issues: triage triggers go through the project's rules
-//! (`backstop_core::alerting`), episodes (one notice per rule, issue and environment, again
+//! (`backstop_server_core::alerting`), episodes (one notice per rule, issue and environment, again
 //! only on a volume step or a reminder), storm batches (many new issues at once become one
 //! message) and become rows of an outbox. An [`AlertScheduler`] Durable Object per project
 //! sends what is due from its alarm and retries what a destination refused, with backoff;
@@ -10,20 +10,21 @@
 //! outbox row (it never raises an alert and never becomes an event), and a destination URL
 //! on Backstop's own origin is refused when it is saved.
 
-use backstop_core::alerting::episode::{close, on_trigger, Episode, EpisodeKey};
-use backstop_core::alerting::storm::{
+use backstop_guard_core::decision::AttemptResult;
+use backstop_server_core::alerting::delivery::{settle, Attempted, Settlement};
+use backstop_server_core::alerting::episode::{close, on_trigger, Episode, EpisodeKey};
+use backstop_server_core::alerting::storm::{
     add as storm_add, flush as storm_flush, storm_content, BatchedIssue, Flush, StormBatch,
     StormConfig, MAX_BATCHED_ISSUES,
 };
-use backstop_core::alerting::{
-    alert_headers, classify, default_rules, next_retry_at, pagerduty_body, parse_destination,
-    parse_retry_after, parse_rule, signed_headers, slack_body, webhook_body, AlertAttempt,
-    AlertContent, AlertVerdict, Destination, DestinationKind, PdAction, Rule, Trigger,
+use backstop_server_core::alerting::{
+    alert_headers, default_rules, pagerduty_body, parse_destination, parse_retry_after, parse_rule,
+    signed_headers, slack_body, webhook_body, AlertContent, Destination, DestinationKind, PdAction,
+    Rule, Trigger,
 };
-use backstop_core::alerting::{evaluate, Measured, Scope};
-use backstop_core::error::ApiError;
-use backstop_core::triage::Trigger as IssueTrigger;
-use backstop_core::webhook::decision::AttemptResult;
+use backstop_server_core::alerting::{evaluate, Measured, Scope};
+use backstop_server_core::error::ApiError;
+use backstop_server_core::triage::Trigger as IssueTrigger;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use wasm_bindgen::JsValue;
@@ -816,19 +817,9 @@ async fn send_due(env: &Env, project: &str, now_ms: u64) -> Result<(), StorageEr
     }
     let dests = destinations(env, project).await?;
     for row in due {
-        let number = row.attempts.saturating_add(1);
         let Some(d) = dests.iter().find(|d| d.id == row.destination_id) else {
-            finish(
-                env,
-                &row.id,
-                number,
-                now_ms,
-                None,
-                "the destination was deleted",
-                "failed",
-                None,
-            )
-            .await?;
+            let settled = settle(row.attempts, &Attempted::DestinationDeleted, None, now_ms);
+            finish(env, &row.id, now_ms, &settled).await?;
             continue;
         };
         let headers = match d.kind {
@@ -859,61 +850,34 @@ async fn send_due(env: &Env, project: &str, now_ms: u64) -> Result<(), StorageEr
                 let _ = b.cancel();
             }
         }
-        let (result, status, error) = match &attempt.result {
-            AttemptResult::Status(st) => (
-                AlertAttempt::Status(*st),
-                Some(*st),
-                format!("answered {st}"),
-            ),
-            AttemptResult::Timeout => (
-                AlertAttempt::Timeout,
-                None,
-                format!("no answer within {SEND_TIMEOUT_MS} ms"),
-            ),
-            AttemptResult::Unreachable(e) => (AlertAttempt::Unreachable, None, e.clone()),
-        };
-        let attempts = u32::try_from(number).unwrap_or(u32::MAX);
-        match classify(result) {
-            AlertVerdict::Delivered => {
-                finish(env, &row.id, number, now_ms, status, "", "delivered", None).await?;
-            }
-            AlertVerdict::Retry => match next_retry_at(attempts, now_ms, retry_after) {
-                Some(at) => {
-                    finish(
-                        env,
-                        &row.id,
-                        number,
-                        now_ms,
-                        status,
-                        &error,
-                        "pending",
-                        Some(at),
-                    )
-                    .await?
-                }
-                None => {
-                    finish(env, &row.id, number, now_ms, status, &error, "failed", None).await?
-                }
+        let attempted = match &attempt.result {
+            AttemptResult::Status(st) => Attempted::Answered(*st),
+            AttemptResult::Timeout => Attempted::TimedOut {
+                timeout_ms: SEND_TIMEOUT_MS,
             },
-            AlertVerdict::GiveUp => {
-                finish(env, &row.id, number, now_ms, status, &error, "failed", None).await?;
-            }
-        }
+            AttemptResult::Unreachable(e) => Attempted::Unreachable(e.clone()),
+        };
+        let settled = settle(row.attempts, &attempted, retry_after, now_ms);
+        finish(env, &row.id, now_ms, &settled).await?;
     }
     Ok(())
 }
 
-#[expect(clippy::too_many_arguments, reason = "one attempt's facts")]
+/// Writes one attempt's [`Settlement`]: its attempt row (once per number) and the outbox row.
 async fn finish(
     env: &Env,
     id: &str,
-    number: u64,
     now_ms: u64,
-    status: Option<u16>,
-    error: &str,
-    outcome: &str,
-    next_at: Option<u64>,
+    settled: &Settlement,
 ) -> Result<(), StorageError> {
+    let Settlement {
+        number,
+        status,
+        error,
+        outcome,
+        next_attempt_at,
+    } = settled;
+    let (number, outcome) = (*number, outcome.as_str());
     let db = db(env)?;
     db.batch(vec![
         db.prepare(
@@ -926,7 +890,7 @@ async fn finish(
                 delivered_at = CASE WHEN ?3 = 'delivered' THEN ?6 ELSE delivered_at END
              WHERE id = ?1",
         )
-        .bind(&[s(id), n(number), s(outcome), opt(next_at), s(error), n(now_ms)])?,
+        .bind(&[s(id), n(number), s(outcome), opt(*next_attempt_at), s(error), n(now_ms)])?,
     ])
     .await?;
     Ok(())
@@ -1240,7 +1204,11 @@ pub(crate) async fn notify_project(
 /// The project rules (`spike`, `drop_rate`, `silent`) on the cron: the last hour of the
 /// project's outcome counters against its rule, one episode per rule; an episode whose
 /// condition cleared is closed (PagerDuty resolves).
-pub(crate) async fn project_rules(env: &Env, config: &backstop_core::config::Config, now_ms: u64) {
+pub(crate) async fn project_rules(
+    env: &Env,
+    config: &backstop_server_core::config::Config,
+    now_ms: u64,
+) {
     for project in config.projects.keys() {
         if let Err(e) = project_rules_one(env, project, now_ms).await {
             worker::console_error!("project rules of {project}: {}", e.0);
@@ -1263,7 +1231,7 @@ async fn project_rules_one(env: &Env, project: &str, now_ms: u64) -> Result<(), 
     if watched.is_empty() {
         return Ok(());
     }
-    let hour_ms = u64::from(backstop_core::alerting::rule::PROJECT_WINDOW_MIN) * 60_000;
+    let hour_ms = u64::from(backstop_server_core::alerting::rule::PROJECT_WINDOW_MIN) * 60_000;
     let since = now_ms.saturating_sub(hour_ms);
     let day_start = since.saturating_sub(24 * hour_ms);
     let db = db(env)?;
@@ -1294,7 +1262,7 @@ async fn project_rules_one(env: &Env, project: &str, now_ms: u64) -> Result<(), 
         .map_or(0, |b| b.n);
     for rule in watched {
         let dropped = match &rule.kind {
-            backstop_core::alerting::RuleKind::DropRate {
+            backstop_server_core::alerting::RuleKind::DropRate {
                 reason: Some(want), ..
             } => window
                 .iter()

@@ -1,11 +1,11 @@
 //! The read API behind `Authorization: Bearer <admin token>`.
 
-use backstop_core::auth::authenticate_admin;
-use backstop_core::config::Config;
-use backstop_core::error::ApiError;
-use backstop_core::event::normalize_event_id;
-use backstop_core::ingest::content_disposition;
-use backstop_core::query::EventQuery;
+use backstop_server_core::auth::authenticate_admin;
+use backstop_server_core::config::Config;
+use backstop_server_core::error::ApiError;
+use backstop_server_core::event::normalize_event_id;
+use backstop_server_core::ingest::content_disposition;
+use backstop_server_core::query::EventQuery;
 use futures_util::StreamExt;
 use serde_json::json;
 use worker::{Env, Request, Response};
@@ -13,7 +13,7 @@ use worker::{Env, Request, Response};
 use crate::error::AppError;
 use crate::http::{json_response, with_cors};
 use crate::{alerts, store, triage};
-use backstop_core::triage::query::{bulk_ids, parse_issue_id, IssueQuery};
+use backstop_server_core::triage::query::{bulk_ids, parse_issue_id, IssueQuery};
 
 /// What is asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +45,7 @@ pub(crate) enum Resource {
 fn admin_project<'a>(
     config: &'a Config,
     project: &str,
-) -> Result<&'a backstop_core::config::ProjectConfig, ApiError> {
+) -> Result<&'a backstop_server_core::config::ProjectConfig, ApiError> {
     config.project(project).ok_or_else(|| {
         ApiError::NotFound(format!(
             "project '{}'",

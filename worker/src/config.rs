@@ -1,6 +1,6 @@
 //! Reads the worker's vars and secrets into the validated core configuration.
 
-use backstop_core::config::{Config, ConfigError, RawConfig};
+use backstop_server_core::config::{Config, ConfigError, RawConfig};
 use worker::Env;
 
 /// Loads and validates the configuration (once per request).

@@ -5,10 +5,10 @@
 //! off is the client's [`IngestError::IncompleteBody`], and anything else (a response that
 //! cannot be built) is [`AppError::Internal`]. None of them is echoed to the client.
 
-use backstop_core::config::ConfigError;
-use backstop_core::error::{ApiError, IngestError, ServerFault};
-use backstop_core::symbolicate::upload::UploadError;
-use backstop_core::webhook::WebhookError;
+use backstop_guard_core::WebhookError;
+use backstop_server_core::config::ConfigError;
+use backstop_server_core::error::{ApiError, IngestError, ServerFault};
+use backstop_server_core::symbolicate::upload::UploadError;
 use serde_json::{json, Value};
 use worker::Response;
 

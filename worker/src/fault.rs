@@ -1,5 +1,5 @@
 //! Test-only fault injection (`BACKSTOP_FAULTS`, local dev only; windows decided by
-//! [`backstop_core::fault::Faults`]). While a window is active the real binding is made to
+//! [`backstop_server_core::fault::Faults`]). While a window is active the real binding is made to
 //! fail, so the error comes back from D1, R2 or the Durable Object through the same code path
 //! and the same classification as a real outage: nothing under test is mocked.
 //!
@@ -11,7 +11,7 @@
 
 use std::cell::OnceCell;
 
-use backstop_core::fault::{FaultKind, Faults};
+use backstop_server_core::fault::{FaultKind, Faults};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use worker::js_sys::{Function, Object, Reflect};

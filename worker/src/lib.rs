@@ -29,7 +29,7 @@ mod triage;
 mod watchdog;
 mod webhook;
 
-use backstop_core::config::is_valid_project_id;
+use backstop_server_core::config::is_valid_project_id;
 use serde_json::json;
 use worker::{event, Context, Env, Method, Request, Response};
 
@@ -39,7 +39,7 @@ pub use rate_limiter::RateLimiter;
 use crate::api::Resource;
 use crate::error::AppError;
 use crate::http::{json_response, preflight};
-use crate::ingest::Endpoint;
+use backstop_server_core::admission::Endpoint;
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {

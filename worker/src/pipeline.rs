@@ -1,4 +1,4 @@
-//! The ingest queue (rules in [`backstop_core::pipeline`]). The edge sends each accepted
+//! The ingest queue (rules in [`backstop_server_core::pipeline`]). The edge sends each accepted
 //! request as one job and answers only once the queue took it ([`enqueue`]); the consumer
 //! ([`consume`]) stores jobs, retries a failing one with a doubling delay by queueing it again
 //! (ack only after the copy is queued, so nothing is ever dropped), and after its last attempt
@@ -7,12 +7,12 @@
 
 use std::cell::Cell;
 
-use backstop_core::config::Config;
-use backstop_core::fault::FaultKind;
-use backstop_core::pipeline::{
+use backstop_server_core::config::Config;
+use backstop_server_core::fault::FaultKind;
+use backstop_server_core::pipeline::{
     error_reason, next_attempt, pack_job, read_job, summarize, Job, NextAttempt, MAX_ATTEMPTS,
 };
-use backstop_core::stats::{minute_bucket, MAX_STORED_INT};
+use backstop_server_core::stats::{minute_bucket, Outcome, MAX_STORED_INT, PIPELINE_QUEUED};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use wasm_bindgen::{JsCast, JsValue};
@@ -116,10 +116,10 @@ pub(crate) async fn enqueue(env: &Env, job: Job, delay_secs: u32) -> Result<(), 
 pub(crate) async fn count_queued(env: &Env, project: &str, now_ms: u64) {
     let r = db(env).map_err(StorageError::from).and_then(|db| {
         db.prepare(format!(
-            "INSERT INTO stats (project, minute, reason, count) VALUES (?1, ?2, 'pipeline:queued', 1)
+            "INSERT INTO stats (project, minute, reason, count) VALUES (?1, ?2, ?3, 1)
              ON CONFLICT (project, minute, reason) DO UPDATE SET count = MIN(count + 1, {MAX_STORED_INT})"
         ))
-        .bind(&[s(project), n(minute_bucket(now_ms))])
+        .bind(&[s(project), n(minute_bucket(now_ms)), s(PIPELINE_QUEUED)])
         .map_err(StorageError::from)
     });
     let r = match r {
@@ -229,8 +229,14 @@ async fn store_job(env: &Env, config: &Config, job: &Job, now: u64) -> Result<()
             .map_err(|e| StorageError(format!("symbolication: {e}")))?;
         let in_app_unmapped = stats.in_app_frames.saturating_sub(stats.in_app_mapped);
         for (reason, n) in [
-            ("sourcemap:mapped", stats.in_app_mapped),
-            ("sourcemap:unmapped", in_app_unmapped),
+            (
+                backstop_server_core::stats::SOURCEMAP_MAPPED,
+                stats.in_app_mapped,
+            ),
+            (
+                backstop_server_core::stats::SOURCEMAP_UNMAPPED,
+                in_app_unmapped,
+            ),
         ] {
             if n > 0 {
                 *symbolication.entry(reason.to_string()).or_default() += u64::from(n);
@@ -302,9 +308,9 @@ async fn record_job(
     );
     let lag = now.saturating_sub(job.received_ms);
     let fixed = [
-        ("accepted", 1),
-        ("pipeline:jobs", 1),
-        ("pipeline:lag_ms", lag),
+        (Outcome::Accepted.as_str(), 1),
+        (backstop_server_core::stats::PIPELINE_JOBS, 1),
+        (backstop_server_core::stats::PIPELINE_LAG_MS, lag),
     ];
     let counts = fixed
         .iter()

@@ -5,9 +5,9 @@
 
 use std::cell::RefCell;
 
-use backstop_core::fault::FaultKind;
-use backstop_core::quota::{admit, DayCount, LimiterRequest};
-use backstop_core::rate_limit::{RateDecision, TokenBucket};
+use backstop_server_core::fault::FaultKind;
+use backstop_server_core::quota::{admit, DayCount, LimiterRequest};
+use backstop_server_core::rate_limit::{RateDecision, TokenBucket};
 use worker::{durable_object, DurableObject, Env, Method, Request, RequestInit, Response, State};
 
 use crate::error::AppError;

@@ -4,11 +4,11 @@
 //! `X-Sentry-Auth`, checked by the same core rule) and never the admin token; it tells only
 //! whether an id the caller already knows is stored, and when.
 
-use backstop_core::auth::{authenticate_ingest, parse_sentry_auth};
-use backstop_core::config::Config;
-use backstop_core::error::ApiError;
-use backstop_core::event::normalize_event_id;
-use backstop_core::stats::stored_int_from_f64;
+use backstop_server_core::auth::{authenticate_ingest, parse_sentry_auth};
+use backstop_server_core::config::Config;
+use backstop_server_core::error::ApiError;
+use backstop_server_core::event::normalize_event_id;
+use backstop_server_core::stats::stored_int_from_f64;
 use serde::Deserialize;
 use serde_json::json;
 use worker::{Env, Request, Response};

@@ -1,4 +1,4 @@
-//! The retention cron: runs the plan of `backstop_core::retention` against D1 and R2, one
+//! The retention cron: runs the plan of `backstop_server_core::retention` against D1 and R2, one
 //! bounded batch at a time, and counts what it deleted (`retention:<table>` in `stats`, per
 //! project; `*` for rows of no configured project) so progress is visible in `/stats`.
 //!
@@ -9,9 +9,9 @@
 //! never loses its payload; minutes are rolled up into hours and deleted in one D1 batch (a
 //! transaction), so a run that fails halfway never counts a minute twice.
 
-use backstop_core::config::Config;
-use backstop_core::retention::{plan, Run, Scope, Task, TaskKind};
-use backstop_core::stats::MAX_STORED_INT;
+use backstop_server_core::config::Config;
+use backstop_server_core::retention::{plan, Run, Scope, Task, TaskKind};
+use backstop_server_core::stats::{key, Namespace, MAX_STORED_INT, RETENTION_RUNS_WITH_MORE};
 use serde::Deserialize;
 use serde_json::Value;
 use worker::wasm_bindgen::JsValue;
@@ -50,7 +50,7 @@ pub(crate) async fn run(env: &Env, config: &Config, now_ms: u64) {
 /// Adds what the run deleted to `stats` and logs it in one line.
 async fn record(env: &Env, run: &Run, now_ms: u64) -> Result<(), StorageError> {
     let db = db(env)?;
-    let minute = n(backstop_core::stats::minute_bucket(now_ms));
+    let minute = n(backstop_server_core::stats::minute_bucket(now_ms));
     let add = format!(
         "INSERT INTO stats (project, minute, reason, count) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (project, minute, reason) DO UPDATE SET
@@ -60,7 +60,7 @@ async fn record(env: &Env, run: &Run, now_ms: u64) -> Result<(), StorageError> {
     let mut summary = Vec::new();
     for r in run.reports().iter().filter(|r| r.deleted > 0) {
         let project = r.task.scope.stats_project();
-        let reason = format!("retention:{}", r.task.kind.as_str());
+        let reason = key(Namespace::Retention, r.task.kind.as_str());
         summary.push(format!("{project} {}={}", r.task.kind.as_str(), r.deleted));
         statements.push(db.prepare(&add).bind(&[
             s(project),
@@ -72,9 +72,9 @@ async fn record(env: &Env, run: &Run, now_ms: u64) -> Result<(), StorageError> {
     if run.has_more() {
         // A marker that the backlog goes on into the next run.
         statements.push(db.prepare(&add).bind(&[
-            s(backstop_core::stats::UNKNOWN_PROJECT),
+            s(backstop_server_core::stats::UNKNOWN_PROJECT),
             minute.clone(),
-            s("retention:runs_with_more"),
+            s(RETENTION_RUNS_WITH_MORE),
             n(1),
         ])?);
     }

@@ -1,7 +1,7 @@
 //! Source maps on the worker: the `sentry-cli` 3.x upload endpoints (chunk-upload options,
 //! chunks, artifact-bundle assemble), the plain upload (`POST /api/{project}/sourcemaps`),
 //! symbolication of stored events through R2 range reads, reprocessing, and the health
-//! counters. Every rule is in `backstop_core::symbolicate`; this file moves bytes.
+//! counters. Every rule is in `backstop_server_core::symbolicate`; this file moves bytes.
 //!
 //! R2 keys: `sourcemaps/{project}/chunks/{sha1}` (uploaded chunks, deleted once assembled),
 //! `sourcemaps/{project}/maps/{map id}/index` and `…/src/{n}` (an indexed map and its sources'
@@ -11,20 +11,20 @@
 
 use std::ops::Range;
 
-use backstop_core::auth::authenticate_admin;
-use backstop_core::config::Config;
-use backstop_core::error::{ApiError, IngestError};
-use backstop_core::event::{normalize_event_id, summarize_event};
-use backstop_core::size::{decode_body, ContentEncoding};
-use backstop_core::stats::{minute_bucket, MAX_STORED_INT};
-use backstop_core::symbolicate::bundle::{Bundle, BundleLimits};
-use backstop_core::symbolicate::index::{encode, IndexedMap};
-use backstop_core::symbolicate::upload::{
+use backstop_server_core::auth::authenticate_admin;
+use backstop_server_core::config::Config;
+use backstop_server_core::error::{ApiError, IngestError};
+use backstop_server_core::event::{normalize_event_id, summarize_event};
+use backstop_server_core::size::{decode_body, ContentEncoding};
+use backstop_server_core::stats::{minute_bucket, MAX_STORED_INT};
+use backstop_server_core::symbolicate::bundle::{Bundle, BundleLimits};
+use backstop_server_core::symbolicate::index::{encode, IndexedMap};
+use backstop_server_core::symbolicate::upload::{
     authenticate_upload, check_project, chunk_upload_options, map_id, parse_assemble, plan_bundle,
     sha1_hex, verify_chunk, UploadError, CHUNK_SIZE, MAX_ASSEMBLE_BYTES, MAX_BUNDLE_BYTES,
     MAX_MAP_BYTES, MAX_REQUEST_BYTES, MULTIPART_SLACK,
 };
-use backstop_core::symbolicate::{
+use backstop_server_core::symbolicate::{
     normalize_debug_id, normalize_upload_url, symbolicate, MapKey, MapStore, StoredMap,
     SymbolicationStats,
 };
@@ -532,7 +532,7 @@ impl MapStore for R2Maps<'_> {
 }
 
 /// Rewrites an event's frames through the project's uploaded maps, in place (see
-/// `backstop_core::symbolicate`). The caller re-summarises the event afterwards so grouping
+/// `backstop_server_core::symbolicate`). The caller re-summarises the event afterwards so grouping
 /// uses the mapped frames. A storage failure leaves the event as it was.
 pub(crate) async fn symbolicate_event(
     env: &Env,
@@ -572,8 +572,8 @@ pub(crate) async fn count_symbolication(
     let minute = n(minute_bucket(now_ms));
     let mut statements = Vec::new();
     for (reason, count) in [
-        ("sourcemap:mapped", mapped),
-        ("sourcemap:unmapped", unmapped),
+        (backstop_server_core::stats::SOURCEMAP_MAPPED, mapped),
+        (backstop_server_core::stats::SOURCEMAP_UNMAPPED, unmapped),
     ] {
         if count > 0 {
             statements.push(db.prepare(&add).bind(&[

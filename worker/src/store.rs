@@ -6,12 +6,12 @@
 //! as any number, repaired into range, and a row that still does not read is skipped with a
 //! log line, so one bad row never takes a list down.
 
-use backstop_core::event::EventSummary;
-use backstop_core::fault::FaultKind;
-use backstop_core::query::EventQuery;
-use backstop_core::session::crash_free_rate;
-use backstop_core::stats::{
-    add_stored, minute_bucket, stored_int, stored_int_from_f64, Outcome, MAX_STORED_INT,
+use backstop_server_core::event::EventSummary;
+use backstop_server_core::fault::FaultKind;
+use backstop_server_core::query::EventQuery;
+use backstop_server_core::session::crash_free_rate;
+use backstop_server_core::stats::{
+    minute_bucket, stored_int, stored_int_from_f64, CounterRow, DaySummary, Outcome, MAX_STORED_INT,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -267,7 +267,7 @@ pub(crate) async fn get_event(
     event["tags"] = serde_json::from_str(&row.tags).unwrap_or(Value::Object(Default::default()));
     let payload: Value = serde_json::from_str(&raw).unwrap_or(Value::Null);
     event["scrubbed"] = payload
-        .get(backstop_core::pipeline::SCRUB_REPORT_KEY)
+        .get(backstop_server_core::pipeline::SCRUB_REPORT_KEY)
         .cloned()
         .unwrap_or(Value::Null);
     let r = db(env)?
@@ -368,60 +368,15 @@ pub(crate) async fn stats(env: &Env, project: &str, now_ms: u64) -> Result<Value
         .all()
         .await?;
     let rows_: Vec<StatRow> = rows(&r, "stats")?;
-    let mut totals = serde_json::Map::new();
-    for o in Outcome::ALL {
-        let sum = rows_
-            .iter()
-            .filter(|r| r.reason == o.as_str())
-            .fold(0, |acc, r| add_stored(acc, r.count));
-        totals.insert(o.as_str().into(), sum.into());
-    }
-    let mut items: std::collections::BTreeMap<String, u64> = Default::default();
-    let mut discarded: std::collections::BTreeMap<(String, String), u64> = Default::default();
-    let mut dropped: std::collections::BTreeMap<(String, String), u64> = Default::default();
-    let mut filtered: std::collections::BTreeMap<String, u64> = Default::default();
-    let mut scrubbed: std::collections::BTreeMap<String, u64> = Default::default();
-    let mut pipeline: std::collections::BTreeMap<String, u64> = Default::default();
-    let mut recent: std::collections::BTreeMap<String, u64> = Default::default();
-    let recent_since = minute_bucket(now_ms).saturating_sub(5 * 60 * 1000);
-    for r in &rows_ {
-        let split = |rest: &str| {
-            let (a, b) = rest.split_once(':').unwrap_or((rest, ""));
-            (a.to_string(), b.to_string())
-        };
-        if let Some(item) = r.reason.strip_prefix("item:") {
-            let entry = items.entry(item.to_string()).or_default();
-            *entry = add_stored(*entry, r.count);
-        } else if let Some(rest) = r.reason.strip_prefix("client:") {
-            let entry = discarded.entry(split(rest)).or_default();
-            *entry = add_stored(*entry, r.count);
-        } else if let Some(rest) = r.reason.strip_prefix("dropped:") {
-            let entry = dropped.entry(split(rest)).or_default();
-            *entry = add_stored(*entry, r.count);
-        } else if let Some(rest) = r.reason.strip_prefix("filtered:") {
-            let entry = filtered.entry(rest.to_string()).or_default();
-            *entry = add_stored(*entry, r.count);
-        } else if let Some(rest) = r.reason.strip_prefix("scrubbed:") {
-            let entry = scrubbed.entry(rest.to_string()).or_default();
-            *entry = add_stored(*entry, r.count);
-        } else if let Some(rest) = r.reason.strip_prefix("pipeline:") {
-            let entry = pipeline.entry(rest.to_string()).or_default();
-            *entry = add_stored(*entry, r.count);
-            if r.minute >= recent_since {
-                let entry = recent.entry(rest.to_string()).or_default();
-                *entry = add_stored(*entry, r.count);
-            }
-        }
-    }
-    let pipeline_figures = pipeline_stats(&pipeline, &recent);
-    let client_discarded: Vec<Value> = discarded
-        .into_iter()
-        .map(|((reason, category), quantity)| serde_json::json!({ "reason": reason, "category": category, "quantity": quantity }))
+    let counters: Vec<CounterRow> = rows_
+        .iter()
+        .map(|r| CounterRow {
+            minute: r.minute,
+            reason: r.reason.clone(),
+            count: r.count,
+        })
         .collect();
-    let dropped_items: Vec<Value> = dropped
-        .into_iter()
-        .map(|((reason, item), quantity)| serde_json::json!({ "reason": reason, "item": item, "quantity": quantity }))
-        .collect();
+    let day = DaySummary::from_rows(&counters, now_ms);
     // TOTAL (a float) never fails on overflow as SUM does; the reader repairs it into range.
     let r = db
         .prepare(format!(
@@ -445,13 +400,6 @@ pub(crate) async fn stats(env: &Env, project: &str, now_ms: u64) -> Result<Value
         })
         .collect();
     let minutes: Vec<&StatRow> = rows_.iter().filter(|r| !r.reason.contains(':')).collect();
-    let mut retention: std::collections::BTreeMap<&str, u64> = Default::default();
-    for r in &rows_ {
-        if let Some(table) = r.reason.strip_prefix("retention:") {
-            let entry = retention.entry(table).or_default();
-            *entry = add_stored(*entry, r.count);
-        }
-    }
     let hours_since = since.saturating_sub(90 * 24 * 3600 * 1000);
     let r = db
         .prepare(
@@ -463,53 +411,21 @@ pub(crate) async fn stats(env: &Env, project: &str, now_ms: u64) -> Result<Value
         .all()
         .await?;
     let hours: Vec<HourRow> = rows(&r, "stats hour")?;
-    let frames = |reason: &str| {
-        rows_
-            .iter()
-            .filter(|r| r.reason == reason)
-            .fold(0, |acc, r| add_stored(acc, r.count))
-    };
-    let (mapped, unmapped) = (frames("sourcemap:mapped"), frames("sourcemap:unmapped"));
-    let in_app = add_stored(mapped, unmapped);
     Ok(serde_json::json!({
         "hours": hours,
-        "retention": retention,
+        "retention": day.retention,
         "project": project,
         "since": since,
-        "totals": totals,
+        "totals": day.totals,
         "minutes": minutes,
-        "items": items,
-        "client_discarded": client_discarded,
-        "dropped_items": dropped_items,
-        "filtered": filtered,
-        "scrubbed": scrubbed,
-        "pipeline": pipeline_figures,
+        "items": day.items,
+        "client_discarded": day.client_discarded,
+        "dropped_items": day.dropped_items,
+        "filtered": day.filtered,
+        "scrubbed": day.scrubbed,
+        "pipeline": day.pipeline,
         "dead_letters": crate::pipeline::dead_letters(env, project).await?,
         "sessions": sessions,
-        "symbolication": {
-            "in_app_frames": in_app,
-            "mapped": mapped,
-            "mapped_share": (in_app > 0).then(|| mapped as f64 / in_app as f64),
-        },
+        "symbolication": day.symbolication,
     }))
-}
-
-/// The queue's figures over the 24 hours: jobs queued at the edge and stored by the consumer,
-/// the backlog between them (an estimate: the edge's count is taken after its answer and may
-/// be missing when D1 was down), and the consumer's mean lag from accept to stored over the
-/// last 5 minutes.
-fn pipeline_stats(
-    day: &std::collections::BTreeMap<String, u64>,
-    recent: &std::collections::BTreeMap<String, u64>,
-) -> Value {
-    let get = |m: &std::collections::BTreeMap<String, u64>, k: &str| m.get(k).copied().unwrap_or(0);
-    let queued = get(day, "queued");
-    let stored = get(day, "jobs");
-    let recent_jobs = get(recent, "jobs");
-    serde_json::json!({
-        "queued": queued,
-        "stored": stored,
-        "backlog": queued.saturating_sub(stored),
-        "lag_ms_mean_5m": (recent_jobs > 0).then(|| get(recent, "lag_ms") / recent_jobs),
-    })
 }

@@ -1,20 +1,20 @@
 //! Issue triage on D1: records each new event against its issue and lets
-//! `backstop_core::triage` judge it, serves the issue list, detail and `PUT` updates, and
+//! `backstop_server_core::triage` judge it, serves the issue list, detail and `PUT` updates, and
 //! wakes time snoozes from the sweep. Every decision is a core call; this file reads rows,
 //! counts what core asks for, and writes what it returns.
 
-use backstop_core::error::ApiError;
-use backstop_core::event::EventSummary;
-use backstop_core::stats::MAX_STORED_INT;
-use backstop_core::time::format_rfc3339_ms;
-use backstop_core::triage::action::{
+use backstop_server_core::error::ApiError;
+use backstop_server_core::event::EventSummary;
+use backstop_server_core::stats::MAX_STORED_INT;
+use backstop_server_core::time::format_rfc3339_ms;
+use backstop_server_core::triage::action::{
     apply, assignment_activity, merge_target, note_activity, parse_update, Context, Update,
     UpdateError,
 };
-use backstop_core::triage::escalation::{ceiling, hour_of, HISTORY_HOURS};
-use backstop_core::triage::query::{Assigned, IssueQuery};
-use backstop_core::triage::release::ReleaseFact;
-use backstop_core::triage::{
+use backstop_server_core::triage::escalation::{ceiling, hour_of, HISTORY_HOURS};
+use backstop_server_core::triage::query::{Assigned, IssueQuery};
+use backstop_server_core::triage::release::ReleaseFact;
+use backstop_server_core::triage::{
     on_event, user_key, wake_on_time, Activity, Counts, EventFacts, IssueState, Status, Trigger,
 };
 use serde::{Deserialize, Serialize};

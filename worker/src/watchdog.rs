@@ -2,21 +2,21 @@
 //! per hour and environment as they arrive; a watch that was new or down is judged at once
 //! (so "it came back" is told as soon as it does), every other move is the cron's tick. The
 //! install probe fetches each project's `site_url` from the cron. Every decision is
-//! `backstop_core::watchdog` / `backstop_core::install_probe`; this file counts, fetches and
+//! `backstop_server_core::watchdog` / `backstop_server_core::install_probe`; this file counts, fetches and
 //! stores.
 
 use std::collections::BTreeMap;
 
-use backstop_core::alerting::{PdAction, Trigger};
-use backstop_core::config::Config;
-use backstop_core::install_probe::{
+use backstop_guard_core::decision::AttemptResult;
+use backstop_server_core::alerting::{PdAction, Trigger};
+use backstop_server_core::config::Config;
+use backstop_server_core::install_probe::{
     self, find_tag, on_probe, ProbeAlert, ProbeState, TagCheck, MAX_SCAN_BYTES,
 };
-use backstop_core::watchdog::{
+use backstop_server_core::watchdog::{
     self, epoch_hour, expected_per_hour, on_signal, on_tick, threshold_ms, HourlyHistory, Watch,
     WatchdogAlert, WatchdogState, HISTORY_WEEKS, WEEK_HOURS,
 };
-use backstop_core::webhook::decision::AttemptResult;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use worker::Env;
@@ -369,7 +369,7 @@ async fn fetch_page(site: &str) -> Result<String, String> {
         ),
         ("accept".to_string(), "text/html".to_string()),
         (
-            backstop_core::webhook::headers::ALERT_MARKER.to_string(),
+            backstop_guard_core::headers::ALERT_MARKER.to_string(),
             "1".to_string(),
         ),
     ];

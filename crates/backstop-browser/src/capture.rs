@@ -7,16 +7,16 @@
 //! `captureException` is refused, never captured. (The stub holds its own flag while it reads
 //! page values, so getters that capture are refused too.)
 
-use backstop_core::breadcrumb::Breadcrumb;
-use backstop_core::sdk::{self, MAX_CAUSE_DEPTH, MAX_VALUE_LEN};
-use backstop_core::sdk_event::{
-    debug_images, envelope_header, push_u64, set_pair, write_event, EventParts,
-};
-use backstop_core::sdk_transport::Reason;
-use backstop_core::stack::{is_in_app, parse_stack};
 use backstop_protocol::{
     write_single_item, Exception, Frame, Mechanism, Stacktrace, SDK_NAME, SDK_VERSION,
 };
+use backstop_server_core::breadcrumb::Breadcrumb;
+use backstop_server_core::sdk::{self, MAX_CAUSE_DEPTH, MAX_VALUE_LEN};
+use backstop_server_core::sdk_event::{
+    debug_images, envelope_header, push_u64, set_pair, write_event, EventParts,
+};
+use backstop_server_core::sdk_transport::Reason;
+use backstop_server_core::stack::{is_in_app, parse_stack};
 
 use crate::config::Config;
 use crate::{host, state, testing, transport};

@@ -4,9 +4,11 @@
 //! (its error messages format floats, which pulls `core::fmt`'s float code), for a dozen fields.
 //! The stub reads the options into plain arguments instead; validating them here costs ~1 KB.
 
-use backstop_core::breadcrumb::DEFAULT_MAX_BREADCRUMBS;
-use backstop_core::sdk::{self, DEFAULT_FAILED_STATUS, DEFAULT_MAX_EVENTS, MAX_STATUS_RANGES};
 use backstop_protocol::{Dsn, ParseDsnError, SDK_NAME, SDK_VERSION};
+use backstop_server_core::breadcrumb::DEFAULT_MAX_BREADCRUMBS;
+use backstop_server_core::sdk::{
+    self, DEFAULT_FAILED_STATUS, DEFAULT_MAX_EVENTS, MAX_STATUS_RANGES,
+};
 
 use crate::host;
 

@@ -7,7 +7,7 @@
 //! The split: the JS stub in `js/` does the platform plumbing (listening, wrapping, reading page
 //! values inside `try`, `fetch`, `sendBeacon`, `localStorage`, timers) and hands this crate plain
 //! strings and numbers; this crate holds the state and makes every decision, mostly by calling
-//! `backstop_core::{stack, sdk, breadcrumb, sdk_event, sdk_transport}`, and talks back through
+//! `backstop_server_core::{stack, sdk, breadcrumb, sdk_event, sdk_transport}`, and talks back through
 //! the ports in `src/host.rs`. Rust/wasm apps use the same exports plus [`capture_panic_hook`].
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
@@ -19,10 +19,10 @@ mod panic;
 pub mod testing;
 mod transport;
 
-use backstop_core::breadcrumb::{element_selector, selector_path, Breadcrumb};
-use backstop_core::sdk::{normalize_level, truncate};
-use backstop_core::sdk_event::set_pair;
-use backstop_core::sdk_transport::FIRST_QUEUE_CHECK_MS;
+use backstop_server_core::breadcrumb::{element_selector, selector_path, Breadcrumb};
+use backstop_server_core::sdk::{normalize_level, truncate};
+use backstop_server_core::sdk_event::set_pair;
+use backstop_server_core::sdk_transport::FIRST_QUEUE_CHECK_MS;
 use wasm_bindgen::prelude::*;
 
 pub use panic::{capture_panic, capture_panic_hook};
@@ -38,9 +38,9 @@ pub(crate) mod state {
     use std::cell::RefCell;
     use std::rc::Rc;
 
-    use backstop_core::breadcrumb::{Breadcrumb, Breadcrumbs, DEFAULT_MAX_BREADCRUMBS};
-    use backstop_core::sdk::{Dedupe, Guard, SendBudget, DEFAULT_MAX_EVENTS};
-    use backstop_core::sdk_transport::{ClientReport, Outbox, RateLimits, Reason};
+    use backstop_server_core::breadcrumb::{Breadcrumb, Breadcrumbs, DEFAULT_MAX_BREADCRUMBS};
+    use backstop_server_core::sdk::{Dedupe, Guard, SendBudget, DEFAULT_MAX_EVENTS};
+    use backstop_server_core::sdk_transport::{ClientReport, Outbox, RateLimits, Reason};
 
     use crate::config::Config;
 

@@ -2,20 +2,20 @@
 //! limits, keeping envelopes that hit a network error in a bounded offline queue
 //! (`localStorage`, retried with exponential backoff, on `online` and on the next page load),
 //! and counting everything the SDK drops for client reports, sent on `pagehide`. At most
-//! [`MAX_IN_FLIGHT`](backstop_core::sdk_transport::MAX_IN_FLIGHT) event requests run at once; a
-//! burst waits in the [`Outbox`](backstop_core::sdk_transport::Outbox) and goes out
+//! [`MAX_IN_FLIGHT`](backstop_server_core::sdk_transport::MAX_IN_FLIGHT) event requests run at once; a
+//! burst waits in the [`Outbox`](backstop_server_core::sdk_transport::Outbox) and goes out
 //! one per finished request, or by `sendBeacon` when the page goes away.
 //!
 //! The URL carries `sentry_key` in its query and the body is a plain string, so requests are
 //! CORS-simple (no preflight). Transport outcomes never become events: they only update
 //! counters, limits and the queue.
 
-use backstop_core::sdk_event::envelope_header;
-use backstop_core::sdk_transport::{
+use backstop_protocol::write_single_item;
+use backstop_server_core::sdk_event::envelope_header;
+use backstop_server_core::sdk_transport::{
     enqueue, failures_after_network_error, is_client_report, is_retriable_status, retry_delay_ms,
     Reason, Submit, MAX_QUEUED,
 };
-use backstop_protocol::write_single_item;
 
 use crate::config::Config;
 use crate::{host, state, testing};

@@ -16,7 +16,7 @@ pub(crate) fn run(args: &[String]) -> TaskResult {
 }
 
 /// `cargo xtask bench sourcemap`: the native benchmark of symbolication through the lookup
-/// index against parsing the whole map (`crates/backstop-core/examples/bench_sourcemap.rs`).
+/// index against parsing the whole map (`crates/backstop-server-core/examples/bench_sourcemap.rs`).
 fn sourcemap() -> TaskResult {
     let status =
         std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
@@ -25,7 +25,7 @@ fn sourcemap() -> TaskResult {
                 "--release",
                 "-q",
                 "-p",
-                "backstop-core",
+                "backstop-server-core",
                 "--example",
                 "bench_sourcemap",
             ])

@@ -1,5 +1,5 @@
 //! `cargo xtask fuzz [seconds] [--runs N] [target...]`: runs every cargo-fuzz target of
-//! `crates/backstop-core/fuzz` (or the ones named) for `seconds` each (or until N runs, or
+//! `crates/backstop-fuzz` (or the ones named) for `seconds` each (or until N runs, or
 //! whichever comes first when both are given), prints the runs per target, and fails if any
 //! target crashes, runs out of memory or hangs.
 //!
@@ -16,8 +16,9 @@ use crate::{run as run_cmd, setup, TaskResult};
 
 /// cargo-fuzz version installed when missing or different.
 const CARGO_FUZZ_VERSION: &str = "0.13.2";
-/// The crate whose `fuzz/` directory holds the targets.
-const FUZZED_CRATE: &str = "crates/backstop-core";
+/// The cargo-fuzz directory: its own crate, as the targets cover the server-side rule crates,
+/// the SDK core and the protocol crate alike.
+const FUZZ_DIR: &str = "crates/backstop-fuzz";
 /// Seconds per target when none are given.
 const DEFAULT_SECONDS: u64 = 60;
 /// One input slower than this is a failure (a hang), not a slow run.
@@ -57,8 +58,7 @@ pub(crate) fn run(args: &[String]) -> TaskResult {
     // Absolute: cargo fuzz runs the target in another directory.
     let fuzz_dir = std::env::current_dir()
         .map_err(|e| format!("current directory: {e}"))?
-        .join(FUZZED_CRATE)
-        .join("fuzz");
+        .join(FUZZ_DIR);
     let targets = list_targets()?;
     if let Some(unknown) = only.iter().find(|t| !targets.contains(t)) {
         return Err(format!(
@@ -68,7 +68,7 @@ pub(crate) fn run(args: &[String]) -> TaskResult {
     }
     let targets = if only.is_empty() { targets } else { only };
     println!("==> cargo fuzz build (release, debug assertions: overflow is a crash too)");
-    run_cmd(fuzz_command().arg("build").args(BUILD_FLAGS))?;
+    run_cmd(fuzz_command("build").args(BUILD_FLAGS))?;
     let mut outcomes = Vec::new();
     for target in &targets {
         let corpus = fuzz_dir.join("corpus").join(target);
@@ -107,19 +107,20 @@ pub(crate) fn run(args: &[String]) -> TaskResult {
     }
 }
 
-/// `cargo fuzz` in the fuzzed crate, allowed to use the `-Z` flags it needs on stable.
-fn fuzz_command() -> Command {
+/// `cargo fuzz <sub>` on [`FUZZ_DIR`], allowed to use the `-Z` flags it needs on stable.
+fn fuzz_command(sub: &str) -> Command {
     let mut cmd = Command::new("cargo");
-    cmd.arg("fuzz")
-        .current_dir(FUZZED_CRATE)
-        .env("RUSTC_BOOTSTRAP", "1");
+    cmd.args(["fuzz", sub]);
+    if sub != "--version" {
+        cmd.args(["--fuzz-dir", FUZZ_DIR]);
+    }
+    cmd.env("RUSTC_BOOTSTRAP", "1");
     setup::with_tools(&mut cmd);
     cmd
 }
 
 fn ensure_cargo_fuzz() -> TaskResult {
-    let version = fuzz_command()
-        .arg("--version")
+    let version = fuzz_command("--version")
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
         .unwrap_or_default();
@@ -140,8 +141,7 @@ fn ensure_cargo_fuzz() -> TaskResult {
 }
 
 fn list_targets() -> Result<Vec<String>, String> {
-    let out = fuzz_command()
-        .arg("list")
+    let out = fuzz_command("list")
         .output()
         .map_err(|e| format!("cannot run cargo fuzz list: {e}"))?;
     if !out.status.success() {
@@ -170,8 +170,7 @@ fn run_target(
     seeds: &Path,
 ) -> Result<Outcome, String> {
     let started = Instant::now();
-    let mut child = fuzz_command()
-        .arg("run")
+    let mut child = fuzz_command("run")
         .args(BUILD_FLAGS)
         .arg(target)
         .arg(corpus)

@@ -20,9 +20,9 @@ use std::time::{Duration, Instant};
 
 use summary::{Step, Summary};
 
-/// Public key of the seeded local project `1` (same as `backstop_core::config::DEV_PUBLIC_KEY`).
+/// Public key of the seeded local project `1` (same as `backstop_server_core::config::DEV_PUBLIC_KEY`).
 const DEV_PUBLIC_KEY: &str = "d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0";
-/// Local admin token (same as `backstop_core::config::DEV_ADMIN_TOKEN`).
+/// Local admin token (same as `backstop_server_core::config::DEV_ADMIN_TOKEN`).
 const DEV_ADMIN_TOKEN: &str = "backstop-local-admin-token";
 
 type TaskResult = Result<(), String>;
@@ -53,7 +53,7 @@ fn main() -> ExitCode {
              sdk-tag <worker URL> <DSN>  print the pinned <script> tag for a site (after build-sdk)\n\
              verify <site URL> [--timeout secs]  prove Backstop is installed: load the site in headless Chromium, Backstop.test() until the worker has stored it\n\
              bench <name>  run a benchmark (figures as ratios against a baseline of the same run)\n\
-             fuzz [secs] [--runs N] [target...]  run the cargo-fuzz targets of backstop-core, each for secs (default 60) or N runs"
+             fuzz [secs] [--runs N] [target...]  run the cargo-fuzz targets in crates/backstop-fuzz, each for secs (default 60) or N runs"
             .into()),
     };
     match result {
@@ -354,7 +354,7 @@ fn test(args: &[String]) -> ExitCode {
             "clippy-wasm",
             "cargo clippy -p backstop-browser -p backstop-worker --target wasm32-unknown-unknown --all-targets -- -D warnings",
         ),
-        Step::new("unit", "cargo test -p backstop-protocol -p backstop-core -p xtask"),
+        Step::new("unit", "cargo test -p backstop-protocol -p backstop-server-core -p backstop-guard-core -p xtask"),
         Step::new(
             "wasm-browser",
             "CHROMEDRIVER=/usr/bin/chromedriver cargo test -p backstop-browser --target wasm32-unknown-unknown",

@@ -1,12 +1,12 @@
 //! Sends alerts. The only entry point is [`raise`], which takes an [`AlertCause`] — built by the
 //! guard from a held or exhausted delivery, never from an alert. A failed alert becomes a row
 //! and a counter, and that is all: this module never calls the guard, never holds anything and
-//! never raises another alert (see `backstop_core::webhook::alert`).
+//! never raises another alert (see `backstop_guard_core::alert`).
 
-use backstop_core::webhook::alert::{AlertCause, AlertRecord};
-use backstop_core::webhook::config::AlertConfig;
-use backstop_core::webhook::decision::{stats_reason, AttemptResult};
-use backstop_core::webhook::headers::ALERT_MARKER;
+use backstop_guard_core::alert::{AlertCause, AlertRecord};
+use backstop_guard_core::config::AlertConfig;
+use backstop_guard_core::decision::{stats_reason, AttemptResult};
+use backstop_guard_core::headers::ALERT_MARKER;
 use worker::Env;
 
 use super::{proxy, store};

@@ -1,12 +1,12 @@
 //! `/api/webhooks/...` behind the admin token: deliveries (list, detail, payload download,
 //! replay), alerts, per-route stats, the configured routes, and the worker's wasm memory.
 
-use backstop_core::auth::authenticate_admin;
-use backstop_core::webhook::config::HoldAnswer;
-use backstop_core::webhook::delivery::is_valid_delivery_id;
-use backstop_core::webhook::headers::load_headers;
-use backstop_core::webhook::query::DeliveryQuery;
-use backstop_core::webhook::WebhookError;
+use backstop_guard_core::config::HoldAnswer;
+use backstop_guard_core::delivery::is_valid_delivery_id;
+use backstop_guard_core::headers::load_headers;
+use backstop_guard_core::query::DeliveryQuery;
+use backstop_guard_core::WebhookError;
+use backstop_server_core::auth::authenticate_admin;
 use serde_json::{json, Value};
 use worker::{Env, Method, Request, Response};
 
@@ -133,7 +133,7 @@ async fn payload(env: &Env, id: &str) -> Result<Response, Fail> {
     Ok(resp)
 }
 
-fn route_json(r: &backstop_core::webhook::config::Route) -> Value {
+fn route_json(r: &backstop_guard_core::config::Route) -> Value {
     let (hold_status, retry_after) = match r.hold_answer {
         HoldAnswer::Accept { status } => (status, None),
         HoldAnswer::AskRetry {

@@ -1,19 +1,19 @@
 //! `WebhookDelivery`: one Durable Object per held delivery (named by its id). Its alarm runs the
 //! scheduled retries; replays go through it too, so a retry and a replay of the same delivery
 //! never run at once (one in-flight flag per object) and a delivered payload is not sent again
-//! unless forced (`backstop_core::webhook::delivery::plan_attempt`).
+//! unless forced (`backstop_guard_core::delivery::plan_attempt`).
 
 use std::cell::{Cell, RefCell};
 
-use backstop_core::webhook::alert::AlertCause;
-use backstop_core::webhook::decision::{
+use backstop_guard_core::alert::AlertCause;
+use backstop_guard_core::decision::{
     classify, origin_detail, stats_reason, AttemptResult, Verdict,
 };
-use backstop_core::webhook::delivery::{
+use backstop_guard_core::delivery::{
     after_attempt, is_valid_delivery_id, plan_attempt, AttemptKind, ReplayOutcome, Skip,
 };
-use backstop_core::webhook::headers::{attempt_headers, load_headers};
-use backstop_core::webhook::WebhookError;
+use backstop_guard_core::headers::{attempt_headers, load_headers};
+use backstop_guard_core::WebhookError;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use worker::wasm_bindgen::JsValue;

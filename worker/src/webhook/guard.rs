@@ -1,23 +1,21 @@
 //! A request on a guarded path: refuse alert loops, check the declared size, then either hold
 //! the body at once (over the origin's limit) or stream it to the origin while a tee streams a
 //! copy to R2 (a body without a declared length is kept in R2 first, then sent from there). The origin's 2xx is streamed back; anything else becomes a held delivery and
-//! the sender gets the route's hold answer. Every decision is a `backstop_core::webhook` call.
+//! the sender gets the route's hold answer. Every decision is a `backstop_guard_core` call.
 
-use backstop_core::webhook::alert::AlertCause;
-use backstop_core::webhook::config::{Route, WebhookConfig};
-use backstop_core::webhook::decision::{
+use backstop_guard_core::alert::AlertCause;
+use backstop_guard_core::config::{Route, WebhookConfig};
+use backstop_guard_core::decision::{
     classify, forbids_body, is_held_method, keeps_copy_in_memory, origin_detail, precheck,
     size_past_max_body, stats_reason, AttemptResult, HoldReason, Precheck, Verdict,
 };
-use backstop_core::webhook::delivery::{
-    delivery_id, first_transition, payload_key, DeliveryStatus,
-};
-use backstop_core::webhook::headers::{
+use backstop_guard_core::delivery::{delivery_id, first_transition, payload_key, DeliveryStatus};
+use backstop_guard_core::headers::{
     attempt_headers, forward_headers, is_alert_request, response_headers, store_headers,
     ForwardInfo, DELIVERY_ID,
 };
-use backstop_core::webhook::hints::{sender_hints, HINT_SCAN_BYTES};
-use backstop_core::webhook::{hold_answer, WebhookError};
+use backstop_guard_core::hints::{sender_hints, HINT_SCAN_BYTES};
+use backstop_guard_core::{hold_answer, WebhookError};
 use worker::js_sys::Promise;
 use worker::wasm_bindgen::JsValue;
 use worker::web_sys::{self, ReadableStream};

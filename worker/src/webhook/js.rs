@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use backstop_core::webhook::storage::{next_part, part_bytes};
+use backstop_guard_core::storage::{next_part, part_bytes};
 
 use futures_util::future::{select, Either};
 use futures_util::pin_mut;

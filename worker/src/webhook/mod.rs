@@ -1,6 +1,6 @@
 //! Webhook guard (issue 3): proxies guarded path prefixes to their origins and holds what the
 //! origin does not take — visible, alerted and replayable. Glue only: every rule is in
-//! `backstop_core::webhook`.
+//! `backstop_guard_core`.
 //!
 //! - [`guard`]: a request on a guarded path (pass-through with a tee to R2, or a hold);
 //! - [`delivery_object`]: the `WebhookDelivery` Durable Object (retries by alarm, replays);
@@ -17,9 +17,9 @@ pub(crate) mod proxy;
 pub(crate) use js::read_prefix;
 mod store;
 
-use backstop_core::error::ApiError;
-use backstop_core::webhook::config::{RawWebhookConfig, WebhookConfig};
-use backstop_core::webhook::WebhookError;
+use backstop_guard_core::config::{RawWebhookConfig, WebhookConfig};
+use backstop_guard_core::WebhookError;
+use backstop_server_core::error::ApiError;
 use serde::Serialize;
 use worker::{event, Context, Env, Request, Response, ScheduleContext, ScheduledEvent};
 
@@ -124,7 +124,7 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
             crate::watchdog::probe_sites(&env, &config, now).await;
             // Retention keys on the event's scheduled time (what a test moves with
             // `/cdn-cgi/local/scheduled?time=`), so its cutoffs are those of this tick.
-            let scheduled = backstop_core::stats::stored_int_from_f64(event.schedule());
+            let scheduled = backstop_server_core::stats::stored_int_from_f64(event.schedule());
             crate::retention::run(&env, &config, scheduled).await;
         }
         Err(e) => worker::console_error!("watchdog skipped, configuration invalid: {e:?}"),
@@ -132,7 +132,7 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
 }
 
 async fn sweep(env: &Env) -> Result<(), Fail> {
-    use backstop_core::webhook::delivery::{plan_attempt, AttemptKind, SweepFilter};
+    use backstop_guard_core::delivery::{plan_attempt, AttemptKind, SweepFilter};
     let cfg = load_config(env)?;
     let now = worker::Date::now().as_millis();
     let filter = SweepFilter::new(&cfg.routes, now);

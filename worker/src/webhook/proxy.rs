@@ -1,7 +1,7 @@
 //! One attempt to reach an origin: method, URL, headers and a streamed body, with a timeout
 //! on the response headers (an `AbortController` cancels the request when it passes).
 
-use backstop_core::webhook::decision::AttemptResult;
+use backstop_guard_core::decision::AttemptResult;
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::web_sys::{self, ReadableStream, RequestRedirect};

@@ -1,14 +1,14 @@
 //! D1 rows of the guard: deliveries, attempts, alerts and per-minute counters. Every statement
 //! is parameterised; every value comes from core types.
 
-use backstop_core::stats::minute_bucket;
-use backstop_core::webhook::alert::AlertRecord;
-use backstop_core::webhook::decision::{stats_reason, stats_scope, HoldReason};
-use backstop_core::webhook::delivery::{
+use backstop_guard_core::alert::AlertRecord;
+use backstop_guard_core::decision::{stats_reason, stats_scope, HoldReason};
+use backstop_guard_core::delivery::{
     DeliveryState, DeliveryStatus, SweepFilter, Transition, SWEEP_BATCH,
 };
-use backstop_core::webhook::query::DeliveryQuery;
-use backstop_core::webhook::storage::{lenient_opt_u64, lenient_u64};
+use backstop_guard_core::query::DeliveryQuery;
+use backstop_guard_core::storage::{lenient_opt_u64, lenient_u64};
+use backstop_server_core::stats::minute_bucket;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use worker::wasm_bindgen::JsValue;
