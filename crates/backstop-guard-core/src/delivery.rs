@@ -410,9 +410,241 @@ impl ReplayOutcome {
     }
 }
 
+/// A request as the guard received it: what every delivery row starts from.
+#[derive(Debug, Clone, Copy)]
+pub struct Received<'a> {
+    /// Delivery id ([`delivery_id`]).
+    pub id: &'a str,
+    /// The route's name.
+    pub route: &'a str,
+    /// HTTP method.
+    pub method: &'a str,
+    /// Path and query.
+    pub path: &'a str,
+    /// When it arrived (epoch ms).
+    pub received_at: u64,
+    /// Its `Content-Type`.
+    pub content_type: &'a str,
+    /// The headers kept for replay, as JSON.
+    pub headers: &'a str,
+}
+
+/// A delivery row as first written: one of [`NewDelivery::passed`], [`NewDelivery::refused`]
+/// or [`NewDelivery::held`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDelivery<'a> {
+    /// Delivery id.
+    pub id: &'a str,
+    /// Route name.
+    pub route: &'a str,
+    /// HTTP method.
+    pub method: &'a str,
+    /// Path and query.
+    pub path: &'a str,
+    /// Arrival (epoch ms).
+    pub received_at: u64,
+    /// Body size, when known.
+    pub size: Option<u64>,
+    /// `Content-Type`.
+    pub content_type: &'a str,
+    /// Headers kept for replay (JSON).
+    pub headers: &'a str,
+    /// Who sent it ([`crate::hints::sender_hints`], joined).
+    pub sender: &'a str,
+    /// Its status.
+    pub status: DeliveryStatus,
+    /// Why it is held.
+    pub reason: Option<HoldReason>,
+    /// The limit it passed, for a refusal or an oversize hold.
+    pub limit_bytes: Option<u64>,
+    /// What the origin answered.
+    pub origin_status: Option<u16>,
+    /// What went wrong with the origin, for the dashboard.
+    pub origin_error: &'a str,
+    /// Automatic attempts made.
+    pub attempts: u32,
+    /// When the next automatic retry is due.
+    pub next_attempt_at: Option<u64>,
+    /// When it was delivered.
+    pub delivered_at: Option<u64>,
+    /// The kept payload's R2 key.
+    pub payload_key: Option<&'a str>,
+}
+
+/// What a held delivery adds to its [`Received`] request.
+#[derive(Debug, Clone, Copy)]
+pub struct HoldFacts<'a> {
+    /// Why it is held.
+    pub reason: HoldReason,
+    /// Body size, when known.
+    pub size: Option<u64>,
+    /// Sender hints, joined.
+    pub sender: &'a str,
+    /// The route's body limit.
+    pub limit_bytes: Option<u64>,
+    /// What the origin answered.
+    pub origin_status: Option<u16>,
+    /// What went wrong.
+    pub detail: &'a str,
+    /// Where the payload is kept.
+    pub payload_key: &'a str,
+}
+
+impl<'a> NewDelivery<'a> {
+    fn received(r: Received<'a>, status: DeliveryStatus) -> Self {
+        Self {
+            id: r.id,
+            route: r.route,
+            method: r.method,
+            path: r.path,
+            received_at: r.received_at,
+            size: None,
+            content_type: r.content_type,
+            headers: r.headers,
+            sender: "",
+            status,
+            reason: None,
+            limit_bytes: None,
+            origin_status: None,
+            origin_error: "",
+            attempts: 0,
+            next_attempt_at: None,
+            delivered_at: None,
+            payload_key: None,
+        }
+    }
+
+    /// The origin took it on the one forward, `duration_ms` after arrival: delivered, its
+    /// payload not kept.
+    pub fn passed(
+        r: Received<'a>,
+        size: Option<u64>,
+        origin_status: Option<u16>,
+        duration_ms: u64,
+    ) -> Self {
+        Self {
+            size,
+            origin_status,
+            attempts: 1,
+            delivered_at: Some(r.received_at.saturating_add(duration_ms)),
+            ..Self::received(r, DeliveryStatus::Delivered)
+        }
+    }
+
+    /// Larger than the route's `max_body` (`limit`): refused and not kept, but a row, so the
+    /// refusal is visible.
+    pub fn refused(r: Received<'a>, size: u64, limit: u64) -> Self {
+        Self {
+            size: Some(size),
+            limit_bytes: Some(limit),
+            origin_error: "larger than the route's max_body; not kept",
+            ..Self::received(r, DeliveryStatus::Refused)
+        }
+    }
+
+    /// Held with its payload kept, in the state of `t` ([`first_transition`] of the hold).
+    pub fn held(r: Received<'a>, h: HoldFacts<'a>, t: &Transition) -> Self {
+        Self {
+            size: h.size,
+            sender: h.sender,
+            reason: Some(h.reason),
+            limit_bytes: h.limit_bytes,
+            origin_status: h.origin_status,
+            origin_error: h.detail,
+            attempts: t.auto_attempts,
+            next_attempt_at: t.next_attempt_at,
+            payload_key: Some(h.payload_key),
+            ..Self::received(r, t.status)
+        }
+    }
+
+    /// When its last attempt was made: on arrival if one was made, else never.
+    pub fn last_attempt_at(&self) -> Option<u64> {
+        (self.attempts > 0).then_some(self.received_at)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn received() -> Received<'static> {
+        Received {
+            id: "wh_0000000000010000000000000001",
+            route: "mail",
+            method: "POST",
+            path: "/hooks/mail",
+            received_at: 1_000,
+            content_type: "application/json",
+            headers: "[]",
+        }
+    }
+
+    #[test]
+    fn first_rows_say_what_happened() {
+        let passed = NewDelivery::passed(received(), Some(10), Some(202), 35);
+        assert_eq!(
+            (
+                passed.status,
+                passed.attempts,
+                passed.delivered_at,
+                passed.payload_key
+            ),
+            (DeliveryStatus::Delivered, 1, Some(1_035), None)
+        );
+        assert_eq!(passed.last_attempt_at(), Some(1_000));
+
+        let refused = NewDelivery::refused(received(), 30_000_000, 20_971_520);
+        assert_eq!(
+            (
+                refused.status,
+                refused.attempts,
+                refused.limit_bytes,
+                refused.payload_key
+            ),
+            (DeliveryStatus::Refused, 0, Some(20_971_520), None)
+        );
+        assert_eq!(refused.last_attempt_at(), None, "never forwarded");
+        assert!(refused.origin_error.contains("max_body"));
+
+        let t = Transition {
+            status: DeliveryStatus::Failed,
+            reason: Some(HoldReason::OriginError),
+            auto_attempts: 1,
+            replays: 0,
+            next_attempt_at: Some(31_000),
+            exhausted_now: false,
+            delivered_now: false,
+        };
+        let facts = HoldFacts {
+            reason: HoldReason::OriginError,
+            size: Some(5),
+            sender: "stripe",
+            limit_bytes: Some(100),
+            origin_status: Some(502),
+            detail: "answered 502",
+            payload_key: "webhooks/x",
+        };
+        let held = NewDelivery::held(received(), facts, &t);
+        assert_eq!(
+            (
+                held.status,
+                held.reason,
+                held.attempts,
+                held.next_attempt_at
+            ),
+            (
+                DeliveryStatus::Failed,
+                Some(HoldReason::OriginError),
+                1,
+                Some(31_000)
+            )
+        );
+        assert_eq!(
+            (held.payload_key, held.sender, held.origin_error),
+            (Some("webhooks/x"), "stripe", "answered 502")
+        );
+    }
     use crate::config::{RawWebhookConfig, WebhookConfig, DEFAULT_RETRY_SCHEDULE_SECS};
     use crate::decision::HoldReason::*;
 

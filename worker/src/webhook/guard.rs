@@ -9,7 +9,9 @@ use backstop_guard_core::decision::{
     classify, forbids_body, is_held_method, keeps_copy_in_memory, origin_detail, precheck,
     size_past_max_body, stats_reason, AttemptResult, HoldReason, Precheck, Verdict,
 };
-use backstop_guard_core::delivery::{delivery_id, first_transition, payload_key, DeliveryStatus};
+use backstop_guard_core::delivery::{
+    delivery_id, first_transition, payload_key, HoldFacts, NewDelivery, Received,
+};
 use backstop_guard_core::headers::{
     attempt_headers, forward_headers, is_alert_request, response_headers, store_headers,
     ForwardInfo, DELIVERY_ID,
@@ -285,26 +287,16 @@ async fn record_passed(
         AttemptResult::Status(s) => Some(s),
         _ => None,
     };
-    let row = store::NewDelivery {
+    let received = Received {
         id: &id,
         route: &route,
         method: &method,
         path: &path,
         received_at: now,
-        size,
         content_type: &content_type,
         headers: &headers,
-        sender: "",
-        status: DeliveryStatus::Delivered,
-        reason: None,
-        limit_bytes: None,
-        origin_status: status,
-        origin_error: "",
-        attempts: 1,
-        next_attempt_at: None,
-        delivered_at: Some(now.saturating_add(duration_ms)),
-        payload_key: None,
     };
+    let row = NewDelivery::passed(received, size, status, duration_ms);
     if let Err(e) = store::insert_passed(&env, &row, now).await {
         worker::console_error!("could not record passed delivery {id}: {}", e.0);
     }
@@ -333,6 +325,19 @@ struct Held<'a> {
 }
 
 impl Held<'_> {
+    /// The request as every delivery row records it.
+    fn received(&self) -> Received<'_> {
+        Received {
+            id: self.id,
+            route: &self.route.name,
+            method: self.method,
+            path: self.path,
+            received_at: self.now,
+            content_type: self.content_type,
+            headers: self.headers,
+        }
+    }
+
     /// Starts streaming the body to R2.
     fn store(&self, body: Option<ReadableStream>, known_len: Option<u64>) -> Promise {
         match crate::store::bucket(self.env) {
@@ -378,26 +383,7 @@ impl Held<'_> {
 
     /// A body over `max_body`: a row without payload, so the refusal is visible.
     async fn record_refused(&self, size: u64) {
-        let row = store::NewDelivery {
-            id: self.id,
-            route: &self.route.name,
-            method: self.method,
-            path: self.path,
-            received_at: self.now,
-            size: Some(size),
-            content_type: self.content_type,
-            headers: self.headers,
-            sender: "",
-            status: DeliveryStatus::Refused,
-            reason: None,
-            limit_bytes: Some(self.route.max_body_bytes),
-            origin_status: None,
-            origin_error: "larger than the route's max_body; not kept",
-            attempts: 0,
-            next_attempt_at: None,
-            delivered_at: None,
-            payload_key: None,
-        };
+        let row = NewDelivery::refused(self.received(), size, self.route.max_body_bytes);
         if let Err(e) = store::insert_delivery(self.env, &row).await {
             worker::console_error!("could not record refused delivery {}: {}", self.id, e.0);
         }
@@ -422,26 +408,16 @@ impl Held<'_> {
         };
         let sender = sender_hints(self.content_type, &prefix).join(", ");
         let t = first_transition(Verdict::Hold(reason), self.route, self.now);
-        let row = store::NewDelivery {
-            id: self.id,
-            route: &self.route.name,
-            method: self.method,
-            path: self.path,
-            received_at: self.now,
+        let held = HoldFacts {
+            reason,
             size,
-            content_type: self.content_type,
-            headers: self.headers,
             sender: &sender,
-            status: t.status,
-            reason: Some(reason),
             limit_bytes: self.route.body_limit,
             origin_status,
-            origin_error: &detail,
-            attempts: t.auto_attempts,
-            next_attempt_at: t.next_attempt_at,
-            delivered_at: None,
-            payload_key: Some(&key),
+            detail: &detail,
+            payload_key: &key,
         };
+        let row = NewDelivery::held(self.received(), held, &t);
         if let Err(e) = store::insert_delivery(self.env, &row).await {
             if let Ok(bucket) = crate::store::bucket(self.env) {
                 let _ = bucket.delete(&key).await;

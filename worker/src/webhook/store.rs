@@ -4,7 +4,7 @@
 use backstop_guard_core::alert::AlertRecord;
 use backstop_guard_core::decision::{stats_reason, stats_scope, HoldReason};
 use backstop_guard_core::delivery::{
-    DeliveryState, DeliveryStatus, SweepFilter, Transition, SWEEP_BATCH,
+    DeliveryState, DeliveryStatus, NewDelivery, SweepFilter, Transition, SWEEP_BATCH,
 };
 use backstop_guard_core::query::DeliveryQuery;
 use backstop_guard_core::storage::{lenient_opt_u64, lenient_u64};
@@ -107,28 +107,6 @@ const COLUMNS: &str =
     limit_bytes, origin_status, origin_error, attempts, replays, next_attempt_at, last_attempt_at,
     delivered_at, (payload_key IS NOT NULL) AS payload_kept, headers, payload_key";
 
-/// A new delivery.
-pub(super) struct NewDelivery<'a> {
-    pub(super) id: &'a str,
-    pub(super) route: &'a str,
-    pub(super) method: &'a str,
-    pub(super) path: &'a str,
-    pub(super) received_at: u64,
-    pub(super) size: Option<u64>,
-    pub(super) content_type: &'a str,
-    pub(super) headers: &'a str,
-    pub(super) sender: &'a str,
-    pub(super) status: DeliveryStatus,
-    pub(super) reason: Option<HoldReason>,
-    pub(super) limit_bytes: Option<u64>,
-    pub(super) origin_status: Option<u16>,
-    pub(super) origin_error: &'a str,
-    pub(super) attempts: u32,
-    pub(super) next_attempt_at: Option<u64>,
-    pub(super) delivered_at: Option<u64>,
-    pub(super) payload_key: Option<&'a str>,
-}
-
 /// Inserts a delivery row.
 pub(super) async fn insert_delivery(env: &Env, d: &NewDelivery<'_>) -> Result<(), Fail> {
     insert_statement(&db(env)?, d)?.run().await?;
@@ -169,7 +147,7 @@ fn insert_statement(db: &D1Database, d: &NewDelivery<'_>) -> Result<D1PreparedSt
             s(d.origin_error),
             n(u64::from(d.attempts)),
             opt(d.next_attempt_at),
-            opt((d.attempts > 0).then_some(d.received_at)),
+            opt(d.last_attempt_at()),
             opt(d.delivered_at),
             opt_s(d.payload_key),
         ])?)
