@@ -8,7 +8,9 @@
 
 use wasm_bindgen::prelude::*;
 
-use crate::capture;
+use backstop_sdk_core::capture::{capture, panic_draft};
+
+use crate::Page;
 
 #[wasm_bindgen]
 extern "C" {
@@ -50,5 +52,7 @@ pub fn capture_panic_hook() {
 /// Reports a Rust panic (what `Backstop.capturePanic` calls). Returns the event id.
 #[wasm_bindgen]
 pub fn capture_panic(message: &str, file: &str, line: u32, column: u32) -> Option<String> {
-    capture::capture(&mut || Some(capture::panic_draft(message, file, line, column)))
+    capture(&Page, &mut || {
+        Some(panic_draft(message, file, line, column))
+    })
 }

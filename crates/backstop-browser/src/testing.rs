@@ -2,7 +2,9 @@
 
 use std::cell::{Cell, RefCell};
 
-use crate::state;
+use backstop_sdk_core::{Host, State};
+
+use crate::Page;
 
 /// One event the SDK built and handed to a transport.
 #[derive(Debug, Clone)]
@@ -53,7 +55,7 @@ pub fn set_beacon_disabled(disabled: bool) {
 /// Back to the state before `init`: no config, fresh budget, scope, breadcrumbs, limits, queue
 /// and counters, guard free, recording off, beacon enabled.
 pub fn reset() {
-    state::reset();
+    Page.state(|s| *s = State::new());
     RECORD.replace(None);
     NO_BEACON.set(false);
 }
@@ -81,10 +83,10 @@ pub(crate) fn record(event_id: &str, kind: &'static str, transport: &'static str
 
 /// The client-report counts so far, as the JSON the SDK would send (`None` if empty).
 pub fn client_report() -> Option<String> {
-    state::with(|s| (!s.report.is_empty()).then(|| s.report.to_json(0)))
+    Page.state(|s| (!s.report.is_empty()).then(|| s.report.to_json(0)))
 }
 
 /// Envelopes in the offline queue.
 pub fn queued() -> usize {
-    state::with(|s| s.queue.len())
+    Page.state(|s| s.transport.queued())
 }

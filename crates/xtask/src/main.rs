@@ -354,7 +354,10 @@ fn test(args: &[String]) -> ExitCode {
             "clippy-wasm",
             "cargo clippy -p backstop-browser -p backstop-worker --target wasm32-unknown-unknown --all-targets -- -D warnings",
         ),
-        Step::new("unit", "cargo test -p backstop-protocol -p backstop-core -p xtask"),
+        Step::new(
+            "unit",
+            "cargo test -p backstop-protocol -p backstop-core -p backstop-sdk-core -p xtask",
+        ),
         Step::new(
             "wasm-browser",
             "CHROMEDRIVER=/usr/bin/chromedriver cargo test -p backstop-browser --target wasm32-unknown-unknown",
