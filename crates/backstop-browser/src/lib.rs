@@ -10,21 +10,26 @@
 //! this crate only translates the exports' arguments, keeps the state, and implements the
 //! core's [`Host`] ports with the JS functions of `src/host.rs`. Rust/wasm apps use the same
 //! exports plus [`capture_panic_hook`].
+#![cfg_attr(not(feature = "std"), no_std)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+extern crate alloc;
 
 mod host;
 mod panic;
+#[cfg(feature = "std")]
 #[doc(hidden)]
 pub mod testing;
 
-use std::cell::RefCell;
+use alloc::string::String;
 
 use backstop_sdk_core::capture::{self, error_draft, message_draft, resource_draft};
 use backstop_sdk_core::config::Options;
 use backstop_sdk_core::{state, transport, Host, State};
 use wasm_bindgen::prelude::*;
 
-pub use panic::{capture_panic, capture_panic_hook};
+pub use panic::capture_panic;
+#[cfg(feature = "std")]
+pub use panic::capture_panic_hook;
 
 /// The shipped SDK's allocator: a small free list (the SDK's allocations are short strings).
 #[cfg(feature = "standalone")]
@@ -32,16 +37,16 @@ pub use panic::{capture_panic, capture_panic_hook};
 static ALLOCATOR: lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator> =
     lol_alloc::LockedAllocator::new(lol_alloc::FreeListAllocator::new());
 
-thread_local! {
-    static STATE: RefCell<State> = const { RefCell::new(State::new()) };
-}
+/// The SDK's state. Locked only inside [`Host::state`], never across a call into JS (which
+/// may call back into the SDK), so on the page's one thread the lock is always free.
+static STATE: spin::Mutex<State> = spin::Mutex::new(State::new());
 
 /// The page: the SDK's state in this module's globals, the ports in `src/host.rs`.
 pub(crate) struct Page;
 
 impl Host for Page {
     fn state<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
-        STATE.with(|s| f(&mut s.borrow_mut()))
+        f(&mut STATE.lock())
     }
     fn now(&self) -> f64 {
         host::now()
@@ -80,6 +85,7 @@ impl Host for Page {
     ) {
         host::notify(event_id, kind, ty, message, transport);
     }
+    #[cfg(feature = "std")]
     fn record(&self, event_id: &str, kind: &'static str, transport: &'static str, envelope: &str) {
         testing::record(event_id, kind, transport, envelope);
     }
@@ -87,7 +93,11 @@ impl Host for Page {
         host::send(url, body, queued);
     }
     fn beacon(&self, url: &str, body: &str) -> bool {
-        !testing::beacon_disabled() && host::beacon(url, body)
+        #[cfg(feature = "std")]
+        if testing::beacon_disabled() {
+            return false;
+        }
+        host::beacon(url, body)
     }
     fn timer(&self, delay_ms: u64) {
         host::timer(delay_ms as f64);
@@ -115,7 +125,6 @@ pub fn init(
     allow_urls: &str,
     user_agent: &str,
 ) -> Result<(), JsError> {
-    install_panic_printer();
     let options = Options {
         dsn,
         release,
@@ -132,15 +141,6 @@ pub fn init(
         user_agent,
     };
     state::init(&Page, options).map_err(|e| JsError::new(&e))
-}
-
-/// The SDK's own panics are printed once (console_error_panic_hook: message and location); the
-/// stub then switches the SDK off, as a panic aborts the wasm call, so a panic never re-enters
-/// it. Only in the SDK as shipped to pages (`standalone`): a Rust app that links this crate
-/// keeps its own panic hook (and `capture_panic_hook` chains to it).
-fn install_panic_printer() {
-    #[cfg(feature = "standalone")]
-    console_error_panic_hook::set_once();
 }
 
 /// Panics on purpose: lets the end-to-end tests prove that an SDK panic is printed once and

@@ -11,6 +11,10 @@ use crate::prelude::*;
 use crate::sdk::{self, DEFAULT_FAILED_STATUS, DEFAULT_MAX_EVENTS, MAX_STATUS_RANGES};
 use crate::Host;
 
+/// Prefix of the offline queue's `localStorage` key (the DSN's endpoint follows). The stub
+/// looks for it at start-up to load the wasm when earlier page loads left envelopes.
+pub const QUEUE_KEY_PREFIX: &str = "backstop:queue:";
+
 /// A string pattern, or the page's `RegExp` number N (tested by the stub).
 pub enum Pattern {
     /// Matches values that contain it.
@@ -194,7 +198,7 @@ impl Config {
             Some(n) if (0.0..=1.0).contains(&n) => n,
             Some(_) => return Err(invalid("sampleRate must be a number from 0 to 1")),
         };
-        let storage_key = ["backstop:queue:", ingest_endpoint.as_str()].concat();
+        let storage_key = [QUEUE_KEY_PREFIX, ingest_endpoint.as_str()].concat();
         let session_key = ["session:backstop:sent:", ingest_endpoint.as_str()].concat();
         Ok((
             Self {

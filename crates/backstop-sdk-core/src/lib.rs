@@ -35,6 +35,26 @@ pub mod state;
 pub mod transport;
 
 pub use backstop_protocol::{SDK_NAME, SDK_VERSION};
+
+/// Numbers the JS stub (`backstop-browser/js/*.js`) shares with this crate, by the name of its
+/// `@@NAME@@` placeholder: `cargo xtask build-sdk` writes them in, so each has one source.
+pub const STUB_NUMBERS: &[(&str, u64)] = &[
+    // The causes read from `error.cause` (the chain the stub hands over).
+    ("MAX_CAUSE_DEPTH", sdk::MAX_CAUSE_DEPTH as u64),
+    // The elements of a click's path the stub reads.
+    ("MAX_CLICK_PATH", state::MAX_CLICK_PATH as u64),
+    // Calls the stub keeps until the wasm is ready: no more breadcrumbs than the SDK keeps.
+    ("MAX_PENDING", breadcrumb::MAX_BREADCRUMBS as u64),
+    // The `keepalive` budget of the stub's requests.
+    ("KEEPALIVE_MAX_BYTES", sdk::KEEPALIVE_MAX_BYTES as u64),
+    // When the stub looks for an offline queue left by earlier page loads.
+    ("FIRST_QUEUE_CHECK_MS", sdk_transport::FIRST_QUEUE_CHECK_MS),
+    // The longest retry delay (the stub's retries of a failed wasm load too).
+    ("MAX_BACKOFF_MS", sdk_transport::MAX_BACKOFF_MS),
+];
+
+/// Strings the JS stub shares with this crate (see [`STUB_NUMBERS`]); written in quoted.
+pub const STUB_STRINGS: &[(&str, &str)] = &[("QUEUE_KEY_PREFIX", config::QUEUE_KEY_PREFIX)];
 pub use host::Host;
 pub use state::State;
 

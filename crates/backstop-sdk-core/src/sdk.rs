@@ -10,9 +10,10 @@ use crate::prelude::*;
 pub const DEFAULT_MAX_EVENTS: u32 = 100;
 /// Default lowest HTTP status of a `fetch` response that is reported (server errors).
 pub const DEFAULT_FETCH_STATUS_MIN: u16 = 500;
-/// Bodies at least this long (bytes) are not sent with `sendBeacon` nor with `keepalive`:
-/// browsers give both a shared 64 KiB in-flight budget.
-pub const KEEPALIVE_MAX_BYTES: usize = 60 * 1024;
+/// Bodies in flight with `keepalive` stay under this many bytes all together (the stub sends
+/// the rest without it): browsers give `keepalive` requests and beacons a shared 64 KiB
+/// in-flight budget, and headers count too.
+pub const KEEPALIVE_MAX_BYTES: usize = 60_000;
 /// Longest exception value or message kept (bytes); longer ones are cut at a char boundary.
 pub const MAX_VALUE_LEN: usize = 4096;
 

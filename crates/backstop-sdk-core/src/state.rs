@@ -1,6 +1,6 @@
 //! The SDK's state, and the calls that only change it: `init`, scope and breadcrumbs.
 
-use alloc::rc::Rc;
+use alloc::sync::Arc;
 
 use crate::breadcrumb::DEFAULT_MAX_BREADCRUMBS;
 use crate::breadcrumb::{element_selector, selector_path, Breadcrumb, Breadcrumbs};
@@ -28,7 +28,7 @@ pub struct Scope {
 /// Everything that changes while the page runs.
 pub struct State {
     /// `None` before `init`.
-    pub config: Option<Rc<Config>>,
+    pub config: Option<Arc<Config>>,
     /// The per-session cap on events.
     pub budget: SendBudget,
     /// The breadcrumb trail.
@@ -91,7 +91,7 @@ impl Default for State {
 }
 
 /// The current configuration; `None` before `init`.
-pub fn config(h: &impl Host) -> Option<Rc<Config>> {
+pub fn config(h: &impl Host) -> Option<Arc<Config>> {
     h.state(|s| s.config.clone())
 }
 
@@ -105,7 +105,7 @@ pub fn init(h: &impl Host, options: Options<'_>) -> Result<(), String> {
         s.budget.set_limit(max_events);
         s.crumbs.set_max(max_crumbs);
         s.transport.set_offline(config.offline);
-        s.config = Some(Rc::new(config));
+        s.config = Some(Arc::new(config));
     });
     transport::started(h);
     Ok(())
@@ -177,12 +177,15 @@ pub fn navigation_crumb(h: &impl Host, from: &str, to: &str, at: f64) {
     h.state(|s| s.crumb(c));
 }
 
+/// Elements of a click's path: the target and up to four ancestors (the stub reads no more).
+pub const MAX_CLICK_PATH: usize = 5;
+
 /// A click: the target and up to four ancestors, innermost first, joined with U+0002, each
 /// `tag\u{1}id\u{1}className`.
 pub fn click_crumb(h: &impl Host, path: &str, at: f64) {
     let parts: Vec<String> = path
         .split('\u{2}')
-        .take(5)
+        .take(MAX_CLICK_PATH)
         .filter_map(|el| {
             let mut f = el.split('\u{1}');
             let tag = f.next().filter(|t| !t.is_empty())?;

@@ -95,6 +95,7 @@ fn build_sdk() -> TaskResult {
         "--target",
         "wasm32-unknown-unknown",
         "--release",
+        "--no-default-features",
         "--features",
         "standalone",
     ]))?;
@@ -140,9 +141,22 @@ fn build_sdk() -> TaskResult {
         js.push_str(&std::fs::read_to_string(part).map_err(|e| format!("{part}: {e}"))?);
         js.push('\n');
     }
-    let js = js
+    let mut js = js
         .replace("@@BACKSTOP_VERSION@@", SDK_VERSION)
         .replace("@@BACKSTOP_WASM_INTEGRITY@@", &wasm_integrity);
+    // The constants the stub shares with the SDK, from the SDK's own crate.
+    for (name, value) in backstop_sdk_core::STUB_NUMBERS {
+        js = js.replace(&format!("@@{name}@@"), &value.to_string());
+    }
+    for (name, value) in backstop_sdk_core::STUB_STRINGS {
+        js = js.replace(&format!("@@{name}@@"), &format!("'{value}'"));
+    }
+    if let Some(at) = js.find("@@") {
+        let name: String = js[at..].chars().take(40).collect();
+        return Err(format!(
+            "the stub has a placeholder no SDK constant fills: {name}"
+        ));
+    }
     std::fs::write("target/sdk/backstop.full.js", js)
         .map_err(|e| format!("target/sdk/backstop.full.js: {e}"))?;
     // Minified: the readable source is prelude.js, the glue and epilogue.js.
@@ -380,4 +394,28 @@ fn test(args: &[String]) -> ExitCode {
         summary.run(step);
     }
     summary.print()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    /// Every constant the SDK shares with the stub fills a placeholder of the stub (a constant
+    /// nobody reads would be a second, silent source).
+    #[test]
+    fn every_stub_constant_has_its_placeholder() {
+        let root = super::repo_root();
+        let stub: String = ["prelude.js", "epilogue.js"]
+            .iter()
+            .map(|f| {
+                std::fs::read_to_string(root.join("crates/backstop-browser/js").join(f)).unwrap()
+            })
+            .collect();
+        let names = backstop_sdk_core::STUB_NUMBERS
+            .iter()
+            .map(|(n, _)| *n)
+            .chain(backstop_sdk_core::STUB_STRINGS.iter().map(|(n, _)| *n));
+        for name in names {
+            assert!(stub.contains(&format!("@@{name}@@")), "{name} is not used");
+        }
+    }
 }
