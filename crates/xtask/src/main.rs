@@ -43,6 +43,7 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(&args[1..]),
         Some("fuzz") => fuzz::run(&args[1..]),
         Some("sdk-tag") => sdk_tag(&args[1..]),
+        Some("sdk-size") => bench_sdk::size(),
         Some("verify") => return verify::run(&args[1..]),
         _ => Err("usage: cargo xtask <demo|test|setup|build-sdk|build-worker>\n\
              demo          build everything and start worker + demo page + dashboard on 127.0.0.1:$PORT (default 8787)\n\
@@ -51,6 +52,7 @@ fn main() -> ExitCode {
              build-sdk     build the browser SDK into web-demo/sdk/\n\
              build-worker  build the worker into worker/build/ (wrangler's build command)\n\
              sdk-tag <worker URL> <DSN>  print the pinned <script> tag for a site (after build-sdk)\n\
+             sdk-size  check the built SDK's bytes against crates/backstop-browser/size-budget.json\n\
              verify <site URL> [--timeout secs]  prove Backstop is installed: load the site in headless Chromium, Backstop.test() until the worker has stored it\n\
              bench <name>  run a benchmark (figures as ratios against a baseline of the same run)\n\
              fuzz [secs] [--runs N] [target...]  run the cargo-fuzz targets of backstop-core, each for secs (default 60) or N runs"
@@ -377,6 +379,7 @@ fn test(args: &[String]) -> ExitCode {
             "CHROMEDRIVER=/usr/bin/chromedriver cargo test -p backstop-browser --target wasm32-unknown-unknown",
         ),
         Step::new("build-sdk", "cargo xtask build-sdk"),
+        Step::new("sdk-size", "cargo xtask sdk-size"),
         Step::new(
             "build-worker",
             "BACKSTOP_SKIP_WORKER_BUILD=0 cargo xtask build-worker",
