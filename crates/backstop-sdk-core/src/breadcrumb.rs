@@ -5,7 +5,7 @@ use alloc::collections::VecDeque;
 
 use crate::prelude::*;
 
-use crate::sdk::truncate;
+use crate::sdk::{cat, truncate};
 use crate::sdk_event::{push_str, push_timestamp, push_u64, Obj};
 
 /// Default number of breadcrumbs kept (Sentry's default).
@@ -230,7 +230,7 @@ pub fn selector_path(elements: &[String]) -> String {
         if out.len() + el.len() + 3 > MAX_SELECTOR_LEN {
             break;
         }
-        out = [el.as_str(), " > ", &out].concat();
+        out = cat(&[el.as_str(), " > ", &out]);
     }
     out
 }

@@ -14,7 +14,7 @@ use backstop_protocol::{
 use crate::breadcrumb::Breadcrumb;
 use crate::config::Config;
 use crate::prelude::*;
-use crate::sdk::{self, MAX_CAUSE_DEPTH, MAX_VALUE_LEN};
+use crate::sdk::{self, cat, MAX_CAUSE_DEPTH, MAX_VALUE_LEN};
 use crate::sdk_event::{
     debug_images, envelope_header, push_u64, set_pair, write_event, EventParts,
 };
@@ -151,7 +151,7 @@ fn is_filtered(h: &impl Host, config: &Config, draft: &Draft) -> bool {
         if no_stack && sdk::is_script_error(&e.value) {
             return true;
         }
-        texts.push([e.ty.as_str(), ": ", &e.value].concat());
+        texts.push(cat(&[e.ty.as_str(), ": ", &e.value]));
         texts.push(e.value.clone());
     }
     if texts.iter().any(|t| sdk::is_extension_message(t))
@@ -416,7 +416,7 @@ pub fn request_done<H: Host>(
             let mut code = String::new();
             push_u64(&mut code, u64::from(status));
             capture(h, &mut || {
-                let value = [method.as_str(), " ", url, " responded ", &code].concat();
+                let value = cat(&[method.as_str(), " ", url, " responded ", &code]);
                 let e = exception("HTTPError", &value, kind, false, Vec::new());
                 Some(
                     http_tags(Draft::exceptions(kind, vec![e]), &method, url)
@@ -427,7 +427,7 @@ pub fn request_done<H: Host>(
     } else {
         capture(h, &mut || {
             let mut e = entry_exception(error, kind, false, |d| ("TypeError", d.into()));
-            e.value = bounded(&[method.as_str(), " ", url, " failed: ", &e.value].concat());
+            e.value = bounded(&cat(&[method.as_str(), " ", url, " failed: ", &e.value]));
             Some(http_tags(Draft::exceptions(kind, vec![e]), &method, url))
         });
         // After the event: the trail describes what came before this failure.

@@ -8,7 +8,7 @@ use backstop_protocol::{Dsn, ParseDsnError, SDK_NAME, SDK_VERSION};
 
 use crate::breadcrumb::DEFAULT_MAX_BREADCRUMBS;
 use crate::prelude::*;
-use crate::sdk::{self, DEFAULT_FAILED_STATUS, DEFAULT_MAX_EVENTS, MAX_STATUS_RANGES};
+use crate::sdk::{self, cat, DEFAULT_FAILED_STATUS, DEFAULT_MAX_EVENTS, MAX_STATUS_RANGES};
 use crate::Host;
 
 /// Prefix of the offline queue's `localStorage` key (the DSN's endpoint follows). The stub
@@ -96,7 +96,7 @@ pub struct Config {
 }
 
 fn invalid(what: &str) -> String {
-    ["Backstop.init: invalid options: ", what].concat()
+    cat(&["Backstop.init: invalid options: ", what])
 }
 
 fn dsn_error(e: ParseDsnError) -> &'static str {
@@ -113,9 +113,11 @@ fn whole(value: Option<f64>, key: &str, max: f64, max_text: &str) -> Result<Opti
     match value {
         None => Ok(None),
         Some(n) if (0.0..=max).contains(&n) && n == (n as u64) as f64 => Ok(Some(n)),
-        Some(_) => Err(invalid(
-            &[key, " must be a whole number from 0 to ", max_text].concat(),
-        )),
+        Some(_) => Err(invalid(&cat(&[
+            key,
+            " must be a whole number from 0 to ",
+            max_text,
+        ]))),
     }
 }
 
@@ -165,14 +167,14 @@ impl Config {
             return Err(invalid("missing field `dsn`"));
         }
         let dsn = Dsn::parse(o.dsn)
-            .map_err(|e| ["Backstop.init: invalid dsn \"", o.dsn, "\": ", dsn_error(e)].concat())?;
-        let mut base = [dsn.scheme.as_str(), "://", &dsn.host].concat();
+            .map_err(|e| cat(&["Backstop.init: invalid dsn \"", o.dsn, "\": ", dsn_error(e)]))?;
+        let mut base = cat(&[dsn.scheme.as_str(), "://", &dsn.host]);
         if !dsn.path.is_empty() {
             base.push('/');
             base.push_str(&dsn.path);
         }
-        let ingest_endpoint = [base.as_str(), "/api/", &dsn.project_id, "/envelope/"].concat();
-        let envelope_url = [
+        let ingest_endpoint = cat(&[base.as_str(), "/api/", &dsn.project_id, "/envelope/"]);
+        let envelope_url = cat(&[
             ingest_endpoint.as_str(),
             "?sentry_version=7&sentry_key=",
             &dsn.public_key,
@@ -180,8 +182,7 @@ impl Config {
             SDK_NAME,
             "/",
             SDK_VERSION,
-        ]
-        .concat();
+        ]);
         let max_events = whole(o.max_events, "maxEvents", f64::from(u32::MAX), "4294967295")?
             .map_or(DEFAULT_MAX_EVENTS, |n| n as u32);
         let max_crumbs = whole(o.max_breadcrumbs, "maxBreadcrumbs", 100.0, "100")?
@@ -198,8 +199,8 @@ impl Config {
             Some(n) if (0.0..=1.0).contains(&n) => n,
             Some(_) => return Err(invalid("sampleRate must be a number from 0 to 1")),
         };
-        let storage_key = [QUEUE_KEY_PREFIX, ingest_endpoint.as_str()].concat();
-        let session_key = ["session:backstop:sent:", ingest_endpoint.as_str()].concat();
+        let storage_key = cat(&[QUEUE_KEY_PREFIX, ingest_endpoint.as_str()]);
+        let session_key = cat(&["session:backstop:sent:", ingest_endpoint.as_str()]);
         Ok((
             Self {
                 dsn: o.dsn.trim().into(),

@@ -290,6 +290,16 @@ pub fn is_script_error(value: &str) -> bool {
     matches!(v, "Script error." | "Script error") || v.starts_with("Javascript error: Script error")
 }
 
+/// `parts` end to end. A loop of `push_str` instead of `[&str]::concat`, whose generic join is
+/// a kilobyte of the SDK's wasm.
+pub fn cat(parts: &[&str]) -> String {
+    let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        out.push_str(p);
+    }
+    out
+}
+
 /// Byte offset of the first `needle` in `hay`. A plain scan instead of `str::find(&str)`:
 /// core's two-way string searcher is ~5 KB of the SDK's wasm, and the SDK only looks for short
 /// needles in bounded texts.
@@ -419,7 +429,15 @@ mod tests {
     #[test]
     fn the_plain_string_search_agrees_with_core() {
         use super::*;
-        let hays = ["", "a", "abcabc", "x, y, z", "é://ü://", "at f line 3 > eval", "::::"];
+        let hays = [
+            "",
+            "a",
+            "abcabc",
+            "x, y, z",
+            "é://ü://",
+            "at f line 3 > eval",
+            "::::",
+        ];
         let needles = ["", "a", "bc", ", ", "://", " line ", "ü", "::", "zz"];
         for h in hays {
             for n in needles {

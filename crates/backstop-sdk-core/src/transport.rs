@@ -306,7 +306,14 @@ impl Transport {
     }
 
     fn store_action(&self) -> Action {
-        Action::StoreOffline(self.queue.join("\0"))
+        let mut text = String::new();
+        for (i, envelope) in self.queue.iter().enumerate() {
+            if i > 0 {
+                text.push('\0');
+            }
+            text.push_str(envelope);
+        }
+        Action::StoreOffline(text)
     }
 
     /// Arms the retry timer after `delay_ms`, unless nothing waits or a queued envelope is
