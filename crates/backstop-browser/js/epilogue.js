@@ -102,7 +102,7 @@
       return loadFailure(e).then(function (why) {
         attempt = null;
         lastWhy = why;
-        retryAt = Date.now() + Math.min(5000 * Math.pow(2, attempts - 1), 300000);
+        retryAt = Date.now() + Math.min(5000 * Math.pow(2, attempts - 1), @@MAX_BACKOFF_MS@@);
         console.warn('[backstop] SDK could not load ' + wasmUrl + ': ' + why + '. Reported to the collector; retried on the next error.');
         sendLoadFailure(why, false);
         var err = new Error(why);
@@ -190,7 +190,7 @@
       var body = JSON.stringify(header) + '\n' +
         JSON.stringify({ type: type, length: new TextEncoder().encode(payload).length }) + '\n' + payload + '\n';
       if ((how && bs_beacon(url, body)) || how === 1) return;
-      origFetch.call(window, url, { method: 'POST', body: body, mode: 'cors', credentials: 'omit', keepalive: body.length < 60000 })
+      origFetch.call(window, url, { method: 'POST', body: body, mode: 'cors', credentials: 'omit', keepalive: body.length < @@KEEPALIVE_MAX_BYTES@@ })
         .then(function (r) { if (done) done(r.status); }, function () { if (!how) bs_beacon(url, body); if (done) done(0); });
     } catch (e) { /* never into the page */ }
   }
@@ -322,10 +322,10 @@
       origSetTimeout.call(window, function () {
         try {
           for (var i = 0; i < localStorage.length; i++) {
-            if (String(localStorage.key(i)).indexOf('backstop:queue:') === 0) return load();
+            if (String(localStorage.key(i)).indexOf(@@QUEUE_KEY_PREFIX@@) === 0) return load();
           }
         } catch (e) { /* storage unavailable: nothing was kept either */ }
-      }, 1000);
+      }, @@FIRST_QUEUE_CHECK_MS@@);
     }
   };
   if (document.readyState === 'complete') pageLoaded();

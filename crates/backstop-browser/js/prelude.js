@@ -19,7 +19,7 @@
   var script = document.currentScript;
   var src = (script && script.src) || '';
   var data = (script && script.dataset) || {};
-  var MAX = 100;
+  var MAX = @@MAX_PENDING@@;
   /* Filled in by `cargo xtask build-sdk`: the SDK version and the wasm's Subresource Integrity
      hash (the wasm is fetched with it, so a page that pins backstop.js by its own integrity
      hash also pins the wasm). */
@@ -119,7 +119,7 @@
   function chain(v) {
     var out = [entry(v)];
     var seen = [v];
-    for (var i = 0; i < 5 && isErr(v); i++) {
+    for (var i = 0; i < @@MAX_CAUSE_DEPTH@@ && isErr(v); i++) {
       var c;
       try { c = v.cause; } catch (e) { break; }
       if (c === undefined || seen.indexOf(c) >= 0) break;
@@ -174,7 +174,7 @@
   /* keepalive (survives the page closing) only within the browser's 64 KiB in-flight quota. */
   var pendingBytes = 0;
   function bs_send(url, body, queued) {
-    var keep = pendingBytes + body.length < 60000;
+    var keep = pendingBytes + body.length < @@KEEPALIVE_MAX_BYTES@@;
     if (keep) pendingBytes += body.length;
     function done(status, h) {
       if (keep) pendingBytes -= body.length;
@@ -388,7 +388,7 @@
   /* Clicks (capture phase, so stopPropagation in the page does not hide them). */
   document.addEventListener('click', function (e) {
     var parts = [];
-    for (var el = e.target, i = 0; i < 5 && el && el.tagName; i++, el = el.parentElement) {
+    for (var el = e.target, i = 0; i < @@MAX_CLICK_PATH@@ && el && el.tagName; i++, el = el.parentElement) {
       parts.push(str(el.tagName) + '\x01' + (prop(el, 'id') || '') + '\x01' + (prop(el, 'className') || ''));
     }
     var path = parts.join('\x02');

@@ -8,6 +8,8 @@
 //! version of this SDK that did the platform work in Rust was 101 KB raw / 47 KB gzip of wasm;
 //! with these ports the wasm only holds the decisions and the JSON.
 
+use alloc::string::String;
+
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]

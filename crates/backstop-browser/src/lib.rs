@@ -6,26 +6,30 @@
 //!
 //! The split: the JS stub in `js/` does the platform plumbing (listening, wrapping, reading page
 //! values inside `try`, `fetch`, `sendBeacon`, `localStorage`, timers) and hands this crate plain
-//! strings and numbers; this crate holds the state and makes every decision, mostly by calling
-//! `backstop_server_core::{stack, sdk, breadcrumb, sdk_event, sdk_transport}`, and talks back through
-//! the ports in `src/host.rs`. Rust/wasm apps use the same exports plus [`capture_panic_hook`].
+//! strings and numbers; `backstop-sdk-core` holds the state's type and makes every decision;
+//! this crate only translates the exports' arguments, keeps the state, and implements the
+//! core's [`Host`] ports with the JS functions of `src/host.rs`. Rust/wasm apps use the same
+//! exports plus [`capture_panic_hook`].
+#![cfg_attr(not(feature = "std"), no_std)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+extern crate alloc;
 
-mod capture;
-mod config;
 mod host;
 mod panic;
+#[cfg(feature = "std")]
 #[doc(hidden)]
 pub mod testing;
-mod transport;
 
-use backstop_server_core::breadcrumb::{element_selector, selector_path, Breadcrumb};
-use backstop_server_core::sdk::{normalize_level, truncate};
-use backstop_server_core::sdk_event::set_pair;
-use backstop_server_core::sdk_transport::FIRST_QUEUE_CHECK_MS;
+use alloc::string::String;
+
+use backstop_sdk_core::capture::{self, error_draft, message_draft, resource_draft};
+use backstop_sdk_core::config::Options;
+use backstop_sdk_core::{state, transport, Host, State};
 use wasm_bindgen::prelude::*;
 
-pub use panic::{capture_panic, capture_panic_hook};
+pub use panic::capture_panic;
+#[cfg(feature = "std")]
+pub use panic::capture_panic_hook;
 
 /// The shipped SDK's allocator: a small free list (the SDK's allocations are short strings).
 #[cfg(feature = "standalone")]
@@ -33,113 +37,70 @@ pub use panic::{capture_panic, capture_panic_hook};
 static ALLOCATOR: lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator> =
     lol_alloc::LockedAllocator::new(lol_alloc::FreeListAllocator::new());
 
-/// Global SDK state. Borrows are never held across calls into JS (which may re-enter).
-pub(crate) mod state {
-    use std::cell::RefCell;
-    use std::rc::Rc;
+/// The SDK's state. Locked only inside [`Host::state`], never across a call into JS (which
+/// may call back into the SDK), so on the page's one thread the lock is always free.
+static STATE: spin::Mutex<State> = spin::Mutex::new(State::new());
 
-    use backstop_server_core::breadcrumb::{Breadcrumb, Breadcrumbs, DEFAULT_MAX_BREADCRUMBS};
-    use backstop_server_core::sdk::{Dedupe, Guard, SendBudget, DEFAULT_MAX_EVENTS};
-    use backstop_server_core::sdk_transport::{ClientReport, Outbox, RateLimits, Reason};
+/// The page: the SDK's state in this module's globals, the ports in `src/host.rs`.
+pub(crate) struct Page;
 
-    use crate::config::Config;
-
-    /// User, tags, contexts and extra, as JSON texts ready to embed.
-    pub(crate) struct Scope {
-        pub(crate) user: Option<String>,
-        pub(crate) tags: Vec<(String, String)>,
-        pub(crate) contexts: Vec<(String, String)>,
-        pub(crate) extra: Vec<(String, String)>,
+impl Host for Page {
+    fn state<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        f(&mut STATE.lock())
     }
-
-    /// Everything that changes while the page runs.
-    pub(crate) struct State {
-        pub(crate) config: Option<Rc<Config>>,
-        pub(crate) budget: SendBudget,
-        pub(crate) crumbs: Breadcrumbs,
-        pub(crate) scope: Scope,
-        pub(crate) dedupe: Dedupe,
-        pub(crate) limits: RateLimits,
-        pub(crate) report: ClientReport,
-        /// Event envelopes in flight or waiting for a request slot.
-        pub(crate) outbox: Outbox,
-        /// Envelopes waiting for the network (mirrored to `localStorage`).
-        pub(crate) queue: Vec<String>,
-        /// Consecutive failed sends (for the backoff).
-        pub(crate) failures: u32,
-        /// A queued envelope is in flight.
-        pub(crate) draining: bool,
-        /// The queue left in `localStorage` by earlier page loads was read (done lazily).
-        pub(crate) queue_loaded: bool,
-        /// This tab's session count was read from `sessionStorage` (done lazily).
-        pub(crate) session_loaded: bool,
+    fn now(&self) -> f64 {
+        host::now()
     }
-
-    impl State {
-        const fn new() -> Self {
-            Self {
-                config: None,
-                budget: SendBudget::new(DEFAULT_MAX_EVENTS),
-                crumbs: Breadcrumbs::new(DEFAULT_MAX_BREADCRUMBS),
-                scope: Scope {
-                    user: None,
-                    tags: Vec::new(),
-                    contexts: Vec::new(),
-                    extra: Vec::new(),
-                },
-                dedupe: Dedupe::new(),
-                limits: RateLimits::new(),
-                report: ClientReport::new(),
-                outbox: Outbox::new(),
-                queue: Vec::new(),
-                failures: 0,
-                draining: false,
-                queue_loaded: false,
-                session_loaded: false,
-            }
+    fn random(&self) -> f64 {
+        host::random()
+    }
+    fn iso_now(&self) -> String {
+        host::iso_now()
+    }
+    fn page_url(&self) -> String {
+        host::page_url()
+    }
+    fn test_pattern(&self, index: u32, text: &str) -> bool {
+        host::test_pattern(index, text)
+    }
+    fn before_send(&self, event: &str) -> Option<String> {
+        host::before_send(event)
+    }
+    fn load(&self, key: &str) -> Option<String> {
+        host::load(key)
+    }
+    fn store(&self, key: &str, value: &str) {
+        host::store(key, value);
+    }
+    fn debug_ids(&self) -> String {
+        host::debug_ids()
+    }
+    fn notify(
+        &self,
+        event_id: &str,
+        kind: &str,
+        ty: Option<String>,
+        message: &str,
+        transport: &str,
+    ) {
+        host::notify(event_id, kind, ty, message, transport);
+    }
+    #[cfg(feature = "std")]
+    fn record(&self, event_id: &str, kind: &'static str, transport: &'static str, envelope: &str) {
+        testing::record(event_id, kind, transport, envelope);
+    }
+    fn send(&self, url: &str, body: &str, queued: bool) {
+        host::send(url, body, queued);
+    }
+    fn beacon(&self, url: &str, body: &str) -> bool {
+        #[cfg(feature = "std")]
+        if testing::beacon_disabled() {
+            return false;
         }
+        host::beacon(url, body)
     }
-
-    thread_local! {
-        pub(crate) static GUARD: Guard = const { Guard::new() };
-        static STATE: RefCell<State> = const { RefCell::new(State::new()) };
-    }
-
-    /// Runs `f` on the state. `f` must not call into JS.
-    pub(crate) fn with<R>(f: impl FnOnce(&mut State) -> R) -> R {
-        STATE.with(|s| f(&mut s.borrow_mut()))
-    }
-
-    /// The current configuration; `None` before `init`.
-    pub(crate) fn config() -> Option<Rc<Config>> {
-        with(|s| s.config.clone())
-    }
-
-    /// Counts one dropped item of `category`.
-    pub(crate) fn dropped(reason: Reason, category: &'static str) {
-        dropped_n(reason, category, 1);
-    }
-
-    /// Counts `n` dropped items of `category`.
-    pub(crate) fn dropped_n(reason: Reason, category: &'static str, n: usize) {
-        if n > 0 {
-            with(|s| s.report.add(reason, category, n as u64));
-        }
-    }
-
-    /// Adds a breadcrumb (only once initialised: before that the stub buffers them).
-    pub(crate) fn crumb(c: Breadcrumb) {
-        with(|s| {
-            if s.config.is_some() {
-                s.crumbs.push(c);
-            }
-        });
-    }
-
-    /// Forgets everything (tests share one page).
-    pub(crate) fn reset() {
-        with(|s| *s = State::new());
-        GUARD.with(Guard::reset);
+    fn timer(&self, delay_ms: u64) {
+        host::timer(delay_ms as f64);
     }
 }
 
@@ -164,8 +125,7 @@ pub fn init(
     allow_urls: &str,
     user_agent: &str,
 ) -> Result<(), JsError> {
-    install_panic_printer();
-    let (config, max_events, max_crumbs) = config::Config::new(config::Options {
+    let options = Options {
         dsn,
         release,
         environment,
@@ -179,26 +139,8 @@ pub fn init(
         deny_urls,
         allow_urls,
         user_agent,
-    })
-    .map_err(|e| JsError::new(&e))?;
-    // No storage access here (see `FIRST_QUEUE_CHECK_MS`): the queue is read by the first
-    // retry timer, the session's count by the first send.
-    state::with(|s| {
-        s.budget.set_limit(max_events);
-        s.crumbs.set_max(max_crumbs);
-        s.config = Some(std::rc::Rc::new(config));
-    });
-    transport::schedule_drain(FIRST_QUEUE_CHECK_MS);
-    Ok(())
-}
-
-/// The SDK's own panics are printed once (console_error_panic_hook: message and location); the
-/// stub then switches the SDK off, as a panic aborts the wasm call, so a panic never re-enters
-/// it. Only in the SDK as shipped to pages (`standalone`): a Rust app that links this crate
-/// keeps its own panic hook (and `capture_panic_hook` chains to it).
-fn install_panic_printer() {
-    #[cfg(feature = "standalone")]
-    console_error_panic_hook::set_once();
+    };
+    state::init(&Page, options).map_err(|e| JsError::new(&e))
 }
 
 /// Panics on purpose: lets the end-to-end tests prove that an SDK panic is printed once and
@@ -220,19 +162,21 @@ pub fn self_test_panic() {
 /// stack. Returns the event id, or `undefined` when nothing was sent.
 #[wasm_bindgen]
 pub fn capture(kind: &str, chain: &str, location: &str, function: &str) -> Option<String> {
-    capture::capture(&mut || capture::error_draft(kind, chain, location, function))
+    capture::capture(&Page, &mut || error_draft(kind, chain, location, function))
 }
 
 /// `captureMessage(message, level)`.
 #[wasm_bindgen]
 pub fn capture_message(message: &str, level: Option<String>) -> Option<String> {
-    capture::capture(&mut || Some(capture::message_draft(message, level.as_deref())))
+    capture::capture(&Page, &mut || {
+        Some(message_draft(message, level.as_deref()))
+    })
 }
 
 /// An element (`<img>`, `<script>`, `<link>`) that failed to load.
 #[wasm_bindgen]
 pub fn capture_resource(tag: &str, src: &str) -> Option<String> {
-    capture::capture(&mut || Some(capture::resource_draft(tag, src)))
+    capture::capture(&Page, &mut || Some(resource_draft(tag, src)))
 }
 
 /// A finished `fetch` or `XMLHttpRequest` (`kind`): a breadcrumb, and an event for a failed
@@ -249,58 +193,31 @@ pub fn request_done(
     error: &str,
     at: f64,
 ) {
-    capture::request_done(kind, method, url, status, duration_ms, error, at);
-}
-
-/// A breadcrumb's time from the stub: `at` (ms since the epoch) when it is a time, else now.
-fn crumb_time(at: f64) -> u64 {
-    if at.is_finite() && at > 0.0 {
-        at as u64
-    } else {
-        host::now() as u64
-    }
+    capture::request_done(&Page, kind, method, url, status, duration_ms, error, at);
 }
 
 /// `setUser(user)` as JSON; `None` clears it.
 #[wasm_bindgen]
 pub fn set_user(json: Option<String>) {
-    let json = json.filter(|j| j.starts_with('{') && j.len() <= MAX_JSON);
-    state::with(|s| s.scope.user = json);
+    state::set_user(&Page, json);
 }
-
-/// Longest JSON kept for the user, one context or one extra value.
-const MAX_JSON: usize = 16 * 1024;
-/// Most tags, contexts and extra entries each.
-const MAX_ENTRIES: usize = 50;
 
 /// `setTag(key, value)`; the value is bounded to 200 bytes (Sentry's limit).
 #[wasm_bindgen]
 pub fn set_tag(key: &str, value: &str) {
-    if key.is_empty() {
-        return;
-    }
-    let value = truncate(value, 200).into();
-    state::with(|s| set_pair(&mut s.scope.tags, truncate(key, 32), value, MAX_ENTRIES));
+    state::set_tag(&Page, key, value);
 }
 
 /// `setContext(name, object)` as JSON; `None` (or not an object) removes it.
 #[wasm_bindgen]
 pub fn set_context(name: &str, json: Option<String>) {
-    let json = json.filter(|j| j.starts_with('{') && j.len() <= MAX_JSON);
-    state::with(|s| match json {
-        Some(j) => set_pair(&mut s.scope.contexts, name, j, MAX_ENTRIES),
-        None => s.scope.contexts.retain(|(k, _)| k != name),
-    });
+    state::set_context(&Page, name, json);
 }
 
 /// `setExtra(key, value)` as JSON; `None` removes it.
 #[wasm_bindgen]
 pub fn set_extra(key: &str, json: Option<String>) {
-    let json = json.filter(|j| j.len() <= MAX_JSON);
-    state::with(|s| match json {
-        Some(j) => set_pair(&mut s.scope.extra, key, j, MAX_ENTRIES),
-        None => s.scope.extra.retain(|(k, _)| k != key),
-    });
+    state::set_extra(&Page, key, json);
 }
 
 /// `addBreadcrumb({category, message, level})`; also `console.warn`/`console.error` calls
@@ -308,51 +225,20 @@ pub fn set_extra(key: &str, json: Option<String>) {
 /// breadcrumbs until the wasm is loaded, which it is only once there is something to report.
 #[wasm_bindgen]
 pub fn add_breadcrumb(category: &str, message: &str, level: Option<String>, at: f64) {
-    let category = if category.is_empty() {
-        "custom"
-    } else {
-        category
-    };
-    let level = normalize_level(level.as_deref(), "info");
-    state::crumb(Breadcrumb::new(
-        crumb_time(at),
-        category,
-        level,
-        message.into(),
-    ));
+    state::add_breadcrumb(&Page, category, message, level.as_deref(), at);
 }
 
 /// A navigation (history API, `popstate`, `hashchange`) at `at` (see [`add_breadcrumb`]).
 #[wasm_bindgen]
 pub fn navigation_crumb(from: &str, to: &str, at: f64) {
-    state::crumb(Breadcrumb::navigation(crumb_time(at), from, to));
+    state::navigation_crumb(&Page, from, to, at);
 }
 
 /// A click: the target and up to four ancestors, innermost first, joined with U+0002, each
 /// `tag\u{1}id\u{1}className`; `at` as for [`add_breadcrumb`].
 #[wasm_bindgen]
 pub fn click_crumb(path: &str, at: f64) {
-    let parts: Vec<String> = path
-        .split('\u{2}')
-        .take(5)
-        .filter_map(|el| {
-            let mut f = el.split('\u{1}');
-            let tag = f.next().filter(|t| !t.is_empty())?;
-            Some(element_selector(
-                tag,
-                f.next().unwrap_or(""),
-                f.next().unwrap_or(""),
-            ))
-        })
-        .collect();
-    if !parts.is_empty() {
-        state::crumb(Breadcrumb::new(
-            crumb_time(at),
-            "ui.click",
-            "info",
-            selector_path(&parts),
-        ));
-    }
+    state::click_crumb(&Page, path, at);
 }
 
 /// The outcome of one of the SDK's own requests: `status` 0 for a network error, else the
@@ -366,6 +252,7 @@ pub fn settled(
     queued: bool,
 ) {
     transport::settled(
+        &Page,
         body,
         status,
         rate_limits.as_deref(),
@@ -377,12 +264,12 @@ pub fn settled(
 /// The retry timer of the offline queue.
 #[wasm_bindgen]
 pub fn drain() {
-    transport::drain();
+    transport::timer(&Page);
 }
 
 /// Sends the client report now with `sendBeacon` (the stub calls it on `pagehide` and when the
 /// page is hidden; `Backstop.flush()` too).
 #[wasm_bindgen]
 pub fn flush() {
-    transport::flush();
+    transport::page_hide(&Page);
 }

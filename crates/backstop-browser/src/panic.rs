@@ -6,10 +6,14 @@
 //! `Backstop.capturePanic(message, file, line, column)`, which calls [`capture_panic`] in the
 //! SDK's module. Linking this crate for the hook costs the app only that one call.
 
+use alloc::string::String;
+
+use backstop_sdk_core::capture::{capture, panic_draft};
 use wasm_bindgen::prelude::*;
 
-use crate::capture;
+use crate::Page;
 
+#[cfg(feature = "std")]
 #[wasm_bindgen]
 extern "C" {
     /// `window.Backstop.capturePanic(...)` of the SDK on the page.
@@ -35,6 +39,7 @@ extern "C" {
 /// // In a wasm-bindgen app, once at start-up, on a page that loads backstop.js:
 /// backstop_browser::capture_panic_hook();
 /// ```
+#[cfg(feature = "std")]
 pub fn capture_panic_hook() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -50,5 +55,40 @@ pub fn capture_panic_hook() {
 /// Reports a Rust panic (what `Backstop.capturePanic` calls). Returns the event id.
 #[wasm_bindgen]
 pub fn capture_panic(message: &str, file: &str, line: u32, column: u32) -> Option<String> {
-    capture::capture(&mut || Some(capture::panic_draft(message, file, line, column)))
+    capture(&Page, &mut || {
+        Some(panic_draft(message, file, line, column))
+    })
+}
+
+#[cfg(not(feature = "std"))]
+#[wasm_bindgen]
+extern "C" {
+    /// `console.error(text)`.
+    #[wasm_bindgen(js_namespace = console, js_name = error)]
+    fn console_error(text: &str);
+}
+
+/// The shipped SDK's own panics (it has no `std`): printed once, as `panicked at
+/// file:line:column:` and the message when it is a plain string, written without `core::fmt`
+/// (its formatting code would be a large share of the wasm). Then the wasm traps: the call
+/// aborts, and the stub switches the SDK off, so a panic never re-enters it.
+#[cfg(not(feature = "std"))]
+#[panic_handler]
+fn on_panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    let mut text = String::from("panicked at ");
+    if let Some(l) = info.location() {
+        text.push_str(l.file());
+        for n in [l.line(), l.column()] {
+            text.push(':');
+            backstop_sdk_core::sdk_event::push_u64(&mut text, u64::from(n));
+        }
+    }
+    text.push_str(":\n");
+    text.push_str(
+        info.message()
+            .as_str()
+            .unwrap_or("(formatted message not kept)"),
+    );
+    console_error(&text);
+    core::arch::wasm32::unreachable()
 }

@@ -2,7 +2,9 @@
 
 use std::cell::{Cell, RefCell};
 
-use crate::state;
+use backstop_sdk_core::{Host, State};
+
+use crate::Page;
 
 /// One event the SDK built and handed to a transport.
 #[derive(Debug, Clone)]
@@ -53,7 +55,7 @@ pub fn set_beacon_disabled(disabled: bool) {
 /// Back to the state before `init`: no config, fresh budget, scope, breadcrumbs, limits, queue
 /// and counters, guard free, recording off, beacon enabled.
 pub fn reset() {
-    state::reset();
+    Page.state(|s| *s = State::new());
     RECORD.replace(None);
     NO_BEACON.set(false);
 }
@@ -62,11 +64,9 @@ pub(crate) fn beacon_disabled() -> bool {
     NO_BEACON.get()
 }
 
-/// Records a sent envelope when recording is on (never in the shipped SDK, which has no use
-/// for it: `standalone` builds compile this to nothing).
-#[cfg_attr(feature = "standalone", allow(unused_variables))]
+/// Records a sent envelope when recording is on (the shipped SDK has no such module: it is
+/// built without `std`).
 pub(crate) fn record(event_id: &str, kind: &'static str, transport: &'static str, envelope: &str) {
-    #[cfg(not(feature = "standalone"))]
     RECORD.with(|r| {
         if let Some(sent) = r.borrow_mut().as_mut() {
             sent.push(Sent {
@@ -81,10 +81,10 @@ pub(crate) fn record(event_id: &str, kind: &'static str, transport: &'static str
 
 /// The client-report counts so far, as the JSON the SDK would send (`None` if empty).
 pub fn client_report() -> Option<String> {
-    state::with(|s| (!s.report.is_empty()).then(|| s.report.to_json(0)))
+    Page.state(|s| (!s.report.is_empty()).then(|| s.report.to_json(0)))
 }
 
 /// Envelopes in the offline queue.
 pub fn queued() -> usize {
-    state::with(|s| s.queue.len())
+    Page.state(|s| s.transport.queued())
 }

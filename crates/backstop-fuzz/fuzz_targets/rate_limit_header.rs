@@ -1,7 +1,7 @@
 //! `X-Sentry-Rate-Limits` and `Retry-After` as the SDK transport reads them from responses.
 #![no_main]
 
-use backstop_server_core::sdk_transport::{RateLimits, MAX_LIMIT_SECS};
+use backstop_sdk_core::sdk_transport::{RateLimits, MAX_LIMIT_SECS};
 use libfuzzer_sys::fuzz_target;
 
 /// A realistic clock (2023) plus a varying offset; the headers are the input under test.

@@ -2,7 +2,7 @@
 #![no_main]
 
 use backstop_server_core::fingerprint::{culprit, fingerprint, message_template, normalize_filename};
-use backstop_server_core::stack::{is_in_app, parse_stack, MAX_FRAMES};
+use backstop_sdk_core::stack::{is_in_app, parse_stack, MAX_FRAMES};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -47,7 +47,12 @@ impl Dsn {
     /// Parses a DSN string.
     pub fn parse(s: &str) -> Result<Self, ParseDsnError> {
         let s = s.trim();
-        let (scheme, rest) = s.split_once("://").ok_or(ParseDsnError::InvalidScheme)?;
+        // A byte scan, not `split_once("://")`: core's string searcher is kilobytes of the
+        // browser SDK's wasm, and this is its only use there.
+        let sep = s.as_bytes().windows(3).position(|w| w == b"://");
+        let (scheme, rest) = sep
+            .and_then(|i| Some((s.get(..i)?, s.get(i + 3..)?)))
+            .ok_or(ParseDsnError::InvalidScheme)?;
         if scheme != "http" && scheme != "https" {
             return Err(ParseDsnError::InvalidScheme);
         }

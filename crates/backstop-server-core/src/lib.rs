@@ -12,14 +12,9 @@
 )]
 
 pub mod admission;
-pub mod breadcrumb;
 pub mod fingerprint;
 pub mod ingest;
 pub mod rate_limit;
-pub mod sdk;
-pub mod sdk_event;
-pub mod sdk_transport;
-pub mod stack;
 
 pub mod alerting;
 pub mod auth;

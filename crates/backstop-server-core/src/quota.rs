@@ -277,7 +277,7 @@ mod tests {
     fn header_in_relay_format_reads_back_as_sdks_read_it() {
         let h = rate_limits_header(120, categories(false));
         assert_eq!(h, "120:error;default;security:project:quota_exceeded");
-        let mut limits = crate::sdk_transport::RateLimits::new();
+        let mut limits = backstop_sdk_core::sdk_transport::RateLimits::new();
         limits.update(429, Some(&h), Some("120"), 0);
         assert!(limits.is_limited("error", 119_000));
         assert!(!limits.is_limited("error", 120_000));

@@ -16,10 +16,38 @@ const SENTRY_ENTRY: &str = "import { init, captureException } from '@sentry/brow
     init({ dsn: 'http://b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0@' + location.host + '/1' });\n\
     window.SentryBench = { captureException };\n";
 
-/// Builds both SDKs, measures, prints the table and the budget check.
+/// Builds both SDKs, measures, prints the table, where the wasm's bytes go, and the budget
+/// check.
 pub(crate) fn run() -> TaskResult {
     setup::ensure(&setup::Needs::all())?;
     crate::build_sdk()?;
+    bundle_sentry()?;
+    println!("==> measuring in headless Chromium (a few minutes)");
+    let output = setup::with_tools(
+        Command::new("node").args(["crates/backstop-browser/bench/bench.mjs", OUT]),
+    )
+    .output()
+    .map_err(|e| format!("cannot run node: {e}"))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        return Err(format!(
+            "the benchmark failed: {}\n{stdout}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    let mut sizes = Vec::new();
+    for line in stdout.lines() {
+        match line.strip_prefix("SIZES ") {
+            Some(rest) => sizes = parse_pairs(rest),
+            None => println!("{line}"),
+        }
+    }
+    bytes_report();
+    check_budget(&sizes)
+}
+
+/// `@sentry/browser` as a page would ship it: bundled and minified by esbuild.
+fn bundle_sentry() -> TaskResult {
     std::fs::create_dir_all(OUT).map_err(|e| format!("{OUT}: {e}"))?;
     let entry = format!("{OUT}/sentry-entry.js");
     std::fs::write(&entry, SENTRY_ENTRY).map_err(|e| format!("{entry}: {e}"))?;
@@ -31,17 +59,60 @@ pub(crate) fn run() -> TaskResult {
         "--format=iife",
         "--log-level=warning",
         &format!("--outfile={OUT}/sentry.js"),
-    ]))?;
-    println!("==> measuring in headless Chromium (a few minutes)");
+    ]))
+}
+
+/// The wasm as built, with its function names (build-sdk strips them), for `twiggy`.
+const NAMED_WASM: &str = "target/sdk-names/backstop_bg.wasm";
+
+/// Where the wasm's bytes go: sections and the largest functions, by `twiggy` (`cargo install
+/// twiggy`) on a copy of the wasm that keeps its names. Only printed: sizes are judged by the
+/// budget.
+fn bytes_report() {
+    let named = Command::new("wasm-bindgen")
+        .args([
+            "target/wasm32-unknown-unknown/release/backstop_browser.wasm",
+            "--target",
+            "no-modules",
+            "--no-typescript",
+            "--out-dir",
+            "target/sdk-names",
+            "--out-name",
+            "backstop",
+        ])
+        .status();
+    if !named.is_ok_and(|s| s.success()) {
+        println!("(no named copy of the wasm: wasm-bindgen failed)");
+        return;
+    }
+    let cmd = format!("twiggy top -n 25 {NAMED_WASM}");
+    println!();
+    println!("Where the wasm's bytes go (before wasm-opt, names kept): {cmd}");
+    match Command::new("twiggy")
+        .args(["top", "-n", "25", NAMED_WASM])
+        .output()
+    {
+        Ok(out) if out.status.success() => print!("{}", String::from_utf8_lossy(&out.stdout)),
+        _ => println!("  (twiggy not found: cargo install twiggy, then run the command above)"),
+    }
+}
+
+/// `cargo xtask sdk-size`: the built SDK's bytes against the budget, without a browser (the
+/// `sdk-size` step of `cargo xtask test`, after build-sdk). Also prints the ratio to
+/// `@sentry/browser` when esbuild can bundle it.
+pub(crate) fn size() -> TaskResult {
+    if let Err(e) = bundle_sentry() {
+        println!("    (no ratio to @sentry/browser: {e})");
+    }
     let output = setup::with_tools(
-        Command::new("node").args(["crates/backstop-browser/bench/bench.mjs", OUT]),
+        Command::new("node").args(["crates/backstop-browser/bench/size.mjs", OUT]),
     )
     .output()
     .map_err(|e| format!("cannot run node: {e}"))?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     if !output.status.success() {
         return Err(format!(
-            "the benchmark failed: {}\n{stdout}",
+            "size.mjs failed: {}\n{stdout}",
             String::from_utf8_lossy(&output.stderr)
         ));
     }

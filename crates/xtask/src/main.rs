@@ -43,6 +43,7 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(&args[1..]),
         Some("fuzz") => fuzz::run(&args[1..]),
         Some("sdk-tag") => sdk_tag(&args[1..]),
+        Some("sdk-size") => bench_sdk::size(),
         Some("verify") => return verify::run(&args[1..]),
         _ => Err("usage: cargo xtask <demo|test|setup|build-sdk|build-worker>\n\
              demo          build everything and start worker + demo page + dashboard on 127.0.0.1:$PORT (default 8787)\n\
@@ -51,6 +52,7 @@ fn main() -> ExitCode {
              build-sdk     build the browser SDK into web-demo/sdk/\n\
              build-worker  build the worker into worker/build/ (wrangler's build command)\n\
              sdk-tag <worker URL> <DSN>  print the pinned <script> tag for a site (after build-sdk)\n\
+             sdk-size  check the built SDK's bytes against crates/backstop-browser/size-budget.json\n\
              verify <site URL> [--timeout secs]  prove Backstop is installed: load the site in headless Chromium, Backstop.test() until the worker has stored it\n\
              bench <name>  run a benchmark (figures as ratios against a baseline of the same run)\n\
              fuzz [secs] [--runs N] [target...]  run the cargo-fuzz targets in crates/backstop-fuzz, each for secs (default 60) or N runs"
@@ -95,6 +97,7 @@ fn build_sdk() -> TaskResult {
         "--target",
         "wasm32-unknown-unknown",
         "--release",
+        "--no-default-features",
         "--features",
         "standalone",
     ]))?;
@@ -140,9 +143,22 @@ fn build_sdk() -> TaskResult {
         js.push_str(&std::fs::read_to_string(part).map_err(|e| format!("{part}: {e}"))?);
         js.push('\n');
     }
-    let js = js
+    let mut js = js
         .replace("@@BACKSTOP_VERSION@@", SDK_VERSION)
         .replace("@@BACKSTOP_WASM_INTEGRITY@@", &wasm_integrity);
+    // The constants the stub shares with the SDK, from the SDK's own crate.
+    for (name, value) in backstop_sdk_core::STUB_NUMBERS {
+        js = js.replace(&format!("@@{name}@@"), &value.to_string());
+    }
+    for (name, value) in backstop_sdk_core::STUB_STRINGS {
+        js = js.replace(&format!("@@{name}@@"), &format!("'{value}'"));
+    }
+    if let Some(at) = js.find("@@") {
+        let name: String = js[at..].chars().take(40).collect();
+        return Err(format!(
+            "the stub has a placeholder no SDK constant fills: {name}"
+        ));
+    }
     std::fs::write("target/sdk/backstop.full.js", js)
         .map_err(|e| format!("target/sdk/backstop.full.js: {e}"))?;
     // Minified: the readable source is prelude.js, the glue and epilogue.js.
@@ -354,12 +370,16 @@ fn test(args: &[String]) -> ExitCode {
             "clippy-wasm",
             "cargo clippy -p backstop-browser -p backstop-worker --target wasm32-unknown-unknown --all-targets -- -D warnings",
         ),
-        Step::new("unit", "cargo test -p backstop-protocol -p backstop-server-core -p backstop-guard-core -p xtask"),
+        Step::new(
+            "unit",
+            "cargo test -p backstop-protocol -p backstop-sdk-core -p backstop-server-core -p backstop-guard-core -p xtask",
+        ),
         Step::new(
             "wasm-browser",
             "CHROMEDRIVER=/usr/bin/chromedriver cargo test -p backstop-browser --target wasm32-unknown-unknown",
         ),
         Step::new("build-sdk", "cargo xtask build-sdk"),
+        Step::new("sdk-size", "cargo xtask sdk-size"),
         Step::new(
             "build-worker",
             "BACKSTOP_SKIP_WORKER_BUILD=0 cargo xtask build-worker",
@@ -377,4 +397,28 @@ fn test(args: &[String]) -> ExitCode {
         summary.run(step);
     }
     summary.print()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    /// Every constant the SDK shares with the stub fills a placeholder of the stub (a constant
+    /// nobody reads would be a second, silent source).
+    #[test]
+    fn every_stub_constant_has_its_placeholder() {
+        let root = super::repo_root();
+        let stub: String = ["prelude.js", "epilogue.js"]
+            .iter()
+            .map(|f| {
+                std::fs::read_to_string(root.join("crates/backstop-browser/js").join(f)).unwrap()
+            })
+            .collect();
+        let names = backstop_sdk_core::STUB_NUMBERS
+            .iter()
+            .map(|(n, _)| *n)
+            .chain(backstop_sdk_core::STUB_STRINGS.iter().map(|(n, _)| *n));
+        for name in names {
+            assert!(stub.contains(&format!("@@{name}@@")), "{name} is not used");
+        }
+    }
 }

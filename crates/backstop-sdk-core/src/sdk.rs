@@ -2,15 +2,18 @@
 //! worth an event, which requests are the SDK's own, how values are bounded. Pure and natively
 //! tested; `backstop-browser` only turns JS values into these inputs.
 
-use std::cell::Cell;
+use core::cell::Cell;
+
+use crate::prelude::*;
 
 /// Default cap on events one page load may send.
 pub const DEFAULT_MAX_EVENTS: u32 = 100;
 /// Default lowest HTTP status of a `fetch` response that is reported (server errors).
 pub const DEFAULT_FETCH_STATUS_MIN: u16 = 500;
-/// Bodies at least this long (bytes) are not sent with `sendBeacon` nor with `keepalive`:
-/// browsers give both a shared 64 KiB in-flight budget.
-pub const KEEPALIVE_MAX_BYTES: usize = 60 * 1024;
+/// Bodies in flight with `keepalive` stay under this many bytes all together (the stub sends
+/// the rest without it): browsers give `keepalive` requests and beacons a shared 64 KiB
+/// in-flight budget, and headers count too.
+pub const KEEPALIVE_MAX_BYTES: usize = 60_000;
 /// Longest exception value or message kept (bytes); longer ones are cut at a char boundary.
 pub const MAX_VALUE_LEN: usize = 4096;
 
@@ -100,7 +103,7 @@ pub fn is_own_request(url: &str, ingest_base: &str) -> bool {
     let (Some(head), Some(tail)) = (url.get(..base.len()), url.get(base.len()..)) else {
         return false;
     };
-    let after_scheme = base.find("://").map_or(0, |i| i + 3);
+    let after_scheme = find_str(base, "://").map_or(0, |i| i + 3);
     let origin_end = base
         .get(after_scheme..)
         .unwrap_or("")
@@ -256,7 +259,7 @@ pub fn is_extension_url(url: &str) -> bool {
     EXTENSION_URLS.iter().any(|p| {
         url.get(..p.len())
             .is_some_and(|head| head.eq_ignore_ascii_case(p))
-    }) || url.contains("translate.googleapis.com")
+    }) || contains_str(url, "translate.googleapis.com")
 }
 
 /// Whether a frame's location is a script's URL that `allowUrls` / `denyUrls` can judge: not the
@@ -276,7 +279,7 @@ pub fn is_script_url(location: &str) -> bool {
 
 /// Whether an error message is one that extensions and injected scripts are known to cause.
 pub fn is_extension_message(value: &str) -> bool {
-    EXTENSION_MESSAGES.iter().any(|m| value.contains(m))
+    EXTENSION_MESSAGES.iter().any(|m| contains_str(value, m))
 }
 
 /// Whether a message is the browser's "Script error." for a cross-origin script: no message, no
@@ -287,10 +290,58 @@ pub fn is_script_error(value: &str) -> bool {
     matches!(v, "Script error." | "Script error") || v.starts_with("Javascript error: Script error")
 }
 
+/// `parts` end to end. A loop of `push_str` instead of `[&str]::concat`, whose generic join is
+/// a kilobyte of the SDK's wasm.
+pub fn cat(parts: &[&str]) -> String {
+    let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        out.push_str(p);
+    }
+    out
+}
+
+/// Byte offset of the first `needle` in `hay`. A plain scan instead of `str::find(&str)`:
+/// core's two-way string searcher is ~5 KB of the SDK's wasm, and the SDK only looks for short
+/// needles in bounded texts.
+pub fn find_str(hay: &str, needle: &str) -> Option<usize> {
+    let n = needle.as_bytes();
+    if n.is_empty() {
+        return Some(0);
+    }
+    hay.as_bytes().windows(n.len()).position(|w| w == n)
+}
+
+/// Byte offset of the last `needle` in `hay` (see [`find_str`]).
+pub fn rfind_str(hay: &str, needle: &str) -> Option<usize> {
+    let n = needle.as_bytes();
+    if n.is_empty() {
+        return Some(hay.len());
+    }
+    hay.as_bytes().windows(n.len()).rposition(|w| w == n)
+}
+
+/// Whether `hay` contains `needle` (see [`find_str`]).
+pub fn contains_str(hay: &str, needle: &str) -> bool {
+    find_str(hay, needle).is_some()
+}
+
+/// `s` around its first `sep` (see [`find_str`]). A match of a whole UTF-8 needle always
+/// starts and ends on char boundaries, so the halves are never cut inside a char.
+pub fn split_once_str<'a>(s: &'a str, sep: &str) -> Option<(&'a str, &'a str)> {
+    let i = find_str(s, sep)?;
+    Some((s.get(..i)?, s.get(i + sep.len()..)?))
+}
+
+/// `s` around its last `sep` (see [`split_once_str`]).
+pub fn rsplit_once_str<'a>(s: &'a str, sep: &str) -> Option<(&'a str, &'a str)> {
+    let i = rfind_str(s, sep)?;
+    Some((s.get(..i)?, s.get(i + sep.len()..)?))
+}
+
 /// Whether `value` contains the non-empty `pattern` (string patterns of `ignoreErrors`,
 /// `denyUrls`, `allowUrls`, as in Sentry's SDKs).
 pub fn contains_pattern(value: &str, pattern: &str) -> bool {
-    !pattern.is_empty() && value.contains(pattern)
+    !pattern.is_empty() && contains_str(value, pattern)
 }
 
 /// A 64-bit FNV-1a hash of `parts` (each followed by a separator), for dedupe keys.
@@ -375,6 +426,32 @@ impl Drop for Entered<'_> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_plain_string_search_agrees_with_core() {
+        use super::*;
+        let hays = [
+            "",
+            "a",
+            "abcabc",
+            "x, y, z",
+            "é://ü://",
+            "at f line 3 > eval",
+            "::::",
+        ];
+        let needles = ["", "a", "bc", ", ", "://", " line ", "ü", "::", "zz"];
+        for h in hays {
+            for n in needles {
+                assert_eq!(find_str(h, n), h.find(n), "{h:?} {n:?}");
+                assert_eq!(rfind_str(h, n), h.rfind(n), "{h:?} {n:?}");
+                assert_eq!(contains_str(h, n), h.contains(n));
+                if !n.is_empty() {
+                    assert_eq!(split_once_str(h, n), h.split_once(n), "{h:?} {n:?}");
+                    assert_eq!(rsplit_once_str(h, n), h.rsplit_once(n), "{h:?} {n:?}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn only_real_script_locations_are_judged_by_url_filters() {
         for (location, judged, why) in [

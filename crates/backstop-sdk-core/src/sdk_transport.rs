@@ -3,6 +3,7 @@
 //! bounds, and client reports (counts of what the SDK itself dropped, by reason and category).
 //! Callers pass the time in; nothing here reads a clock.
 
+use crate::prelude::*;
 use crate::sdk::parse_u64;
 use crate::sdk_event::{push_timestamp, Obj};
 
@@ -237,7 +238,7 @@ impl Outbox {
     /// Everything still waiting, oldest first (the page is going away: the caller beacons or
     /// keeps them).
     pub fn take_waiting(&mut self) -> Vec<String> {
-        std::mem::take(&mut self.waiting)
+        core::mem::take(&mut self.waiting)
     }
 
     /// Envelopes waiting.

@@ -11,6 +11,7 @@
 use backstop_protocol::{Exception, Frame};
 
 use crate::breadcrumb::Breadcrumb;
+use crate::prelude::*;
 
 /// Appends `s` as a JSON string literal (quotes included).
 pub fn push_str(out: &mut String, s: &str) {

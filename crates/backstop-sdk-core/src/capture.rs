@@ -10,19 +10,20 @@
 use backstop_protocol::{
     write_single_item, Exception, Frame, Mechanism, Stacktrace, SDK_NAME, SDK_VERSION,
 };
-use backstop_server_core::breadcrumb::Breadcrumb;
-use backstop_server_core::sdk::{self, MAX_CAUSE_DEPTH, MAX_VALUE_LEN};
-use backstop_server_core::sdk_event::{
+
+use crate::breadcrumb::Breadcrumb;
+use crate::config::Config;
+use crate::prelude::*;
+use crate::sdk::{self, cat, MAX_CAUSE_DEPTH, MAX_VALUE_LEN};
+use crate::sdk_event::{
     debug_images, envelope_header, push_u64, set_pair, write_event, EventParts,
 };
-use backstop_server_core::sdk_transport::Reason;
-use backstop_server_core::stack::{is_in_app, parse_stack};
-
-use crate::config::Config;
-use crate::{host, state, testing, transport};
+use crate::sdk_transport::Reason;
+use crate::stack::{is_in_app, parse_stack};
+use crate::{state, transport, Host};
 
 /// What one capture contributes to an event.
-pub(crate) struct Draft {
+pub struct Draft {
     /// Reported as `detail.kind` of `backstop:sent`.
     kind: &'static str,
     level: &'static str,
@@ -58,69 +59,89 @@ impl Draft {
 
 /// Runs one capture: guard, budget, `draft()`, filters, dedupe, sampling, build, `beforeSend`,
 /// send, notify. Returns the event id, or `None` when nothing was sent.
-pub(crate) fn capture(draft: &mut dyn FnMut() -> Option<Draft>) -> Option<String> {
-    state::GUARD.with(|guard| {
-        let _entered = guard.enter()?;
-        let config = state::config()?;
-        if state::with(|s| s.budget.remaining() == 0) {
-            state::dropped(Reason::EventProcessor, "error");
-            return None;
-        }
-        let draft = draft()?;
-        process(&config, draft)
-    })
+pub fn capture<H: Host>(h: &H, draft: &mut dyn FnMut() -> Option<Draft>) -> Option<String> {
+    let _entered = Entered::enter(h)?;
+    let config = state::config(h)?;
+    if h.state(|s| s.budget.remaining() == 0) {
+        dropped(h, Reason::EventProcessor);
+        return None;
+    }
+    let draft = draft()?;
+    process(h, &config, draft)
 }
 
-fn process(config: &Config, draft: Draft) -> Option<String> {
-    if is_filtered(config, &draft) || state::with(|s| s.dedupe.is_repeat(dedupe_key(&draft))) {
-        state::dropped(Reason::EventProcessor, "error");
+/// Inside a capture; leaving happens on drop (also when `draft` or a port returns early).
+struct Entered<'a, H: Host>(&'a H);
+
+impl<'a, H: Host> Entered<'a, H> {
+    fn enter(h: &'a H) -> Option<Self> {
+        let busy = h.state(|s| core::mem::replace(&mut s.capturing, true));
+        // Lazily: a refused capture must not make (and drop) the proof of the running one.
+        (!busy).then(|| Self(h))
+    }
+}
+
+impl<H: Host> Drop for Entered<'_, H> {
+    fn drop(&mut self) {
+        self.0.state(|s| s.capturing = false);
+    }
+}
+
+/// Counts one dropped event.
+fn dropped(h: &impl Host, reason: Reason) {
+    h.state(|s| s.dropped(reason, "error", 1));
+}
+
+fn process<H: Host>(h: &H, config: &Config, draft: Draft) -> Option<String> {
+    if is_filtered(h, config, &draft) || h.state(|s| s.dedupe.is_repeat(dedupe_key(&draft))) {
+        dropped(h, Reason::EventProcessor);
         return None;
     }
-    if !sdk::is_sampled(config.sample_rate, host::random()) {
-        state::dropped(Reason::SampleRate, "error");
+    if !sdk::is_sampled(config.sample_rate, h.random()) {
+        dropped(h, Reason::SampleRate);
         return None;
     }
-    if transport::is_limited() {
-        state::dropped(Reason::RatelimitBackoff, "error");
+    if transport::is_limited(h) {
+        dropped(h, Reason::RatelimitBackoff);
         return None;
     }
     let mut bytes = [0u8; 16];
     for chunk in bytes.chunks_mut(4) {
-        let n = (host::random() * 4_294_967_296.0) as u32;
+        let n = (h.random() * 4_294_967_296.0) as u32;
         chunk.copy_from_slice(&n.to_le_bytes());
     }
     let event_id = sdk::event_id_from_bytes(bytes);
-    let Some(payload) = host::before_send(&build(config, &draft, &event_id)) else {
-        state::dropped(Reason::BeforeSend, "error");
+    let Some(payload) = h.before_send(&build(h, config, &draft, &event_id)) else {
+        dropped(h, Reason::BeforeSend);
         return None;
     };
-    if !state::with(|s| std::mem::replace(&mut s.session_loaded, true)) {
+    if !h.state(|s| core::mem::replace(&mut s.session_loaded, true)) {
         // The cap is per session: earlier page loads of this tab count.
-        let spent = host::load(&config.session_key).and_then(|n| sdk::parse_u32(&n));
-        state::with(|s| s.budget.restore_used(spent.unwrap_or(0)));
+        let spent = h.load(&config.session_key).and_then(|n| sdk::parse_u32(&n));
+        h.state(|s| s.budget.restore_used(spent.unwrap_or(0)));
     }
-    let Some(spent) = state::with(|s| s.budget.try_take().then(|| s.budget.used())) else {
-        state::dropped(Reason::EventProcessor, "error");
+    let Some(spent) = h.state(|s| s.budget.try_take().then(|| s.budget.used())) else {
+        dropped(h, Reason::EventProcessor);
         return None;
     };
     let mut count = String::new();
     push_u64(&mut count, u64::from(spent));
-    host::store(&config.session_key, &count);
-    let header = envelope_header(Some(&event_id), &config.dsn, &host::iso_now());
+    h.store(&config.session_key, &count);
+    let header = envelope_header(Some(&event_id), &config.dsn, &h.iso_now());
     let envelope = write_single_item(&header, "event", &payload);
-    let transport = transport::send_event(config, &envelope);
-    testing::record(&event_id, draft.kind, transport, &envelope);
+    h.record(&event_id, draft.kind, "fetch", &envelope);
+    transport::captured(h, config, envelope);
     let (ty, value) = match draft.main() {
         Some(e) => (Some(e.ty.clone()), e.value.as_str()),
         None => (None, draft.message.as_deref().unwrap_or_default()),
     };
-    host::notify(&event_id, draft.kind, ty, value, transport);
+    h.notify(&event_id, draft.kind, ty, value, "fetch");
     Some(event_id)
 }
 
 /// `ignoreErrors`, `denyUrls`/`allowUrls` (on the innermost frame of the caught error),
 /// browser-extension frames and messages, and the browser's bare `Script error.`.
-fn is_filtered(config: &Config, draft: &Draft) -> bool {
+fn is_filtered(h: &impl Host, config: &Config, draft: &Draft) -> bool {
     let mut texts: Vec<String> = Vec::new();
     if let Some(m) = &draft.message {
         texts.push(m.clone());
@@ -130,13 +151,13 @@ fn is_filtered(config: &Config, draft: &Draft) -> bool {
         if no_stack && sdk::is_script_error(&e.value) {
             return true;
         }
-        texts.push([e.ty.as_str(), ": ", &e.value].concat());
+        texts.push(cat(&[e.ty.as_str(), ": ", &e.value]));
         texts.push(e.value.clone());
     }
     if texts.iter().any(|t| sdk::is_extension_message(t))
         || texts
             .iter()
-            .any(|t| config.ignore_errors.iter().any(|p| p.matches(t)))
+            .any(|t| config.ignore_errors.iter().any(|p| p.matches(h, t)))
     {
         return true;
     }
@@ -154,8 +175,8 @@ fn is_filtered(config: &Config, draft: &Draft) -> bool {
         return false;
     };
     sdk::is_extension_url(url)
-        || config.deny_urls.iter().any(|p| p.matches(url))
-        || (!config.allow_urls.is_empty() && !config.allow_urls.iter().any(|p| p.matches(url)))
+        || config.deny_urls.iter().any(|p| p.matches(h, url))
+        || (!config.allow_urls.is_empty() && !config.allow_urls.iter().any(|p| p.matches(h, url)))
 }
 
 /// Message, or type, value and frames of every exception.
@@ -178,13 +199,13 @@ fn dedupe_key(draft: &Draft) -> u64 {
     sdk::hash_parts([key.as_str()])
 }
 
-fn build(config: &Config, draft: &Draft, event_id: &str) -> String {
+fn build(h: &impl Host, config: &Config, draft: &Draft, event_id: &str) -> String {
     // Page values are read before the state is borrowed: a page's patched Date.now or location
     // getter may call back into the SDK.
-    let url = host::page_url();
-    let now = host::now() as u64;
-    let images = debug_images(&host::debug_ids(), &draft.exceptions);
-    state::with(|s| {
+    let url = h.page_url();
+    let now = h.now() as u64;
+    let images = debug_images(&h.debug_ids(), &draft.exceptions);
+    h.state(|s| {
         let mut tags = s.scope.tags.clone();
         for (k, v) in &draft.tags {
             set_pair(&mut tags, k, v.clone(), 64);
@@ -255,13 +276,8 @@ fn entry_exception(
 }
 
 /// The draft for `kind` (`error`, `wrapped`, `rejection`, `exception`) from a chain of values
-/// (see [`crate::capture`](fn@crate::capture)).
-pub(crate) fn error_draft(
-    kind: &str,
-    chain: &str,
-    location: &str,
-    function: &str,
-) -> Option<Draft> {
+/// (see `capture` of `backstop-browser`).
+pub fn error_draft(kind: &str, chain: &str, location: &str, function: &str) -> Option<Draft> {
     // A wrapped callback's error is still uncaught (the stub rethrows it to the browser), so
     // it keeps `onerror`; `mechanism.data.function` names the API whose wrapper caught it.
     let wrapped = kind == "wrapped";
@@ -311,7 +327,7 @@ pub(crate) fn error_draft(
 }
 
 /// The draft for an element (`<img>`, `<script>`, `<link>`) that failed to load.
-pub(crate) fn resource_draft(tag: &str, src: &str) -> Draft {
+pub fn resource_draft(tag: &str, src: &str) -> Draft {
     let value = sdk::resource_error_value(tag, src);
     Draft::exceptions(
         "resource",
@@ -327,7 +343,7 @@ pub(crate) fn resource_draft(tag: &str, src: &str) -> Draft {
 }
 
 /// The draft for `captureMessage(message, level)`.
-pub(crate) fn message_draft(message: &str, level: Option<&str>) -> Draft {
+pub fn message_draft(message: &str, level: Option<&str>) -> Draft {
     Draft {
         kind: "message",
         level: sdk::normalize_level(level, "info"),
@@ -339,7 +355,7 @@ pub(crate) fn message_draft(message: &str, level: Option<&str>) -> Draft {
 }
 
 /// The draft for a Rust panic: its message and where it happened.
-pub(crate) fn panic_draft(message: &str, file: &str, line: u32, column: u32) -> Draft {
+pub fn panic_draft(message: &str, file: &str, line: u32, column: u32) -> Draft {
     let frame = Frame {
         function: None,
         filename: Some(file.into()),
@@ -356,8 +372,13 @@ pub(crate) fn panic_draft(message: &str, file: &str, line: u32, column: u32) -> 
     d
 }
 
-/// See [`crate::request_done`].
-pub(crate) fn request_done(
+/// A finished `fetch` or `XMLHttpRequest` (`kind`): a breadcrumb, and an event for a failed
+/// status or a failure without response. `error` is empty for a response, else a chain entry
+/// (`E...`/`V...`) for the failure; `abort` (or an `AbortError`) is the page's decision. `at`:
+/// when it finished (see [`state::crumb_time`]).
+#[allow(clippy::too_many_arguments)]
+pub fn request_done<H: Host>(
+    h: &H,
     kind: &str,
     method: &str,
     url: &str,
@@ -366,7 +387,7 @@ pub(crate) fn request_done(
     error: &str,
     at: f64,
 ) {
-    let Some(config) = state::config() else {
+    let Some(config) = state::config(h) else {
         return;
     };
     let kind: &'static str = if kind == "xhr" { "xhr" } else { "fetch" };
@@ -387,21 +408,15 @@ pub(crate) fn request_done(
     } else {
         0
     };
-    let now = crate::crumb_time(at);
+    let now = state::crumb_time(h, at);
     if error.is_empty() {
-        state::crumb(Breadcrumb::http(
-            now,
-            kind,
-            &method,
-            url,
-            Some(status),
-            duration,
-        ));
+        let c = Breadcrumb::http(now, kind, &method, url, Some(status), duration);
+        h.state(|s| s.crumb(c));
         if sdk::is_failed_status(status, &config.failed_status) {
             let mut code = String::new();
             push_u64(&mut code, u64::from(status));
-            capture(&mut || {
-                let value = [method.as_str(), " ", url, " responded ", &code].concat();
+            capture(h, &mut || {
+                let value = cat(&[method.as_str(), " ", url, " responded ", &code]);
                 let e = exception("HTTPError", &value, kind, false, Vec::new());
                 Some(
                     http_tags(Draft::exceptions(kind, vec![e]), &method, url)
@@ -410,13 +425,14 @@ pub(crate) fn request_done(
             });
         }
     } else {
-        capture(&mut || {
+        capture(h, &mut || {
             let mut e = entry_exception(error, kind, false, |d| ("TypeError", d.into()));
-            e.value = bounded(&[method.as_str(), " ", url, " failed: ", &e.value].concat());
+            e.value = bounded(&cat(&[method.as_str(), " ", url, " failed: ", &e.value]));
             Some(http_tags(Draft::exceptions(kind, vec![e]), &method, url))
         });
         // After the event: the trail describes what came before this failure.
-        state::crumb(Breadcrumb::http(now, kind, &method, url, None, duration));
+        let c = Breadcrumb::http(now, kind, &method, url, None, duration);
+        h.state(|s| s.crumb(c));
     }
 }
 

@@ -15,7 +15,8 @@
 
 use backstop_protocol::Frame;
 
-use crate::sdk::parse_u32;
+use crate::prelude::*;
+use crate::sdk::{contains_str, parse_u32, rsplit_once_str, split_once_str};
 
 /// Most frames kept from one stack (the innermost ones).
 pub const MAX_FRAMES: usize = 100;
@@ -128,7 +129,7 @@ fn v8_eval_origin(location: &str) -> (&str, Option<u32>, Option<u32>) {
             _ => {}
         }
     }
-    match location.rsplit_once(", ") {
+    match rsplit_once_str(location, ", ") {
         Some((_, last)) => split_location(last),
         None => ("", None, None),
     }
@@ -165,7 +166,7 @@ fn parse_gecko(line: &str) -> Option<Frame> {
 /// Firefox eval and `new Function` frames: `url line 3 > eval:1:2` or
 /// `url line 3 > Function:1:2`. Returns the URL and line that ran the eval.
 fn gecko_eval_origin(location: &str) -> Option<(&str, Option<u32>)> {
-    let (url, rest) = location.split_once(" line ")?;
+    let (url, rest) = split_once_str(location, " line ")?;
     if !rest.contains('>') {
         return None;
     }
@@ -205,7 +206,7 @@ fn position(s: &str) -> Option<Option<u32>> {
 }
 
 fn looks_like_url(url: &str) -> bool {
-    url.contains("://")
+    contains_str(url, "://")
         || url.starts_with('/')
         || url.starts_with("blob:")
         || url.starts_with("data:")
@@ -235,7 +236,7 @@ pub fn is_in_app(url: &str) -> bool {
 /// The SDK's own script and wasm, as served at `/sdk/` (query and fragment ignored).
 fn is_backstop_sdk(url: &str) -> bool {
     let path = url.split(['?', '#']).next().unwrap_or(url);
-    path.ends_with("/sdk/backstop.js") || path.contains("/backstop_bg.wasm")
+    path.ends_with("/sdk/backstop.js") || contains_str(path, "/backstop_bg.wasm")
 }
 
 fn make_frame(function: Option<&str>, url: &str, lineno: Option<u32>, colno: Option<u32>) -> Frame {

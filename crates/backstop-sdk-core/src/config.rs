@@ -1,19 +1,22 @@
-//! `Backstop.init(options)`, validated once.
+//! `Backstop.init(options)`, validated once. Errors are the messages `init` throws.
 //!
 //! Why not `serde-wasm-bindgen` into a typed struct: it cost ~33 KB raw / 14 KB gzip of wasm
 //! (its error messages format floats, which pulls `core::fmt`'s float code), for a dozen fields.
 //! The stub reads the options into plain arguments instead; validating them here costs ~1 KB.
 
 use backstop_protocol::{Dsn, ParseDsnError, SDK_NAME, SDK_VERSION};
-use backstop_server_core::breadcrumb::DEFAULT_MAX_BREADCRUMBS;
-use backstop_server_core::sdk::{
-    self, DEFAULT_FAILED_STATUS, DEFAULT_MAX_EVENTS, MAX_STATUS_RANGES,
-};
 
-use crate::host;
+use crate::breadcrumb::DEFAULT_MAX_BREADCRUMBS;
+use crate::prelude::*;
+use crate::sdk::{self, cat, DEFAULT_FAILED_STATUS, DEFAULT_MAX_EVENTS, MAX_STATUS_RANGES};
+use crate::Host;
+
+/// Prefix of the offline queue's `localStorage` key (the DSN's endpoint follows). The stub
+/// looks for it at start-up to load the wasm when earlier page loads left envelopes.
+pub const QUEUE_KEY_PREFIX: &str = "backstop:queue:";
 
 /// A string pattern, or the page's `RegExp` number N (tested by the stub).
-pub(crate) enum Pattern {
+pub enum Pattern {
     /// Matches values that contain it.
     Text(String),
     /// `RegExp` number N of the options.
@@ -22,59 +25,78 @@ pub(crate) enum Pattern {
 
 impl Pattern {
     /// Whether `value` matches. A `RegExp` runs page code: callers hold the capture guard.
-    pub(crate) fn matches(&self, value: &str) -> bool {
+    pub fn matches(&self, host: &impl Host, value: &str) -> bool {
         match self {
             Self::Text(t) => sdk::contains_pattern(value, t),
-            Self::Host(i) => host::test_pattern(*i, value),
+            Self::Host(i) => host.test_pattern(*i, value),
         }
     }
 }
 
 /// The raw options, as the stub passes them.
-pub(crate) struct Options<'a> {
-    pub(crate) dsn: &'a str,
-    pub(crate) release: &'a str,
-    pub(crate) environment: &'a str,
-    pub(crate) max_events: Option<f64>,
-    pub(crate) max_breadcrumbs: Option<f64>,
-    pub(crate) sample_rate: Option<f64>,
-    pub(crate) fetch_status_min: Option<f64>,
-    pub(crate) failed_status: Option<&'a str>,
-    pub(crate) offline: bool,
-    pub(crate) ignore_errors: &'a str,
-    pub(crate) deny_urls: &'a str,
-    pub(crate) allow_urls: &'a str,
-    pub(crate) user_agent: &'a str,
+pub struct Options<'a> {
+    /// `dsn`.
+    pub dsn: &'a str,
+    /// `release` (empty: none).
+    pub release: &'a str,
+    /// `environment` (empty: none).
+    pub environment: &'a str,
+    /// `maxEvents` (NaN: not a number).
+    pub max_events: Option<f64>,
+    /// `maxBreadcrumbs`.
+    pub max_breadcrumbs: Option<f64>,
+    /// `sampleRate`.
+    pub sample_rate: Option<f64>,
+    /// `fetchStatusMin`.
+    pub fetch_status_min: Option<f64>,
+    /// `failedRequestStatusCodes` as `500-599,404`.
+    pub failed_status: Option<&'a str>,
+    /// `offline` (default true).
+    pub offline: bool,
+    /// `ignoreErrors`, joined with U+0001 (`\u{2}N`: the page's `RegExp` number N).
+    pub ignore_errors: &'a str,
+    /// `denyUrls`, as `ignore_errors`.
+    pub deny_urls: &'a str,
+    /// `allowUrls`, as `ignore_errors`.
+    pub allow_urls: &'a str,
+    /// `navigator.userAgent`.
+    pub user_agent: &'a str,
 }
 
 /// The validated configuration every capture reads.
-pub(crate) struct Config {
+pub struct Config {
     /// The DSN as given (sent in the envelope header).
-    pub(crate) dsn: String,
+    pub dsn: String,
     /// Where envelopes go, with `sentry_key` in the query.
-    pub(crate) envelope_url: String,
+    pub envelope_url: String,
     /// `envelope_url` without its query: requests there are never reported.
-    pub(crate) ingest_endpoint: String,
+    pub ingest_endpoint: String,
     /// `localStorage` key of the offline queue.
-    pub(crate) storage_key: String,
+    pub storage_key: String,
     /// `sessionStorage` key of the events this tab's session has sent (the per-session cap).
-    pub(crate) session_key: String,
-    pub(crate) release: Option<String>,
-    pub(crate) environment: Option<String>,
-    pub(crate) user_agent: String,
+    pub session_key: String,
+    /// `release`, if given.
+    pub release: Option<String>,
+    /// `environment`, if given.
+    pub environment: Option<String>,
+    /// `navigator.userAgent`.
+    pub user_agent: String,
     /// Inclusive status ranges of failed `fetch`/XHR responses.
-    pub(crate) failed_status: Vec<(u16, u16)>,
+    pub failed_status: Vec<(u16, u16)>,
     /// Share of events sent, 0..=1.
-    pub(crate) sample_rate: f64,
-    pub(crate) ignore_errors: Vec<Pattern>,
-    pub(crate) deny_urls: Vec<Pattern>,
-    pub(crate) allow_urls: Vec<Pattern>,
+    pub sample_rate: f64,
+    /// `ignoreErrors`.
+    pub ignore_errors: Vec<Pattern>,
+    /// `denyUrls`.
+    pub deny_urls: Vec<Pattern>,
+    /// `allowUrls`.
+    pub allow_urls: Vec<Pattern>,
     /// Keep envelopes that hit a network error and retry them (default true).
-    pub(crate) offline: bool,
+    pub offline: bool,
 }
 
 fn invalid(what: &str) -> String {
-    ["Backstop.init: invalid options: ", what].concat()
+    cat(&["Backstop.init: invalid options: ", what])
 }
 
 fn dsn_error(e: ParseDsnError) -> &'static str {
@@ -90,10 +112,12 @@ fn dsn_error(e: ParseDsnError) -> &'static str {
 fn whole(value: Option<f64>, key: &str, max: f64, max_text: &str) -> Result<Option<f64>, String> {
     match value {
         None => Ok(None),
-        Some(n) if (0.0..=max).contains(&n) && n.fract() == 0.0 => Ok(Some(n)),
-        Some(_) => Err(invalid(
-            &[key, " must be a whole number from 0 to ", max_text].concat(),
-        )),
+        Some(n) if (0.0..=max).contains(&n) && n == (n as u64) as f64 => Ok(Some(n)),
+        Some(_) => Err(invalid(&cat(&[
+            key,
+            " must be a whole number from 0 to ",
+            max_text,
+        ]))),
     }
 }
 
@@ -138,19 +162,19 @@ fn nonempty(s: &str) -> Option<String> {
 
 impl Config {
     /// Validates the options; returns the config, `maxEvents` and `maxBreadcrumbs`.
-    pub(crate) fn new(o: Options<'_>) -> Result<(Self, u32, usize), String> {
+    pub fn new(o: Options<'_>) -> Result<(Self, u32, usize), String> {
         if o.dsn.is_empty() {
             return Err(invalid("missing field `dsn`"));
         }
         let dsn = Dsn::parse(o.dsn)
-            .map_err(|e| ["Backstop.init: invalid dsn \"", o.dsn, "\": ", dsn_error(e)].concat())?;
-        let mut base = [dsn.scheme.as_str(), "://", &dsn.host].concat();
+            .map_err(|e| cat(&["Backstop.init: invalid dsn \"", o.dsn, "\": ", dsn_error(e)]))?;
+        let mut base = cat(&[dsn.scheme.as_str(), "://", &dsn.host]);
         if !dsn.path.is_empty() {
             base.push('/');
             base.push_str(&dsn.path);
         }
-        let ingest_endpoint = [base.as_str(), "/api/", &dsn.project_id, "/envelope/"].concat();
-        let envelope_url = [
+        let ingest_endpoint = cat(&[base.as_str(), "/api/", &dsn.project_id, "/envelope/"]);
+        let envelope_url = cat(&[
             ingest_endpoint.as_str(),
             "?sentry_version=7&sentry_key=",
             &dsn.public_key,
@@ -158,8 +182,7 @@ impl Config {
             SDK_NAME,
             "/",
             SDK_VERSION,
-        ]
-        .concat();
+        ]);
         let max_events = whole(o.max_events, "maxEvents", f64::from(u32::MAX), "4294967295")?
             .map_or(DEFAULT_MAX_EVENTS, |n| n as u32);
         let max_crumbs = whole(o.max_breadcrumbs, "maxBreadcrumbs", 100.0, "100")?
@@ -176,8 +199,8 @@ impl Config {
             Some(n) if (0.0..=1.0).contains(&n) => n,
             Some(_) => return Err(invalid("sampleRate must be a number from 0 to 1")),
         };
-        let storage_key = ["backstop:queue:", ingest_endpoint.as_str()].concat();
-        let session_key = ["session:backstop:sent:", ingest_endpoint.as_str()].concat();
+        let storage_key = cat(&[QUEUE_KEY_PREFIX, ingest_endpoint.as_str()]);
+        let session_key = cat(&["session:backstop:sent:", ingest_endpoint.as_str()]);
         Ok((
             Self {
                 dsn: o.dsn.trim().into(),

@@ -1,9 +1,11 @@
 //! Breadcrumbs: what happened on the page before an error (clicks, navigations, console
 //! warnings, HTTP requests), kept in a bounded ring buffer and attached to every event.
 
-use std::collections::VecDeque;
+use alloc::collections::VecDeque;
 
-use crate::sdk::truncate;
+use crate::prelude::*;
+
+use crate::sdk::{cat, truncate};
 use crate::sdk_event::{push_str, push_timestamp, push_u64, Obj};
 
 /// Default number of breadcrumbs kept (Sentry's default).
@@ -228,7 +230,7 @@ pub fn selector_path(elements: &[String]) -> String {
         if out.len() + el.len() + 3 > MAX_SELECTOR_LEN {
             break;
         }
-        out = [el.as_str(), " > ", &out].concat();
+        out = cat(&[el.as_str(), " > ", &out]);
     }
     out
 }

@@ -10,19 +10,19 @@ use std::collections::BTreeMap;
 
 use backstop_protocol::envelope::write_single_item;
 use backstop_protocol::{Exception, Frame, Mechanism, Stacktrace};
-use backstop_server_core::breadcrumb::Breadcrumb;
+use backstop_sdk_core::breadcrumb::Breadcrumb;
+use backstop_sdk_core::sdk_event::{
+    envelope_header, push_str, push_timestamp, push_u64, write_event, EventParts,
+};
 use backstop_server_core::config::Limits;
 use backstop_server_core::envelope::parse_envelope;
 use backstop_server_core::event::normalize_event;
 use backstop_server_core::item::ItemType;
-use backstop_server_core::sdk_event::{
-    envelope_header, push_str, push_timestamp, push_u64, write_event, EventParts,
-};
 use proptest::prelude::*;
 use serde_json::Value;
 
 /// Few cases by default: these run in the unit step, which must stay fast. `PROPTEST_CASES=10000
-/// cargo test -p backstop-core --test sdk_contract` explores more.
+/// cargo test -p backstop-sdk-core --test sdk_contract` explores more.
 fn config() -> ProptestConfig {
     let cases = std::env::var("PROPTEST_CASES")
         .ok()
@@ -116,7 +116,7 @@ const MAX_EPOCH_MS: u64 = 4_102_444_800_000;
 
 fn parts() -> impl Strategy<Value = Parts> {
     let head = (
-        any::<[u8; 16]>().prop_map(backstop_server_core::sdk::event_id_from_bytes),
+        any::<[u8; 16]>().prop_map(backstop_sdk_core::sdk::event_id_from_bytes),
         1..MAX_EPOCH_MS,
         prop::sample::select(vec!["fatal", "error", "warning", "info", "debug"]),
         prop::option::of(text(48)),
