@@ -11,11 +11,11 @@
 //! on Backstop's own origin is refused when it is saved.
 
 use backstop_guard_core::decision::AttemptResult;
-use backstop_server_core::alerting::delivery::{settle, Attempted, Settlement};
+use backstop_server_core::alerting::delivery::{due_sql, settle, Attempted, Settlement};
 use backstop_server_core::alerting::episode::{close, on_trigger, Episode, EpisodeKey};
 use backstop_server_core::alerting::storm::{
-    add as storm_add, flush as storm_flush, storm_content, BatchedIssue, Flush, StormBatch,
-    StormConfig, MAX_BATCHED_ISSUES,
+    add as storm_add, flush as storm_flush, flush_due_sql, storm_content, BatchedIssue, Flush,
+    StormBatch, StormConfig, MAX_BATCHED_ISSUES,
 };
 use backstop_server_core::alerting::{
     alert_headers, default_rules, pagerduty_body, parse_destination, parse_retry_after, parse_rule,
@@ -662,7 +662,10 @@ async fn flush_storms(env: &Env, project: &str, now_ms: u64) -> Result<(), Stora
     }
     let db = db(env)?;
     let r = db
-        .prepare("SELECT rule_id, opened_at, link FROM alert_storms WHERE project = ?1 AND flush_at <= ?2")
+        .prepare(format!(
+            "SELECT rule_id, opened_at, link FROM alert_storms WHERE project = ?1 AND {}",
+            flush_due_sql(2)
+        ))
         .bind(&[s(project), n(now_ms)])?
         .all()
         .await?;
@@ -676,25 +679,26 @@ async fn flush_storms(env: &Env, project: &str, now_ms: u64) -> Result<(), Stora
         // One transaction reads the members and closes the batch: an issue added later opens
         // the next batch, none is lost or sent twice.
         let args = [s(project), s(&row.rule_id), n(now_ms)];
+        let due = flush_due_sql(3);
         let r = db
             .batch(vec![
                 db.prepare(format!(
                     "SELECT issue_id, title, release FROM alert_storm_issues WHERE project = ?1 AND rule_id = ?2
-                     AND EXISTS (SELECT 1 FROM alert_storms WHERE project = ?1 AND rule_id = ?2 AND flush_at <= ?3)
+                     AND EXISTS (SELECT 1 FROM alert_storms WHERE project = ?1 AND rule_id = ?2 AND {due})
                      ORDER BY rowid LIMIT {MAX_BATCHED_ISSUES}"
                 ))
                 .bind(&args)?,
-                db.prepare(
+                db.prepare(format!(
                     "SELECT COUNT(*) AS n FROM alert_storm_issues WHERE project = ?1 AND rule_id = ?2
-                     AND EXISTS (SELECT 1 FROM alert_storms WHERE project = ?1 AND rule_id = ?2 AND flush_at <= ?3)",
-                )
+                     AND EXISTS (SELECT 1 FROM alert_storms WHERE project = ?1 AND rule_id = ?2 AND {due})",
+                ))
                 .bind(&args)?,
-                db.prepare(
+                db.prepare(format!(
                     "DELETE FROM alert_storm_issues WHERE project = ?1 AND rule_id = ?2
-                     AND EXISTS (SELECT 1 FROM alert_storms WHERE project = ?1 AND rule_id = ?2 AND flush_at <= ?3)",
-                )
+                     AND EXISTS (SELECT 1 FROM alert_storms WHERE project = ?1 AND rule_id = ?2 AND {due})",
+                ))
                 .bind(&args)?,
-                db.prepare("DELETE FROM alert_storms WHERE project = ?1 AND rule_id = ?2 AND flush_at <= ?3")
+                db.prepare(format!("DELETE FROM alert_storms WHERE project = ?1 AND rule_id = ?2 AND {due}"))
                     .bind(&args)?,
             ])
             .await?;
@@ -805,8 +809,8 @@ async fn send_due(env: &Env, project: &str, now_ms: u64) -> Result<(), StorageEr
     let r = db
         .prepare(format!(
             "SELECT id, destination_id, episode_id, body, attempts FROM alert_outbox
-             WHERE status = 'pending' AND project = ?1 AND next_attempt_at <= ?2
-             ORDER BY next_attempt_at LIMIT {SEND_BATCH}"
+             WHERE project = ?1 AND {} ORDER BY next_attempt_at LIMIT {SEND_BATCH}",
+            due_sql(2)
         ))
         .bind(&[s(project), n(now_ms)])?
         .all()
@@ -928,10 +932,12 @@ async fn next_due(env: &Env, project: &str) -> Result<Option<u64>, StorageError>
 pub(crate) async fn sweep(env: &Env, now_ms: u64) {
     let projects = async {
         let r = db(env)?
-            .prepare(
-                "SELECT DISTINCT project FROM alert_outbox WHERE status = 'pending' AND next_attempt_at <= ?1
-                 UNION SELECT DISTINCT project FROM alert_storms WHERE flush_at <= ?1",
-            )
+            .prepare(format!(
+                "SELECT DISTINCT project FROM alert_outbox WHERE {}
+                 UNION SELECT DISTINCT project FROM alert_storms WHERE {}",
+                due_sql(1),
+                flush_due_sql(1)
+            ))
             .bind(&[n(now_ms)])?
             .all()
             .await?;

@@ -15,7 +15,8 @@ use backstop_server_core::triage::escalation::{ceiling, hour_of, HISTORY_HOURS};
 use backstop_server_core::triage::query::{Assigned, IssueQuery};
 use backstop_server_core::triage::release::ReleaseFact;
 use backstop_server_core::triage::{
-    on_event, user_key, wake_on_time, Activity, Counts, EventFacts, IssueState, Status, Trigger,
+    on_event, snooze_due_sql, user_key, wake_on_time, Activity, Counts, EventFacts, IssueState,
+    Status, Trigger,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -962,12 +963,12 @@ pub(crate) async fn wake_due(
     let r = match project {
         Some(p) => statement(
             &db,
-            &format!("SELECT i.project, {ISSUE_COLUMNS} FROM issues i WHERE i.snooze_until IS NOT NULL AND i.snooze_until <= ?1 AND i.project = ?2 LIMIT 100"),
+            &format!("SELECT i.project, {ISSUE_COLUMNS} FROM issues i WHERE {} AND i.project = ?2 LIMIT 100", snooze_due_sql(1)),
             &[n(now_ms), s(p)],
         )?,
         None => statement(
             &db,
-            &format!("SELECT i.project, {ISSUE_COLUMNS} FROM issues i WHERE i.snooze_until IS NOT NULL AND i.snooze_until <= ?1 LIMIT 100"),
+            &format!("SELECT i.project, {ISSUE_COLUMNS} FROM issues i WHERE {} LIMIT 100", snooze_due_sql(1)),
             &[n(now_ms)],
         )?,
     }
@@ -991,8 +992,11 @@ pub(crate) async fn wake_due(
         // Claim the wake: only the request that flips the row records and alerts it.
         let claimed = statement(
             &db,
-            "UPDATE issues SET status = ?3, substatus = ?4, details = ?5, snooze_until = NULL
-             WHERE project = ?1 AND issue_id = ?2 AND snooze_until IS NOT NULL AND snooze_until <= ?6",
+            &format!(
+                "UPDATE issues SET status = ?3, substatus = ?4, details = ?5, snooze_until = NULL
+                 WHERE project = ?1 AND issue_id = ?2 AND {}",
+                snooze_due_sql(6)
+            ),
             &[
                 s(&d.project),
                 n(id),

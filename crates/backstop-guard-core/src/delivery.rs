@@ -268,6 +268,25 @@ impl SweepFilter {
         }
     }
 
+    /// [`Self::is_eligible`] as the store's condition on `webhook_deliveries AS d`, with
+    /// [`Self::overdue_before`] bound as `?{overdue}`, [`Self::routes_json`] as `?{routes}` and
+    /// [`Self::size_limits_json`] as `?{limits}`. The query applies the whole rule, so holds that
+    /// wait for a person never fill a batch; `tests/sweep_sql.rs` runs both over the same rows
+    /// on SQLite, the engine under D1.
+    pub fn where_sql(overdue: u8, routes: u8, limits: u8) -> String {
+        format!(
+            "d.payload_key IS NOT NULL AND (
+                (d.status = 'failed' AND d.next_attempt_at < ?{overdue}
+                 AND d.route IN (SELECT value FROM json_each(?{routes})))
+                OR (d.status = 'held' AND d.reason IN ('oversize', 'origin_too_large')
+                 AND d.size IS NOT NULL
+                 AND EXISTS (SELECT 1 FROM json_each(?{limits}) AS l
+                     WHERE json_extract(l.value, '$[0]') = d.route
+                       AND d.size <= json_extract(l.value, '$[1]')
+                       AND (d.limit_bytes IS NULL OR d.limit_bytes <> json_extract(l.value, '$[1]')))))",
+        )
+    }
+
     /// [`Self::routes`] as a JSON array of names, for the store's query.
     pub fn routes_json(&self) -> String {
         serde_json::json!(self.routes).to_string()

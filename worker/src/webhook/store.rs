@@ -286,17 +286,9 @@ pub(super) async fn sweep_candidates(
 ) -> Result<Vec<DeliveryRow>, Fail> {
     let r = db(env)?
         .prepare(format!(
-            "SELECT {COLUMNS} FROM webhook_deliveries AS d
-             WHERE d.payload_key IS NOT NULL AND (
-                (d.status = 'failed' AND d.next_attempt_at < ?1
-                 AND d.route IN (SELECT value FROM json_each(?2)))
-                OR (d.status = 'held' AND d.reason IN ('oversize', 'origin_too_large')
-                 AND d.size IS NOT NULL
-                 AND EXISTS (SELECT 1 FROM json_each(?3) AS l
-                     WHERE json_extract(l.value, '$[0]') = d.route
-                       AND d.size <= json_extract(l.value, '$[1]')
-                       AND (d.limit_bytes IS NULL OR d.limit_bytes <> json_extract(l.value, '$[1]')))))
-             ORDER BY d.received_at LIMIT ?4"
+            "SELECT {COLUMNS} FROM webhook_deliveries AS d WHERE {}
+             ORDER BY d.received_at LIMIT ?4",
+            SweepFilter::where_sql(1, 2, 3)
         ))
         .bind(&[
             n(filter.overdue_before),

@@ -111,6 +111,18 @@ impl OutboxStatus {
     }
 }
 
+/// Whether an outbox row is due for an attempt at `now_ms`: pending, with its next attempt at
+/// or before now (a row without a next attempt never is). The store selects exactly these with
+/// [`due_sql`]; `tests/sweep_sql.rs` runs both over the same rows on SQLite, the engine under D1.
+pub fn is_due(status: OutboxStatus, next_attempt_at: Option<u64>, now_ms: u64) -> bool {
+    status == OutboxStatus::Pending && next_attempt_at.is_some_and(|at| at <= now_ms)
+}
+
+/// [`is_due`] as the store's condition on `alert_outbox` rows, `now_ms` bound as `?{now}`.
+pub fn due_sql(now: u8) -> String {
+    format!("status = 'pending' AND next_attempt_at <= ?{now}")
+}
+
 /// What one attempt writes: the attempt row (`number`, `status`, `error`) and the outbox row's
 /// new state (`outcome`, `next_attempt_at`).
 #[derive(Debug, Clone, PartialEq, Eq)]

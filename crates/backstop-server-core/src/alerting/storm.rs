@@ -53,6 +53,17 @@ pub struct StormBatch {
     pub issues: Vec<BatchedIssue>,
 }
 
+/// Whether a stored batch is due to be flushed at `now_ms` (its window ended). The store
+/// selects exactly these with [`flush_due_sql`] (checked on SQLite in `tests/sweep_sql.rs`).
+pub fn is_flush_due(flush_at_ms: u64, now_ms: u64) -> bool {
+    flush_at_ms <= now_ms
+}
+
+/// [`is_flush_due`] as the store's condition on `alert_storms` rows, `now_ms` bound as `?{now}`.
+pub fn flush_due_sql(now: u8) -> String {
+    format!("flush_at <= ?{now}")
+}
+
 /// Adds a new issue to the batch (`None`: there is none). Returns the batch to store and,
 /// when the caller must arm a timer, the time to [`flush`] it: when the batch just opened, and
 /// again when it is already overdue (a lost timer must not keep a batch forever). The same

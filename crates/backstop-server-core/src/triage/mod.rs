@@ -600,6 +600,19 @@ fn wake(s: &Snooze, now_ms: u64, counts: &Counts, escalating: bool) -> Option<St
     }
 }
 
+/// Whether the sweep reads an issue row for [`wake_on_time`] at `now_ms`: its stored time-snooze
+/// marker (`snooze_until`, [`IssueState::snooze_until_ms`] when saved) has passed. The store
+/// selects exactly these with [`snooze_due_sql`] (checked on SQLite in `tests/sweep_sql.rs`);
+/// [`wake_on_time`] then decides on the whole state, and a row it refuses has its marker cleared.
+pub fn is_snooze_due(snooze_until_ms: Option<u64>, now_ms: u64) -> bool {
+    snooze_until_ms.is_some_and(|until| until <= now_ms)
+}
+
+/// [`is_snooze_due`] as the store's condition on `issues` rows, `now_ms` bound as `?{now}`.
+pub fn snooze_due_sql(now: u8) -> String {
+    format!("snooze_until IS NOT NULL AND snooze_until <= ?{now}")
+}
+
 /// Wakes a time snooze that ended without an event (the sweep's rule). `None` when it has
 /// not ended or is not a time snooze.
 pub fn wake_on_time(state: &IssueState, now_ms: u64) -> Option<(IssueState, Activity, Trigger)> {
