@@ -23,15 +23,20 @@ pub(crate) fn run() -> TaskResult {
     crate::build_sdk()?;
     bundle_sentry()?;
     println!("==> measuring in headless Chromium (a few minutes)");
-    let output = setup::with_tools(
-        Command::new("node").args(["crates/backstop-browser/bench/bench.mjs", OUT]),
-    )
-    .output()
-    .map_err(|e| format!("cannot run node: {e}"))?;
+    let sizes = measure("crates/backstop-browser/bench/bench.mjs")?;
+    bytes_report();
+    check_budget(&sizes)
+}
+
+/// Runs one of the measuring scripts: prints what it prints and returns its `SIZES` line.
+fn measure(script: &str) -> Result<Vec<(String, u64)>, String> {
+    let output = setup::with_tools(Command::new("node").args([script, OUT]))
+        .output()
+        .map_err(|e| format!("cannot run node: {e}"))?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     if !output.status.success() {
         return Err(format!(
-            "the benchmark failed: {}\n{stdout}",
+            "{script} failed: {}\n{stdout}",
             String::from_utf8_lossy(&output.stderr)
         ));
     }
@@ -42,8 +47,7 @@ pub(crate) fn run() -> TaskResult {
             None => println!("{line}"),
         }
     }
-    bytes_report();
-    check_budget(&sizes)
+    Ok(sizes)
 }
 
 /// `@sentry/browser` as a page would ship it: bundled and minified by esbuild.
@@ -97,32 +101,12 @@ fn bytes_report() {
     }
 }
 
-/// `cargo xtask sdk-size`: the built SDK's bytes against the budget, without a browser (the
-/// `sdk-size` step of `cargo xtask test`, after build-sdk). Also prints the ratio to
-/// `@sentry/browser` when esbuild can bundle it.
+/// `cargo xtask sdk-size`: the built SDK's bytes, and their ratios to `@sentry/browser`
+/// (bundled here by esbuild, from the pinned package), against the budget, without a browser
+/// (the `sdk-size` step of `cargo xtask test`, after build-sdk).
 pub(crate) fn size() -> TaskResult {
-    if let Err(e) = bundle_sentry() {
-        println!("    (no ratio to @sentry/browser: {e})");
-    }
-    let output = setup::with_tools(
-        Command::new("node").args(["crates/backstop-browser/bench/size.mjs", OUT]),
-    )
-    .output()
-    .map_err(|e| format!("cannot run node: {e}"))?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    if !output.status.success() {
-        return Err(format!(
-            "size.mjs failed: {}\n{stdout}",
-            String::from_utf8_lossy(&output.stderr)
-        ));
-    }
-    let mut sizes = Vec::new();
-    for line in stdout.lines() {
-        match line.strip_prefix("SIZES ") {
-            Some(rest) => sizes = parse_pairs(rest),
-            None => println!("{line}"),
-        }
-    }
+    bundle_sentry()?;
+    let sizes = measure("crates/backstop-browser/bench/size.mjs")?;
     check_budget(&sizes)
 }
 
@@ -146,21 +130,54 @@ fn json_number(json: &str, key: &str) -> Option<u64> {
     rest[..end].parse().ok()
 }
 
+/// The ratios the budget bounds, in percent of `@sentry/browser`'s gzip bytes: (budget key,
+/// measured bytes, the goal the SDK is built towards).
+const RATIOS: [(&str, &str, u64); 2] = [
+    ("with_error_pct_of_sentry", "total_gzip", 50),
+    ("without_errors_pct_of_sentry", "js_gzip", 15),
+];
+
+/// `part` as a whole percentage of `whole`, rounded up (so a regression of a fraction of a
+/// percent past the limit still fails).
+fn percent_of(part: u64, whole: u64) -> Option<u64> {
+    (whole > 0).then(|| (part.saturating_mul(100)).div_ceil(whole))
+}
+
 fn check_budget(sizes: &[(String, u64)]) -> TaskResult {
     let budget = std::fs::read_to_string(BUDGET).map_err(|e| format!("{BUDGET}: {e}"))?;
+    let measured = |key: &str| {
+        sizes
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| *v)
+            .ok_or_else(|| format!("the benchmark printed no {key}"))
+    };
+    let limit = |key: &str| {
+        json_number(&budget, &format!("{key}_max"))
+            .ok_or_else(|| format!("{BUDGET}: no \"{key}_max\""))
+    };
     println!();
     println!("Size budget ({BUDGET}):");
     let mut over = Vec::new();
     for key in ["wasm_gzip", "js_gzip", "total_gzip", "total_brotli"] {
-        let limit = json_number(&budget, &format!("{key}_max"))
-            .ok_or_else(|| format!("{BUDGET}: no \"{key}_max\""))?;
-        let got = sizes
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| *v)
-            .ok_or_else(|| format!("the benchmark printed no {key}"))?;
+        let (got, limit) = (measured(key)?, limit(key)?);
         let verdict = if got <= limit { "ok" } else { "OVER" };
-        println!("  {key:<14} {got:>7} B of {limit:>7} B  {verdict}");
+        println!("  {key:<28} {got:>7} B of {limit:>7} B  {verdict}");
+        if got > limit {
+            over.push(key);
+        }
+    }
+    let sentry = measured("sentry_gzip")?;
+    for (key, bytes, goal) in RATIOS {
+        let got = percent_of(measured(bytes)?, sentry)
+            .ok_or("no @sentry/browser bundle to compare with (sentry_gzip=0)")?;
+        let limit = limit(key)?;
+        let verdict = match (got <= limit, got <= goal) {
+            (false, _) => "OVER",
+            (true, true) => "ok, goal met",
+            (true, false) => "ok, goal not met",
+        };
+        println!("  {key:<28} {got:>5} %  of {limit:>5} %  (goal {goal} %)  {verdict}");
         if got > limit {
             over.push(key);
         }
@@ -182,6 +199,9 @@ mod tests {
         assert_eq!(json_number(json, "wasm_gzip_max"), Some(1234));
         assert_eq!(json_number(json, "js_gzip_max"), Some(99));
         assert_eq!(json_number(json, "nope"), None);
+        assert_eq!(percent_of(15_793, 31_586), Some(50));
+        assert_eq!(percent_of(15_794, 31_586), Some(51));
+        assert_eq!(percent_of(1, 0), None);
         assert_eq!(
             parse_pairs("a=1 b=x c=3"),
             vec![("a".to_string(), 1), ("c".to_string(), 3)]
