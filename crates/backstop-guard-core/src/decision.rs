@@ -232,10 +232,96 @@ pub fn stats_scope(route: &str) -> String {
     format!("webhook:{route}")
 }
 
+/// How far back the webhook stats reach: the last 24 hours of minutes.
+pub const STATS_WINDOW_MS: u64 = 24 * 3600 * 1000;
+
+/// The first minute the webhook stats at `now_ms` include.
+pub fn stats_since(now_ms: u64) -> u64 {
+    backstop_server_core::stats::minute_bucket(now_ms).saturating_sub(STATS_WINDOW_MS)
+}
+
+/// One stored webhook counter: its scope ([`stats_scope`]), minute, reason and count.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct StatRow {
+    /// `webhook:<route>`.
+    pub project: String,
+    /// Start of its minute (epoch ms).
+    pub minute: u64,
+    /// What was counted ([`stats_reason`]).
+    pub reason: String,
+    /// How many.
+    pub count: u64,
+}
+
+/// The webhook stats answer from the stored counters since `since`: per-route totals by reason
+/// (saturating) and every minute's counts in the rows' order. Rows of another scope (not
+/// `webhook:`) are left out.
+pub fn stats_summary(since: u64, rows: &[StatRow]) -> serde_json::Value {
+    let mut routes = serde_json::Map::new();
+    let mut minutes = Vec::with_capacity(rows.len());
+    for row in rows {
+        let Some(route) = row.project.strip_prefix("webhook:") else {
+            continue;
+        };
+        let totals = routes
+            .entry(route.to_string())
+            .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+        if let serde_json::Value::Object(map) = totals {
+            let current = map
+                .get(&row.reason)
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(0);
+            map.insert(row.reason.clone(), current.saturating_add(row.count).into());
+        }
+        minutes.push(serde_json::json!({
+            "route": route, "minute": row.minute, "reason": row.reason, "count": row.count,
+        }));
+    }
+    serde_json::json!({ "since": since, "routes": routes, "minutes": minutes })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::{RawWebhookConfig, WebhookConfig};
+
+    #[test]
+    fn stats_sum_per_route_and_keep_each_minute() {
+        let row = |project: &str, minute, reason: &str, count| StatRow {
+            project: project.into(),
+            minute,
+            reason: reason.into(),
+            count,
+        };
+        let rows = [
+            row("webhook:mail", 60_000, "webhook_forwarded", 2),
+            row("webhook:mail", 120_000, "webhook_forwarded", 3),
+            row("webhook:mail", 120_000, "webhook_held_oversize", 1),
+            row("webhook:pay", 120_000, "webhook_forwarded", u64::MAX),
+            row("webhook:pay", 180_000, "webhook_forwarded", 1),
+            row("7", 180_000, "accepted", 9),
+        ];
+        let v = stats_summary(60_000, &rows);
+        assert_eq!(v["since"], 60_000);
+        assert_eq!(v["routes"]["mail"]["webhook_forwarded"], 5);
+        assert_eq!(v["routes"]["mail"]["webhook_held_oversize"], 1);
+        assert_eq!(
+            v["routes"]["pay"]["webhook_forwarded"],
+            u64::MAX,
+            "saturates"
+        );
+        assert!(
+            v["routes"].get("7").is_none(),
+            "another scope is not a route"
+        );
+        let minutes = v["minutes"].as_array().unwrap();
+        assert_eq!(minutes.len(), 5);
+        assert_eq!(minutes[2]["route"], "mail");
+        assert_eq!(minutes[2]["reason"], "webhook_held_oversize");
+        assert_eq!(minutes[2]["minute"], 120_000);
+        assert_eq!(stats_since(STATS_WINDOW_MS + 61_234), 60_000);
+        assert_eq!(stats_since(5), 0);
+    }
 
     fn route(limit: Option<&str>) -> Route {
         let limit = limit.map_or(String::new(), |l| format!(r#","body_limit":"{l}""#));

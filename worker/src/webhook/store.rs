@@ -2,7 +2,9 @@
 //! is parameterised; every value comes from core types.
 
 use backstop_guard_core::alert::AlertRecord;
-use backstop_guard_core::decision::{stats_reason, stats_scope, HoldReason};
+use backstop_guard_core::decision::{
+    stats_reason, stats_scope, stats_since, stats_summary, HoldReason, StatRow,
+};
 use backstop_guard_core::delivery::{
     DeliveryState, DeliveryStatus, NewDelivery, SweepFilter, Transition, SWEEP_BATCH,
 };
@@ -408,17 +410,9 @@ pub(super) async fn count_logged(env: &Env, route: &str, reason: &str, now_ms: u
     }
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-struct StatRow {
-    project: String,
-    minute: u64,
-    reason: String,
-    count: u64,
-}
-
-/// Per-route totals by reason and per-minute counts of the last 24 hours.
+/// Per-route totals by reason and per-minute counts of the last 24 hours (`stats_summary`).
 pub(super) async fn stats(env: &Env, now_ms: u64) -> Result<Value, Fail> {
-    let since = minute_bucket(now_ms).saturating_sub(24 * 3600 * 1000);
+    let since = stats_since(now_ms);
     let r = db(env)?
         .prepare(
             "SELECT project, minute, reason, count FROM stats
@@ -428,20 +422,5 @@ pub(super) async fn stats(env: &Env, now_ms: u64) -> Result<Value, Fail> {
         .all()
         .await?;
     let rows: Vec<StatRow> = r.results()?;
-    let mut routes = serde_json::Map::new();
-    let mut minutes = Vec::with_capacity(rows.len());
-    for row in rows {
-        let route = row.project.trim_start_matches("webhook:").to_string();
-        let totals = routes
-            .entry(route.clone())
-            .or_insert_with(|| Value::Object(serde_json::Map::new()));
-        if let Value::Object(map) = totals {
-            let current = map.get(&row.reason).and_then(Value::as_u64).unwrap_or(0);
-            map.insert(row.reason.clone(), (current + row.count).into());
-        }
-        minutes.push(serde_json::json!({
-            "route": route, "minute": row.minute, "reason": row.reason, "count": row.count,
-        }));
-    }
-    Ok(serde_json::json!({ "since": since, "routes": routes, "minutes": minutes }))
+    Ok(stats_summary(since, &rows))
 }
