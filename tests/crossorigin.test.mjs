@@ -50,6 +50,9 @@ before(async () => {
   const integrity = `sha384-${createHash('sha384').update(js).digest('base64')}`;
   assert.equal(manifest.js_integrity, integrity, 'integrity.json names the served file\'s hash');
   tag = `<script src="${worker.base}/sdk/v${VERSION}/backstop.js" integrity="${integrity}" crossorigin="anonymous" data-dsn="${worker.dsn}" data-release="shop@2" data-environment="production"></script>`;
+  // The optional inline snippet, pasted first in <head>, allowed by its hash from integrity.json.
+  const snippet = (await (await fetch(`${worker.base}/sdk/snippet.html`)).text()).trim();
+  const snippetCsp = `${strictCsp().replace("'wasm-unsafe-eval'", `'wasm-unsafe-eval' ${manifest.snippet_csp_hash}`)}`;
   site = await startSite({
     routes: {
       '/': { body: page() },
@@ -59,6 +62,17 @@ before(async () => {
         headers: { 'cross-origin-embedder-policy': 'require-corp', 'cross-origin-opener-policy': 'same-origin' },
       },
       '/app.js': { body: APP_JS, type: 'text/javascript' },
+      // Errors before backstop.js has even been requested: kept by the snippet.
+      '/snippet': {
+        body: `<!doctype html><html><head><meta charset="utf-8">${snippet}<script src="/early.js"></script>${tag}<script src="/app.js"></script></head><body></body></html>`,
+        headers: { 'content-security-policy': snippetCsp },
+      },
+      '/early.js': {
+        type: 'text/javascript',
+        body: `var early = new URLSearchParams(location.search).get('run');
+          Promise.reject(new Error('rejected before backstop.js ' + early));
+          throw new TypeError('thrown before backstop.js ' + early);`,
+      },
       '/api/cart': { status: 503, body: '{"error":"cart down"}', type: 'application/json' },
     },
   });
@@ -218,6 +232,28 @@ test('a wasm that does not match its integrity hash is refused and reported', as
     assert.ok(detail, `the integrity failure is reported\n${log.describe()}`);
     assert.match(detail.event.message, /integrity/);
     assert.equal((await events(run)).filter((e) => e.kind === 'onunhandledrejection').length, 0, 'the tampered wasm never ran');
+  } finally {
+    await context.close();
+  }
+});
+
+test('the inline snippet (allowed by its CSP hash) keeps what failed before backstop.js; it arrives at the worker', async () => {
+  const run = randomUUID().slice(0, 8);
+  const context = await browser.newContext();
+  const p = await context.newPage();
+  const log = watchPage(p);
+  try {
+    await p.goto(`${site.origin}/snippet?run=${run}`, { waitUntil: 'load' });
+    const got = await eventually(async () => {
+      const list = await events(run);
+      const error = list.find((e) => e.type === 'TypeError' && e.message.includes(`thrown before backstop.js ${run}`));
+      const rejection = list.find((e) => e.message.includes(`rejected before backstop.js ${run}`));
+      return error && rejection ? { error, rejection } : null;
+    }, 20_000);
+    assert.ok(got, `both early failures arrive\nevents: ${JSON.stringify(await events(run))}\n${log.describe()}`);
+    assert.equal(got.error.release, 'shop@2');
+    assert.deepEqual(log.console.filter((l) => /Content Security Policy|Refused/i.test(l)), [], 'no CSP violation: the hash allows the snippet');
+    assert.equal(await p.evaluate(() => '__backstop' in window), false, 'backstop.js took over from the snippet');
   } finally {
     await context.close();
   }

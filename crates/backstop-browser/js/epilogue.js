@@ -1,35 +1,13 @@
-  /* Backstop epilogue: read the options into the wasm's arguments, load the wasm beside this
-     script when there is something to report (see prelude.js), then run what waited. Never
-     throws into the page. */
-  function num(v) { return typeof v === 'number' ? v : v == null ? undefined : NaN; }
-  function list(v) {
-    if (!Array.isArray(v)) return '';
-    return v.map(function (p) {
-      if (typeof p === 'string') return p;
-      if (isObj(p) && typeof p.test === 'function') return '\x02' + (regexps.push(p) - 1);
-      return '';
-    }).join('\x01');
-  }
+  /* Backstop epilogue: load backstop_bg.js and the wasm beside this script when there is
+     something to report (see prelude.js), start with the options, then run what waited; the
+     stub's own sender (load failures, sessions). Never throws into the page. */
 
   /* The options the SDK runs with (those of its last successful init). */
   var cfg = null;
   function start(o) {
-    try {
-      if (!isObj(o) || Array.isArray(o)) throw new Error('Backstop.init: invalid options: expected an object');
-      if (o.beforeSend != null && typeof o.beforeSend !== 'function') throw new Error('Backstop.init: invalid options: beforeSend must be a function');
-      var codes = o.failedRequestStatusCodes;
-      regexps = [];
-      wasm_bindgen.init(o.dsn == null ? '' : str(o.dsn), str(o.release || ''), str(o.environment || ''),
-        num(o.maxEvents), num(o.maxBreadcrumbs), num(o.sampleRate), num(o.fetchStatusMin),
-        codes == null ? undefined : Array.isArray(codes) ? codes.map(function (c) { return Array.isArray(c) ? c[0] + '-' + c[1] : str(c); }).join(',') : '!',
-        o.offline !== false, list(o.ignoreErrors), list(o.denyUrls), list(o.allowUrls), navigator.userAgent);
-      cfg = o;
-      beforeSend = o.beforeSend || null;
-      if (o.wrapCallbacks === false) wrapOn = false;
-    } catch (e) {
-      console.error('[backstop] ' + ((e && e.message) || e));
-      return;
-    }
+    if (!B.init(o)) return;
+    cfg = o;
+    if (o.wrapCallbacks === false) wrapOn = false;
     if (started) return;
     started = true;
     var pending = queue;
@@ -39,37 +17,44 @@
     resolveReady();
   }
 
-  /* A Rust panic in the SDK (panic=abort) traps the wasm call: console_error_panic_hook has
-     printed the panic once; the SDK then switches itself off, so it never re-enters a module
-     whose state the panic left half-updated. Other errors pass through unchanged. */
-  function guardTraps() {
-    var dead = false;
-    Object.keys(wasm_bindgen).forEach(function (k) {
-      var f = wasm_bindgen[k];
-      if (typeof f !== 'function' || k === 'initSync') return;
-      wasm_bindgen[k] = function () {
-        if (dead) return undefined;
-        try { return f.apply(this, arguments); } catch (e) {
-          if (!(e instanceof WebAssembly.RuntimeError)) throw e;
-          dead = true;
-          started = false;
-          queue = [];
-          console.error('[backstop] SDK disabled after an internal error: ' + e.message);
-          return undefined;
-        }
-      };
-    });
-  }
-
+  /* The SDK's other files sit beside this script: backstop_bg.wasm and backstop_bg.js (for
+     backstop.js; <name>_bg.wasm and <name>_bg.js for another <name>.js), query kept. */
   var wasmUrl = /backstop\.js([?#]|$)/.test(src)
     ? src.replace(/backstop\.js([?#]|$)/, 'backstop_bg.wasm$1')
     : src.replace(/\.js([?#]|$)/, '_bg.wasm$1');
+  var bgUrl = wasmUrl.replace(/\.wasm([?#]|$)/, '.js$1');
 
-  /* Loads the wasm (once it succeeds), then starts with the options given so far. A failed
-     load does not switch the SDK off: the failure is reported without the wasm (below), what
-     was captured keeps waiting, and the next thing to report retries after a backoff (5 s,
-     doubling, at most 5 min). `now` (Backstop.load) skips the backoff. Returns a promise of
-     this attempt. */
+  /* What backstop_bg.js gets of this script, in this order (bg.js names them): the original
+     fetch and setTimeout, the wasm's URL, soon, notify, session, beacon, diagnose, str, isObj,
+     isErr, entry, endpoint, stubEvent, post, hex32, the options given so far, and a function
+     switching the SDK off. An array: its names would be bytes of every page. */
+  var hooks = [origFetch, origSetTimeout, wasmUrl, soon, notify, session, beacon, diagnose, str, isObj, isErr, entry,
+    endpoint, stubEvent, post, hex32, function () { return options || data; }, function () { started = false; queue = []; }];
+  /* Runs backstop_bg.js once: a <script> (the page's CSP applies as to any script: the nonce
+     of this script's tag is copied) with its integrity hash, cross-origin without
+     credentials. Rejects with an Error saying why (`url`: the script's). */
+  var el = null;
+  function loadScript() {
+    if (B) return Promise.resolve();
+    return new Promise(function (resolve, reject) {
+      var s = el = document.createElement('script');
+      var fail = function (why) { var e = new Error(why); e.url = bgUrl; reject(e); };
+      s.src = bgUrl;
+      s.crossOrigin = 'anonymous';
+      if (BG_INTEGRITY.indexOf('sha') === 0) s.integrity = BG_INTEGRITY;
+      if (nonce) s.nonce = nonce;
+      s.backstop = function (b) { if (!B) B = b; return hooks; };
+      s.onload = function () { s.remove(); if (B) resolve(); else fail('it ran without handing over the SDK'); };
+      s.onerror = function () { s.remove(); diagnose(bgUrl, 'the script did not load').then(fail); };
+      (document.head || document.documentElement).appendChild(s);
+    });
+  }
+
+  /* Loads backstop_bg.js and the wasm (once it succeeds; fetched together), then starts with
+     the options given so far. A failed load does not switch the SDK off: the failure is
+     reported without the wasm (below), what was captured keeps waiting, and the next thing to
+     report retries after a backoff (5 s, doubling, at most 5 min). `now` (Backstop.load) skips
+     the backoff. Returns a promise of this attempt. */
   var attempt = null;
   var attempts = 0;
   var retryAt = 0;
@@ -81,14 +66,10 @@
     attempts++;
     var init = { mode: 'cors', credentials: 'omit' };
     if (WASM_INTEGRITY.indexOf('sha') === 0) init.integrity = WASM_INTEGRITY;
-    attempt = new Promise(function (resolve) {
-      /* The original fetch: loading the SDK itself is no breadcrumb. */
-      resolve(origFetch.call(window, wasmUrl, init));
-    }).then(function (r) {
-      if (!r.ok) throw new Error('HTTP ' + r.status + ' for ' + wasmUrl);
-      return wasm_bindgen({ module_or_path: r });
-    }).then(function () {
-      guardTraps();
+    /* The original fetch: loading the SDK itself is no breadcrumb. */
+    var wasm = new Promise(function (resolve) { resolve(origFetch.call(window, wasmUrl, init)); });
+    wasm.catch(function () { /* read by bg.js, or dropped when backstop_bg.js failed */ });
+    attempt = loadScript().then(function () { return B.run(wasm); }).then(function () {
       loaded = true;
       attempt = null;
       lost = [];
@@ -99,46 +80,38 @@
       else if (data.dsn) start({ dsn: data.dsn, release: data.release, environment: data.environment });
       options = null;
     }, function (e) {
-      return loadFailure(e).then(function (why) {
-        attempt = null;
-        lastWhy = why;
-        retryAt = Date.now() + Math.min(5000 * Math.pow(2, attempts - 1), @@MAX_BACKOFF_MS@@);
-        console.warn('[backstop] SDK could not load ' + wasmUrl + ': ' + why + '. Reported to the collector; retried on the next error.');
-        sendLoadFailure(why, false);
-        var err = new Error(why);
-        rejectReady(err);
-        throw err;
-      });
+      var why = str((e && e.message) || e);
+      attempt = null;
+      lastWhy = why;
+      retryAt = Date.now() + Math.min(5000 * Math.pow(2, attempts - 1), @@MAX_BACKOFF_MS@@);
+      console.warn('[backstop] SDK could not load ' + ((e && e.url) || wasmUrl) + ': ' + why + '. Reported to the collector; retried on the next error.');
+      sendLoadFailure(why, false);
+      var err = new Error(why);
+      rejectReady(err);
+      throw err;
     });
     attempt.catch(function () { /* Backstop.load() callers may ignore it */ });
     return attempt;
   }
 
-  /* Why the wasm did not load, in words a person can act on. fetch() says only "Failed to
-     fetch" for a network error, CORS, a CSP block and an integrity mismatch alike; a CSP block
-     also fires securitypolicyviolation, and an offline browser says so. */
-  var cspBlocked = '';
+  /* Why `url` (the wasm, or backstop_bg.js) did not load, when the browser said only
+     "Failed to fetch" or fired a script's error event (`msg`): a CSP block fires
+     securitypolicyviolation, a second look without the integrity check tells a mismatch (it
+     loads) from a status (it answers) from a block or an outage (it fails too), and an offline
+     browser says so. */
+  var csp = {};
   document.addEventListener('securitypolicyviolation', function (e) {
-    try { if (String(e.blockedURI).indexOf(wasmUrl.split(/[?#]/)[0]) === 0) cspBlocked = str(e.violatedDirective); } catch (x) { /* idem */ }
+    [wasmUrl, bgUrl].forEach(function (u) {
+      try { if (String(e.blockedURI).indexOf(u.split(/[?#]/)[0]) === 0) csp[u] = str(e.violatedDirective); } catch (x) { /* idem */ }
+    });
   });
-  function loadFailure(e) {
-    var msg = str((e && e.message) || e);
-    if (!(e instanceof TypeError)) {
-      if (/unsafe-eval/.test(msg)) return Promise.resolve('the page\'s Content-Security-Policy does not allow WebAssembly: add \'wasm-unsafe-eval\' to script-src (' + msg + ')');
-      if (e instanceof WebAssembly.CompileError || e instanceof WebAssembly.LinkError) return Promise.resolve('invalid wasm (' + msg + ')');
-      return Promise.resolve(msg);
-    }
-    /* A second look without the integrity check tells a mismatch (it loads) from a status
-       (it answers) from a block or an outage (it fails too). */
-    return new Promise(function (resolve) { resolve(origFetch.call(window, wasmUrl, { method: 'HEAD', mode: 'cors', credentials: 'omit', cache: 'no-store' })); })
+  function diagnose(url, msg) {
+    var why = function (w) { return csp[url] ? 'blocked by the page\'s Content-Security-Policy (' + csp[url] + ')' : w; };
+    return new Promise(function (resolve) { resolve(origFetch.call(window, url, { method: 'HEAD', mode: 'cors', credentials: 'omit', cache: 'no-store' })); })
       .then(function (r) {
-        return r.ok
-          ? 'integrity mismatch: the wasm served at this URL is not the one backstop.js was built with (' + msg + ')'
-          : 'HTTP ' + r.status + ' for ' + wasmUrl;
+        return why(r.ok ? 'integrity mismatch: ' + url + ' is not the file backstop.js was built with (' + msg + ')' : 'HTTP ' + r.status + ' for ' + url);
       }, function () {
-        if (cspBlocked) return 'blocked by the page\'s Content-Security-Policy (' + cspBlocked + '; allow the collector\'s origin and \'wasm-unsafe-eval\')';
-        if (navigator.onLine === false) return 'offline (' + msg + ')';
-        return 'fetch failed: network error, blocked request or CORS (' + msg + ')';
+        return why((navigator.onLine === false ? 'offline' : 'fetch failed: network error, blocked request or CORS') + ' (' + msg + ')');
       });
   }
 
@@ -148,12 +121,11 @@
   function endpoint(dsn, what) {
     try {
       var u = new URL(str(dsn));
-      var path = u.pathname.replace(/\/+$/, '');
-      var cut = path.lastIndexOf('/');
-      var project = path.slice(cut + 1);
-      if (!u.username || !/^\d+$/.test(project) || !/^https?:$/.test(u.protocol)) return null;
-      return u.protocol + '//' + u.host + path.slice(0, cut) + '/api/' + project + '/' + (what || 'envelope/') + '?sentry_version=7&sentry_key=' +
-        encodeURIComponent(decodeURIComponent(u.username)) + '&sentry_client=backstop.browser.stub%2F' + VERSION;
+      var m = u.pathname.match(/^(.*)\/(\d+)\/*$/);
+      return u.username && m && /^https?:$/.test(u.protocol)
+        ? u.origin + m[1] + '/api/' + m[2] + '/' + (what || 'envelope/') + '?sentry_version=7&sentry_key=' +
+          encodeURIComponent(decodeURIComponent(u.username)) + '&sentry_client=backstop.browser.stub%2F' + VERSION
+        : null;
     } catch (e) { return null; }
   }
   function hex32() {
@@ -189,9 +161,9 @@
       if (id) header.event_id = id;
       var body = JSON.stringify(header) + '\n' +
         JSON.stringify({ type: type, length: new TextEncoder().encode(payload).length }) + '\n' + payload + '\n';
-      if ((how && bs_beacon(url, body)) || how === 1) return;
+      if ((how && beacon(url, body)) || how === 1) return;
       origFetch.call(window, url, { method: 'POST', body: body, mode: 'cors', credentials: 'omit', keepalive: body.length < @@KEEPALIVE_MAX_BYTES@@ })
-        .then(function (r) { if (done) done(r.status); }, function () { if (!how) bs_beacon(url, body); if (done) done(0); });
+        .then(function (r) { if (done) done(r.status); }, function () { if (!how) beacon(url, body); if (done) done(0); });
     } catch (e) { /* never into the page */ }
   }
 
@@ -216,14 +188,14 @@
     event.tags = { 'backstop.sdk': 'failed_to_load' };
     event.extra = { wasm_url: wasmUrl, attempt: attempts, next_retry_in_ms: Math.max(0, retryAt - Date.now()), captured_meanwhile: records, captured_meanwhile_not_listed: dropped };
     post(url, id, 'event', event, beacon ? 1 : 0, function (status) {
-      if (status) bs_notify(id, 'load_failure', null, event.message, status < 300 ? 'fetch' : 'refused:' + status);
+      if (status) notify(id, 'load_failure', null, event.message, status < 300 ? 'fetch' : 'refused:' + status);
     });
   }
 
   /* Release health, without the wasm (it works when the wasm cannot load): one session per page
      load, `init` with status ok, sent by beacon once the page has loaded (a tick later, so
      Backstop.init's options given by then apply), and one update when an event it sends makes
-     it errored or crashed (`level` 1 or 2; see bs_notify). As Sentry's SDKs do, none without a
+     it errored or crashed (`level` 1 or 2; see bg.js's bs_notify). As Sentry's SDKs do, none without a
      release; `data-sessions="false"` or `Backstop.init({ sessions: false })` turns them off. */
   var sid = '';
   var sessionStarted;
@@ -240,71 +212,6 @@
     post(url, '', 'session', s, 2);
   }
 
-  /* Backstop.test({ timeoutMs }): a test event ("Backstop test event", tag backstop.test=true)
-     sent the way an error goes (through the wasm, loaded now if it is not; by the stub's own
-     sender if it cannot load), then the collector's receipt endpoint polled until the event is
-     stored. Resolves { received: true, event_id, round_trip_ms, via: 'wasm' | 'stub' }; rejects
-     with an Error saying why (refused key, not received in time, dropped by the page's own
-     options) after at most timeoutMs (10 s). Calls after the first number their message, as
-     the SDK drops an event identical to the one before. */
-  var tests = 0;
-  function selfTest(opts) {
-    var timeout = isObj(opts) && opts.timeoutMs > 0 ? +opts.timeoutMs : 10000;
-    var end = Date.now() + timeout;
-    var message = 'Backstop test event' + (tests++ ? ' (' + tests + ')' : '');
-    var via = 'wasm';
-    var id, dsn, t0;
-    var p = load(true).then(function () {
-      if (!started) throw new Error('the SDK is not running: no valid DSN or options (see the console)');
-      dsn = cfg.dsn;
-      t0 = Date.now();
-      testing = true;
-      try { id = wasm_bindgen.capture_message(message, 'info'); } finally { testing = false; }
-      if (!id) throw new Error('the SDK dropped the test event (sampleRate, beforeSend, ignoreErrors, maxEvents or a rate limit)');
-    }, function () {
-      /* The wasm did not load (reported as such, see sendLoadFailure): the stub sends it. */
-      var o = options || data;
-      dsn = isObj(o) && o.dsn;
-      var url = endpoint(dsn);
-      if (!url) throw new Error('no valid DSN (data-dsn or Backstop.init({ dsn }))');
-      via = 'stub';
-      id = hex32();
-      t0 = Date.now();
-      var event = stubEvent(id, 'info', message, o);
-      event.tags = { 'backstop.test': 'true' };
-      post(url, id, 'event', event, 0);
-    }).then(function () {
-      var url = endpoint(dsn, 'receipt/' + id);
-      var last = 'no answer yet';
-      return new Promise(function (resolve, reject) {
-        function ask() {
-          if (Date.now() > end) return reject(new Error('test event ' + id + ' not received within ' + timeout + ' ms (last: ' + last + ')'));
-          origFetch.call(window, url, { mode: 'cors', credentials: 'omit', cache: 'no-store' }).then(function (r) {
-            return r.json().then(function (b) {
-              b = isObj(b) ? b : {};
-              if (r.ok && b.received) {
-                var ms = Date.now() - t0;
-                console.log('Backstop: test event received \u2713 (' + ms + ' ms)');
-                return resolve({ received: true, event_id: id, round_trip_ms: ms, via: via });
-              }
-              last = 'HTTP ' + r.status + ' ' + b.error + ': ' + b.detail;
-              /* Not stored yet (or a collector without the receipt endpoint), or a storage
-                 outage: ask again; any other answer is final. */
-              if ((r.status === 404 && b.error === 'not_found') || r.status >= 500) retry();
-              else reject(new Error('the collector refused: ' + last));
-            }, function () { last = 'HTTP ' + r.status + ', not a Backstop answer'; retry(); });
-          }, function (e) { last = 'could not reach ' + url.split('?')[0] + ': ' + str(e && e.message); retry(); });
-        }
-        function retry() { origSetTimeout.call(window, ask, 250); }
-        ask();
-      });
-    });
-    return p.catch(function (e) {
-      var err = new Error('Backstop.test: ' + str(e && e.message));
-      testErrors.add(err);
-      throw err;
-    });
-  }
   /* A page closing while the wasm is still missing: what was captured since the last report
      goes by beacon. */
   window.addEventListener('pagehide', function () {
@@ -330,4 +237,16 @@
   };
   if (document.readyState === 'complete') pageLoaded();
   else window.addEventListener('load', pageLoaded);
+
+  /* The inline snippet's events (snippet.js: errors and rejections from before this script
+     ran): its listeners removed, each captured as if this script had seen it. */
+  try {
+    var early = window.__backstop;
+    if (early && typeof early.h === 'function') {
+      window.removeEventListener('error', early.h, true);
+      window.removeEventListener('unhandledrejection', early.h);
+      delete window.__backstop;
+      early.forEach(function (e) { (e.type === 'unhandledrejection' ? onRejection : onError)(e); });
+    }
+  } catch (e) { /* a snippet of another shape */ }
 })();

@@ -1,30 +1,37 @@
-/* Backstop browser SDK. prelude.js + wasm-bindgen glue + epilogue.js form one function: the
-   page's global scope only gains window.Backstop.
+/* Backstop browser SDK. prelude.js + epilogue.js form backstop.js, one function: the page's
+   global scope only gains window.Backstop. It is all a page without errors downloads.
    This file is the platform plumbing: it listens and wraps (errors, rejections, fetch, XHR,
    timers and listeners, history, console, clicks, pagehide), reads page values inside `try`,
    and hands the wasm plain strings and numbers; the wasm holds the state and makes every
-   decision, and reaches the page only through the bs_* functions below (its ports, see
-   src/host.rs).
-   The wasm is loaded lazily: only when there is something to report (an error, a rejection, a
-   failed element load, a request that failed or answered outside 2xx, a capture call), when an
-   earlier page load left envelopes in the offline queue, or on Backstop.load() (or at once
-   with data-lazy="false"). Until it is ready, calls are kept in order: breadcrumbs as a ring of
-   the last 100, scope calls (setUser/setTag/...) latest per key, everything else up to 100. A
-   page that never has an error downloads and compiles no wasm.
-   Without the wasm, the stub also sends the page load's session (release health) and, when the
-   wasm cannot load, a report of the failure; Backstop.test() proves the whole path. */
+   decision, and reaches the page only through the bs_* ports of bg.js (src/host.rs).
+   The rest is loaded lazily, beside this script: backstop_bg.js (bg.js: wasm-bindgen's glue,
+   the ports, option checks, Backstop.test) and backstop_bg.wasm, fetched together, each
+   pinned by its integrity hash, only when there is something to report (an error, a
+   rejection, a failed element load, a request that failed or answered outside 2xx, a capture
+   call), when an earlier page load left envelopes in the offline queue, or on Backstop.load()
+   (or at once with data-lazy="false"). Until it is ready, calls are kept in order: breadcrumbs
+   as a ring of the last 100, scope calls (setUser/setTag/...) latest per key, everything else
+   up to 100. Events the inline snippet (snippet.js) kept before this script ran go the same way.
+   Without the wasm, the stub also sends the page load's session (release health) and, when
+   the SDK cannot load, a report of the failure. */
 (function () {
   'use strict';
   if (window.Backstop) return;
   var script = document.currentScript;
   var src = (script && script.src) || '';
   var data = (script && script.dataset) || {};
+  /* The page's CSP nonce of this script's tag, given to backstop_bg.js's tag. */
+  var nonce = (script && script.nonce) || '';
   var MAX = @@MAX_PENDING@@;
-  /* Filled in by `cargo xtask build-sdk`: the SDK version and the wasm's Subresource Integrity
-     hash (the wasm is fetched with it, so a page that pins backstop.js by its own integrity
-     hash also pins the wasm). */
+  /* Filled in by `cargo xtask build-sdk`: the SDK version and the Subresource Integrity
+     hashes of the wasm and of backstop_bg.js (both are loaded with them, so a page that pins
+     backstop.js by its own integrity hash also pins the rest). */
   var VERSION = '@@BACKSTOP_VERSION@@';
   var WASM_INTEGRITY = '@@BACKSTOP_WASM_INTEGRITY@@';
+  var BG_INTEGRITY = '@@BACKSTOP_BG_INTEGRITY@@';
+  /* backstop_bg.js's side once it has run (see bg.js): w, the wasm's exports; init, report,
+     run, test. */
+  var B = null;
   /* Calls waiting for the wasm: {f, k} with k 0 = plain, 1 = breadcrumb, else a scope key. */
   var queue = [];
   var crumbs = 0;
@@ -40,15 +47,10 @@
   var busy = false;
   var lastWrapped;
   var wrapOn = data.wrapCallbacks !== 'false';
-  var beforeSend = null;
-  var hint;
-  var regexps = [];
-  var timer = 0;
   var slice = Array.prototype.slice;
   var origFetch = window.fetch;
   var origSetTimeout = window.setTimeout;
-  /* Backstop.test(): its event is being captured (bs_before_send tags it); its failures. */
-  var testing = false;
+  /* Backstop.test()'s failures (never the page's unhandled rejections). */
   var testErrors = new WeakSet();
   var resolveReady;
   var rejectReady;
@@ -93,8 +95,10 @@
   /* A breadcrumb, stamped now (it may be handed over much later). */
   function crumb(name, args) {
     args.push(Date.now());
-    soon(function () { wasm_bindgen[name].apply(null, args); }, 1);
+    soon(function () { w(name, args); }, 1);
   }
+  /* A call into the wasm (once backstop_bg.js has run). */
+  function w(name, args) { return B.w[name].apply(null, args || []); }
   function str(v) {
     try { return typeof v === 'string' ? v : String(v); } catch (e) { return '[unprintable value]'; }
   }
@@ -115,20 +119,6 @@
       ? 'E' + (prop(v, 'name') || '') + '\x01' + (prop(v, 'message') || '') + '\x01' + (prop(v, 'stack') || '')
       : 'V' + describe(v);
   }
-  /* The value and its `cause` chain (the wasm bounds it too). */
-  function chain(v) {
-    var out = [entry(v)];
-    var seen = [v];
-    for (var i = 0; i < @@MAX_CAUSE_DEPTH@@ && isErr(v); i++) {
-      var c;
-      try { c = v.cause; } catch (e) { break; }
-      if (c === undefined || seen.indexOf(c) >= 0) break;
-      out.push(entry(c));
-      seen.push(c);
-      v = c;
-    }
-    return out.join('\x02');
-  }
   /* f(v) with captures from page code it runs (getters, toJSON) refused, as report() does. */
   function guarded(f, v) {
     if (busy) return '';
@@ -137,82 +127,30 @@
   }
   function abs(u) { try { return new URL(u, location.href).href; } catch (e) { return u; } }
 
-  /* One capture. `busy` refuses captures from page code run while reading values (getters).
-     `pre`, when given, is the chain already written (the bare "Script error." case). */
+  /* One capture (by bg.js). `busy` refuses captures from page code run while reading values
+     (getters). `pre`, when given, is the chain already written (the bare "Script error." case). */
   function report(kind, value, loc, fn, pre) {
     if (busy) return undefined;
     busy = true;
-    try { hint = value; return wasm_bindgen.capture(kind, pre === undefined ? chain(value) : pre, loc || '', fn || ''); }
-    catch (e) { return undefined; }
-    finally { busy = false; hint = undefined; }
+    try { return B.report(kind, value, loc, fn, pre); } catch (e) { return undefined; } finally { busy = false; }
   }
-
-  /* Ports called by the wasm (src/host.rs). */
-  function bs_now() { return Date.now(); }
-  function bs_random() { return Math.random(); }
-  function bs_iso() { return new Date().toISOString(); }
-  function bs_url() { return location.href; }
-  function bs_test(i, text) { try { return !!regexps[i].test(text); } catch (e) { return false; } }
-  /* sentry-cli's injected debug ids (stack -> id), for the event's debug_meta. */
-  function bs_debug_ids() {
-    var m = window._sentryDebugIds, out = '';
-    try { for (var k in m) out += k + '\u0001' + m[k] + '\u0002'; } catch (e) { /* none */ }
-    return out;
-  }
-  function bs_before_send(json) {
-    if (!beforeSend && !testing) return json;
-    try {
-      var r = JSON.parse(json);
-      /* Backstop.test()'s event: tagged here, the one place the stub sees the wasm's event. */
-      if (testing) (r.tags = isObj(r.tags) ? r.tags : {})['backstop.test'] = 'true';
-      if (beforeSend) r = beforeSend(r, { originalException: hint });
-      if (!isObj(r) || Array.isArray(r) || typeof r.then === 'function') return undefined;
-      var out = JSON.stringify(r);
-      return out && out.charAt(0) === '{' ? out : undefined;
-    } catch (e) { return undefined; }
-  }
-  /* keepalive (survives the page closing) only within the browser's 64 KiB in-flight quota. */
-  var pendingBytes = 0;
-  function bs_send(url, body, queued) {
-    var keep = pendingBytes + body.length < @@KEEPALIVE_MAX_BYTES@@;
-    if (keep) pendingBytes += body.length;
-    function done(status, h) {
-      if (keep) pendingBytes -= body.length;
-      try { wasm_bindgen.settled(body, status, h ? h.get('x-sentry-rate-limits') : undefined, h ? h.get('retry-after') : undefined, queued); } catch (e) { /* idem */ }
-    }
-    try {
-      origFetch.call(window, url, { method: 'POST', body: body, mode: 'cors', keepalive: keep })
-        .then(function (r) { done(r.status, r.headers); }, function () { done(0); });
-    } catch (e) { Promise.resolve().then(function () { done(0); }); }
-  }
-  function bs_beacon(url, body) { try { return navigator.sendBeacon(url, body); } catch (e) { return false; } }
-  /* Keys starting with "session:" live in sessionStorage (this tab), the others in localStorage. */
-  function storage(key) { return key.indexOf('session:') ? localStorage : sessionStorage; }
-  function bs_load(key) { try { return storage(key).getItem(key); } catch (e) { return undefined; } }
-  function bs_store(key, value) {
-    try { if (value) storage(key).setItem(key, value); else storage(key).removeItem(key); } catch (e) { /* quota, privacy mode */ }
-  }
-  function bs_timer(ms) {
-    clearTimeout(timer);
-    timer = origSetTimeout.call(window, function () { timer = 0; soon(function () { wasm_bindgen.drain(); }); }, ms);
-  }
-  function bs_notify(id, kind, type, message, transport) {
-    /* An event sent marks this page load's session: crashed for an uncaught error, rejection
-       or panic, errored for a captured exception, a failed request or element (a message, the
-       stub's load-failure report: neither). */
-    session(/^(error|rejection|panic)$/.test(kind) ? 2 : /^(exception|fetch|xhr|resource)$/.test(kind) ? 1 : 0);
+  function beacon(url, body) { try { return navigator.sendBeacon(url, body); } catch (e) { return false; } }
+  /* An event sent (the wasm's, see bg.js's bs_notify, or the stub's own): 'backstop:sent'. */
+  function notify(id, kind, type, message, transport) {
     try {
       window.dispatchEvent(new CustomEvent('backstop:sent', { detail: { event_id: id, kind: kind, type: type === undefined ? null : type, message: message, transport: transport } }));
-    } catch (e) { /* idem */ }
+    } catch (e) { /* never into the page */ }
   }
 
   /* Errors, failed element loads, rejections. */
-  window.addEventListener('error', function (e) {
+  function onError(e) {
     var t = e.target;
+    /* backstop_bg.js failing to load is the SDK's own failure (see loadScript()), no page event. */
+    if (t && t === el) return;
     if (t && t !== window && t.tagName) {
       var tag = str(t.tagName);
       var url = prop(t, 'currentSrc') || prop(t, 'src') || prop(t, 'href') || '';
-      return need(function () { wasm_bindgen.capture_resource(tag, url); }, 'failed to load <' + tag.toLowerCase() + '> ' + url);
+      return need(function () { w('capture_resource', [tag, url]); }, 'failed to load <' + tag.toLowerCase() + '> ' + url);
     }
     var err = e.error;
     /* The rethrow of an error a wrapper just reported (cross-origin: sanitised to null). */
@@ -221,14 +159,16 @@
     var pre = err == null ? 'V' + str(e.message) : undefined;
     var m = err == null ? str(e.message) : guarded(brief, err);
     need(function () { report('error', err, loc, '', pre); }, m + ' (' + str(e.filename) + ':' + e.lineno + ':' + e.colno + ')');
-  }, true);
-  window.addEventListener('unhandledrejection', function (e) {
+  }
+  function onRejection(e) {
     var reason = e.reason;
     /* Backstop.test() failing, its promise left unhandled (typed in the console): not the page's. */
     if (testErrors.has(reason)) return;
     need(function () { report('rejection', reason); }, 'unhandled rejection: ' + guarded(brief, reason));
-  });
-  window.addEventListener('online', function () { if (started) wasm_bindgen.drain(); });
+  }
+  window.addEventListener('error', onError, true);
+  window.addEventListener('unhandledrejection', onRejection);
+  window.addEventListener('online', function () { if (started) w('drain'); });
 
   function patch(obj, name, make) {
     try {
@@ -283,19 +223,16 @@
       if (info && !info.t) {
         info.t = Date.now();
         var outcome = 'load';
-        var mark = function (e) { outcome = e.type; };
-        var done = function () {
-          ['error', 'timeout', 'abort'].forEach(function (t) { x.removeEventListener(t, mark); });
-          x.removeEventListener('loadend', done);
-          if (info.c) return;
-          var status = x.status;
-          var err = outcome === 'load' ? '' : outcome === 'abort' ? 'abort' : outcome === 'timeout' ? 'Vtimed out' : 'Vnetwork error';
-          requestDone('xhr', info.m, info.u, status, info.t, err);
+        var types = ['error', 'timeout', 'abort', 'loadend'];
+        var on = function (e) {
+          if (e.type !== 'loadend') { outcome = e.type; return; }
+          types.forEach(function (t) { x.removeEventListener(t, on); });
+          if (!info.c) {
+            requestDone('xhr', info.m, info.u, x.status, info.t,
+              outcome === 'load' ? '' : outcome === 'abort' ? 'abort' : outcome === 'timeout' ? 'Vtimed out' : 'Vnetwork error');
+          }
         };
-        try {
-          ['error', 'timeout', 'abort'].forEach(function (t) { x.addEventListener(t, mark); });
-          x.addEventListener('loadend', done);
-        } catch (e) { /* idem */ }
+        try { types.forEach(function (t) { x.addEventListener(t, on); }); } catch (e) { /* idem */ }
       }
       return orig.apply(this, arguments);
     };
@@ -308,7 +245,7 @@
     if (!err && status >= 200 && status < 300) crumb('request_done', args);
     else {
       args.push(Date.now());
-      need(function () { wasm_bindgen.request_done.apply(null, args); },
+      need(function () { w('request_done', args); },
         err || status >= 500 ? kind + ' ' + method + ' ' + url + ' ' + (err ? 'failed: ' + err.slice(1, 200) : 'answered ' + status) : '');
     }
   }
@@ -396,7 +333,7 @@
   }, true);
 
   /* The page going away: send the client report while it still can. */
-  function flush() { if (started) try { wasm_bindgen.flush(); } catch (e) { /* idem */ } }
+  function flush() { if (started) try { w('flush'); } catch (e) { /* idem */ } }
   window.addEventListener('pagehide', flush);
   document.addEventListener('visibilitychange', function () {
     if (document.visibilityState === 'hidden') flush();
@@ -405,8 +342,8 @@
   /* API calls: the return value once started, undefined while waiting for the wasm. `k`: how
      a waiting call is kept (see soon); captures (k true) load the wasm. */
   function call(name, args, k) {
-    if (started) { try { return wasm_bindgen[name].apply(null, args); } catch (e) { return undefined; } }
-    var f = function () { wasm_bindgen[name].apply(null, args); };
+    if (started) { try { return w(name, args); } catch (e) { return undefined; } }
+    var f = function () { w(name, args); };
     if (k === true) need(f, name + ': ' + args[0]); else soon(f, k);
   }
   function json(v) { try { var j = JSON.stringify(v); return j === undefined ? undefined : j; } catch (e) { return undefined; } }
@@ -443,8 +380,20 @@
     /* Loads the wasm now (it is otherwise loaded on the first thing to report; a failed load
        is retried after a backoff). Resolves once the SDK runs; rejects if this attempt fails. */
     load: function () { return load(true); },
-    /* Sends a test event and resolves once the collector has stored it (see epilogue.js). */
-    test: function (o) { return selfTest(o); },
+    /* Sends a test event and resolves once the collector has stored it (bg.js's selfTest; when
+       backstop_bg.js itself cannot load, rejects saying why). */
+    test: function (o) {
+      var p = load(true);
+      var go = function () {
+        if (!B) throw new Error('the SDK could not load (' + lastWhy + ')');
+        return B.test(o, p);
+      };
+      return p.then(go, go).catch(function (e) {
+        var err = new Error('Backstop.test: ' + str(e && e.message));
+        testErrors.add(err);
+        throw err;
+      });
+    },
     /* For Rust/wasm apps: backstop_browser::capture_panic_hook() calls this. */
     capturePanic: function (message, file, line, column) {
       return call('capture_panic', [str(message), str(file), line >>> 0, column >>> 0], true);

@@ -7,6 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -30,6 +31,15 @@ let receipts = [];
 let wasmLoads = 0;
 /** Project 5's collector answers after 30 ms; requests in flight now and at most. */
 const slow = { now: 0, max: 0 };
+
+/** The ready-to-paste snippet (web-demo/sdk/snippet.html), read in before(). */
+let snippetTag = '';
+/** Pages served with a Content-Security-Policy of their own. */
+const pageCsp = {
+  nonce: (host) => `script-src 'nonce-n0nce' 'wasm-unsafe-eval'; connect-src http://${host}`,
+};
+/** Requests for backstop_bg.js since the last open(). */
+let bgLoads = 0;
 
 const pages = {
   // Data attributes; errors, a rejection, a failed image and API calls before the wasm is ready.
@@ -123,6 +133,34 @@ const pages = {
     <script src="http://${host}/sdk/backstop.js" crossorigin="anonymous" data-dsn="http://${KEY}@${host}/403"></script></head><body></body></html>`,
   unstored: (host) => `<!doctype html><html><head>
     <script src="http://${host}/sdk/backstop.js" crossorigin="anonymous" data-dsn="http://${KEY}@${host}/9"></script></head><body></body></html>`,
+  // The inline snippet first, errors before backstop.js arrives (added once they happened).
+  snippet: (host) => `<!doctype html><html><head>
+    ${snippetTag}
+    <script>
+      window.__sent = [];
+      addEventListener('backstop:sent', function (e) { window.__sent.push(e.detail); });
+      setTimeout(function () { throw new TypeError('thrown before backstop.js'); }, 0);
+      Promise.reject(new Error('rejected before backstop.js'));
+      setTimeout(function () {
+        var s = document.createElement('script');
+        s.src = 'http://${host}/sdk/backstop.js';
+        s.crossOrigin = 'anonymous';
+        s.dataset.dsn = 'http://${KEY}@${host}/1';
+        document.head.appendChild(s);
+      }, 200);
+    </script></head><body></body></html>`,
+  // backstop_bg.js missing (404) or not the file backstop.js was built with.
+  nobg: (host) => `<!doctype html><html><head>
+    <script src="http://${host}/nobg/backstop.js" crossorigin="anonymous" data-dsn="http://${KEY}@${host}/1"></script>
+    <script>window.__sent = []; addEventListener('backstop:sent', function (e) { window.__sent.push(e.detail); });</script>
+    </head><body></body></html>`,
+  badbg: (host) => `<!doctype html><html><head>
+    <script src="http://${host}/badbg/backstop.js" crossorigin="anonymous" data-dsn="http://${KEY}@${host}/1"></script>
+    </head><body></body></html>`,
+  // A page whose CSP allows scripts by nonce only: backstop_bg.js gets backstop.js's nonce.
+  nonce: (host) => `<!doctype html><html><head>
+    <script nonce="n0nce" src="http://${host}/sdk/backstop.js" crossorigin="anonymous" data-dsn="http://${KEY}@${host}/1"></script>
+    </head><body></body></html>`,
   // The wasm loaded at once, not on the first error.
   eager: (host) => `<!doctype html><html><head>
     <script src="http://${host}/sdk/backstop.js" crossorigin="anonymous" data-dsn="http://${KEY}@${host}/1" data-lazy="false"></script>
@@ -177,10 +215,13 @@ async function serve(req, res) {
       ? send(200, 'application/json', JSON.stringify({ received: true, received_at: Date.now() }))
       : send(404, 'application/json', JSON.stringify({ error: 'not_found', detail: `event ${receipt[2]} not found` }));
   }
-  const file = url.pathname.match(/^\/(sdk|broken)\/(backstop\.js|backstop_bg\.wasm)$/);
+  const file = url.pathname.match(/^\/(sdk|broken|nobg|badbg)\/(backstop\.js|backstop_bg\.js|backstop_bg\.wasm)$/);
   if (file) {
     if (file[2] === 'backstop_bg.wasm') wasmLoads++;
+    if (file[2] === 'backstop_bg.js' && req.method === 'GET') bgLoads++;
     if (file[1] === 'broken' && file[2] === 'backstop_bg.wasm') return send(404, 'text/plain', 'no');
+    if (file[1] === 'nobg' && file[2] === 'backstop_bg.js') return send(404, 'text/plain', 'no');
+    if (file[1] === 'badbg' && file[2] === 'backstop_bg.js') return send(200, 'text/javascript', 'window.__tampered = true;');
     const type = file[2].endsWith('.wasm') ? 'application/wasm' : 'text/javascript';
     return send(200, type, await readFile(path.join(SDK_DIR, file[2])));
   }
@@ -201,11 +242,16 @@ async function serve(req, res) {
       });`);
   }
   const page = url.pathname.match(/^\/page\/(\w+)\.html$/);
-  if (page && pages[page[1]]) return send(200, 'text/html', pages[page[1]](`127.0.0.1:${url.port}`, url.port));
+  if (page && pages[page[1]]) {
+    const host = `127.0.0.1:${url.port}`;
+    const csp = pageCsp[page[1]];
+    return send(200, 'text/html', pages[page[1]](host, url.port), csp ? { 'content-security-policy': csp(host) } : {});
+  }
   return send(404, 'text/plain', 'not found');
 }
 
 before(async () => {
+  snippetTag = (await readFile(path.join(SDK_DIR, 'snippet.html'), 'utf8')).trim();
   server = http.createServer((req, res) => serve(req, res).catch((e) => { res.writeHead(500); res.end(String(e)); }));
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${server.address().port}`;
@@ -227,6 +273,7 @@ async function open(name) {
   sessions = [];
   receipts = [];
   wasmLoads = 0;
+  bgLoads = 0;
   const context = await browser.newContext();
   const page = await context.newPage();
   const log = { errors: [], console: [] };
@@ -927,5 +974,97 @@ test('Backstop.test() rejects with a clear Error: a refused key at once, an even
     } finally {
       await context.close();
     }
+  }
+});
+
+test('the inline snippet: at most 600 bytes, its CSP hash in integrity.json is the file\'s', async () => {
+  const js = (await readFile(path.join(SDK_DIR, 'snippet.js'), 'utf8')).trim();
+  const html = (await readFile(path.join(SDK_DIR, 'snippet.html'), 'utf8')).trim();
+  const manifest = JSON.parse(await readFile(path.join(SDK_DIR, 'integrity.json'), 'utf8'));
+  assert.ok(Buffer.byteLength(js) <= 600, `${Buffer.byteLength(js)} bytes`);
+  assert.equal(html, `<script>${js}</script>`, 'snippet.html is snippet.js in a tag');
+  assert.equal(manifest.snippet_csp_hash, `'sha256-${createHash('sha256').update(js).digest('base64')}'`);
+  // backstop_bg.js is pinned like the wasm: backstop.js carries its hash, integrity.json names it.
+  const bg = await readFile(path.join(SDK_DIR, 'backstop_bg.js'));
+  const sri = `sha384-${createHash('sha384').update(bg).digest('base64')}`;
+  assert.equal(manifest.bg_js_integrity, sri);
+  assert.equal(manifest.bg_js, `/sdk/v${manifest.version}/backstop_bg.js`);
+  assert.ok((await readFile(path.join(SDK_DIR, 'backstop.js'), 'utf8')).includes(sri), 'backstop.js carries backstop_bg.js\'s hash');
+});
+
+test('the inline snippet keeps errors and rejections from before backstop.js; backstop.js sends them and removes its listeners', async () => {
+  const { context, page, log } = await open('snippet');
+  try {
+    await until(() => events().length >= 2, 'the two early events')
+      .catch((e) => { throw new Error(`${e.message}: ${JSON.stringify(received.map((r) => r.body.slice(0, 300)))} ${JSON.stringify(log)}`); });
+    const values = events().map((e) => e.exception.values.at(-1));
+    assert.deepEqual(values.map((v) => v.value).sort(), ['rejected before backstop.js', 'thrown before backstop.js']);
+    assert.equal(values.find((v) => v.value === 'thrown before backstop.js').type, 'TypeError');
+    const kinds = await page.evaluate(() => window.__sent.map((d) => d.kind).sort());
+    assert.deepEqual(kinds, ['error', 'rejection']);
+    assert.equal(await page.evaluate(() => '__backstop' in window), false, 'the snippet\'s global is gone');
+    // Its listeners are removed: a later error is captured once, by backstop.js.
+    await page.evaluate(() => { setTimeout(() => { throw new Error('after backstop.js'); }, 0); });
+    await until(() => events().length >= 3, 'the later event');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(events().filter((e) => e.exception.values.at(-1).value === 'after backstop.js').length, 1);
+  } finally {
+    await context.close();
+  }
+});
+
+test('a missing backstop_bg.js is reported like a missing wasm: console warning, report, ready rejected, retried', async () => {
+  const { context, page, log } = await open('nobg');
+  try {
+    await page.evaluate(() => { Backstop.captureMessage('while the script is missing'); });
+    const outcome = await page.evaluate(() => window.Backstop.ready.then(() => 'resolved', (e) => 'rejected: ' + e.message));
+    assert.match(outcome, /^rejected: HTTP 404 for http:\/\/127\.0\.0\.1:\d+\/nobg\/backstop_bg\.js$/);
+    await until(() => received.length >= 1, 'the load-failure report');
+    const event = parseEnvelope(received[0].body).event;
+    assert.match(event.message, /^SDK failed to load: HTTP 404 for .*\/nobg\/backstop_bg\.js$/);
+    assert.deepEqual(event.fingerprint, ['backstop-sdk-failed-to-load']);
+    assert.equal(event.sdk.name, 'backstop.browser.stub');
+    assert.match(event.extra.captured_meanwhile[0], /capture_message: while the script is missing$/);
+    const warnings = log.console.filter((l) => l.includes('[backstop]'));
+    assert.equal(warnings.length, 1, log.console.join('\n'));
+    assert.match(warnings[0], /^warning: \[backstop\] SDK could not load .*\/nobg\/backstop_bg\.js: HTTP 404/);
+    assert.deepEqual(log.errors, [], 'nothing thrown into the page');
+    assert.equal(await page.evaluate(() => window.__sent.map((d) => d.kind).join()), 'load_failure');
+    assert.equal(events().filter((e) => /failed to load <script>/.test(JSON.stringify(e))).length, 0, 'the script\'s own error event is no page event');
+    // Backstop.test() says why, and Backstop.load() tries again.
+    const message = await page.evaluate(() => Backstop.test().then(() => 'resolved', (e) => e.message));
+    assert.match(message, /^Backstop\.test: the SDK could not load \(HTTP 404 for .*backstop_bg\.js\)$/);
+    assert.equal(bgLoads, 2, 'one request per attempt');
+  } finally {
+    await context.close();
+  }
+});
+
+test('a backstop_bg.js that does not match its integrity hash never runs and is reported', async () => {
+  const { context, page, log } = await open('badbg');
+  try {
+    await page.evaluate(() => { setTimeout(() => { throw new Error('with a tampered script'); }, 0); });
+    await until(() => received.length >= 1, 'the load-failure report');
+    const event = parseEnvelope(received[0].body).event;
+    assert.match(event.message, /^SDK failed to load: integrity mismatch/);
+    assert.match(event.extra.captured_meanwhile[0], /with a tampered script/);
+    assert.equal(await page.evaluate(() => window.__tampered), undefined, 'the tampered script did not run');
+    assert.equal(log.console.filter((l) => /\[backstop\] SDK could not load .*badbg\/backstop_bg\.js: integrity mismatch/.test(l)).length, 1, log.console.join('\n'));
+  } finally {
+    await context.close();
+  }
+});
+
+test('under a nonce-only CSP, backstop_bg.js gets backstop.js\'s nonce and the error is sent', async () => {
+  const { context, page, log } = await open('nonce');
+  try {
+    await page.evaluate(() => { setTimeout(() => { throw new Error('under a nonce CSP'); }, 0); });
+    await until(() => events().length >= 1, 'the event')
+      .catch((e) => { throw new Error(`${e.message}: ${JSON.stringify(received.map((r) => r.body.slice(0, 300)))} ${JSON.stringify(log)}`); });
+    assert.equal(events()[0].exception.values.at(-1).value, 'under a nonce CSP');
+    assert.deepEqual(log.console.filter((l) => /Content Security Policy|Refused/i.test(l)), [], 'no CSP violation');
+    assert.equal(bgLoads, 1);
+  } finally {
+    await context.close();
   }
 });

@@ -233,10 +233,15 @@ pub fn is_in_app(url: &str) -> bool {
         || is_backstop_sdk(url))
 }
 
-/// The SDK's own script and wasm, as served at `/sdk/` (query and fragment ignored).
+/// The SDK's own files (query and fragment ignored): `backstop.js` as served under `/sdk/`
+/// (`/sdk/backstop.js`, the versioned `/sdk/v<version>/backstop.js`), and the part loaded on the
+/// first error beside it, `backstop_bg.js` and `backstop_bg.wasm`. Plain suffix and byte-scan
+/// checks: str slicing or core's substring searcher would grow the wasm by kilobytes.
 fn is_backstop_sdk(url: &str) -> bool {
     let path = url.split(['?', '#']).next().unwrap_or(url);
-    path.ends_with("/sdk/backstop.js") || contains_str(path, "/backstop_bg.wasm")
+    path.ends_with("/backstop_bg.js")
+        || contains_str(path, "/backstop_bg.wasm")
+        || (path.ends_with("/backstop.js") && contains_str(path, "/sdk/"))
 }
 
 fn make_frame(function: Option<&str>, url: &str, lineno: Option<u32>, colno: Option<u32>) -> Frame {
@@ -507,6 +512,31 @@ mod tests {
                 "http://shop.test/js/my-backstop.js",
                 true,
                 "a page script with a similar name",
+            ),
+            (
+                "http://127.0.0.1:8787/sdk/backstop_bg.js",
+                false,
+                "the SDK's script loaded on the first error",
+            ),
+            (
+                "https://errors.example.com/sdk/v0.1.0/backstop_bg.js?x=1#y",
+                false,
+                "the versioned lazy script with a query",
+            ),
+            (
+                "https://errors.example.com/sdk/v0.1.0/backstop.js",
+                false,
+                "the versioned SDK script",
+            ),
+            (
+                "http://shop.test/js/backstop.js",
+                true,
+                "a page script named backstop.js outside /sdk/",
+            ),
+            (
+                "http://shop.test/js/my-backstop_bg.js",
+                true,
+                "a page script ending like the lazy script",
             ),
         ];
         for (url, want, name) in cases {

@@ -134,19 +134,84 @@ fn build_sdk() -> TaskResult {
     let wasm = std::fs::read("web-demo/sdk/backstop_bg.wasm")
         .map_err(|e| format!("web-demo/sdk/backstop_bg.wasm: {e}"))?;
     let wasm_integrity = sri(&wasm);
-    let mut js = String::new();
-    for part in [
-        "crates/backstop-browser/js/prelude.js",
-        "target/sdk/backstop.js",
-        "crates/backstop-browser/js/epilogue.js",
-    ] {
-        js.push_str(&std::fs::read_to_string(part).map_err(|e| format!("{part}: {e}"))?);
-        js.push('\n');
+    // backstop_bg.js, loaded with the wasm on the first error: wasm-bindgen's glue inside bg.js.
+    let glue = std::fs::read_to_string("target/sdk/backstop.js")
+        .map_err(|e| format!("target/sdk/backstop.js: {e}"))?;
+    let bg = read_js("bg.js")?.replace("@@WASM_BINDGEN_GLUE@@", &glue);
+    let bg = minify(&fill_stub_constants(bg)?, "backstop_bg")?;
+    let bg_integrity = sri(&bg);
+    // backstop.js, all a page without errors downloads: it pins the other two by their hashes.
+    let mut stub = String::new();
+    for part in ["prelude.js", "epilogue.js"] {
+        stub.push_str(&read_js(part)?);
+        stub.push('\n');
     }
-    let mut js = js
-        .replace("@@BACKSTOP_VERSION@@", SDK_VERSION)
-        .replace("@@BACKSTOP_WASM_INTEGRITY@@", &wasm_integrity);
-    // The constants the stub shares with the SDK, from the SDK's own crate.
+    let stub = stub
+        .replace("@@BACKSTOP_WASM_INTEGRITY@@", &wasm_integrity)
+        .replace("@@BACKSTOP_BG_INTEGRITY@@", &bg_integrity);
+    let js = minify(&fill_stub_constants(stub)?, "backstop")?;
+    // The inline snippet: its exact text (what a CSP hash covers), and a ready-to-paste tag.
+    let snippet = minify(&read_js("snippet.js")?, "snippet")?;
+    let snippet = String::from_utf8(snippet)
+        .map_err(|e| format!("snippet: {e}"))?
+        .trim_end()
+        .to_string();
+    if snippet.len() > SNIPPET_MAX_BYTES {
+        return Err(format!(
+            "the minified snippet is {} bytes, more than {SNIPPET_MAX_BYTES}",
+            snippet.len()
+        ));
+    }
+    let snippet_hash = csp_hash(snippet.as_bytes());
+    for (path, text) in [
+        ("web-demo/sdk/snippet.js", format!("{snippet}\n")),
+        (
+            "web-demo/sdk/snippet.html",
+            format!("<script>{snippet}</script>\n"),
+        ),
+    ] {
+        std::fs::write(path, text).map_err(|e| format!("{path}: {e}"))?;
+    }
+    // The versioned copy is what script tags pin (immutable cache, integrity hash); the
+    // unversioned one follows the latest build with a short cache.
+    let versioned = format!("web-demo/sdk/v{SDK_VERSION}");
+    std::fs::create_dir_all(&versioned).map_err(|e| format!("{versioned}: {e}"))?;
+    for (name, bytes) in [
+        ("backstop.js", &js),
+        ("backstop_bg.js", &bg),
+        ("backstop_bg.wasm", &wasm),
+    ] {
+        for dir in ["web-demo/sdk", versioned.as_str()] {
+            std::fs::write(format!("{dir}/{name}"), bytes)
+                .map_err(|e| format!("{dir}/{name}: {e}"))?;
+        }
+    }
+    let manifest = format!(
+        "{{\"version\":\"{SDK_VERSION}\",\"js\":\"/sdk/v{SDK_VERSION}/backstop.js\",\"js_integrity\":\"{}\",\"wasm\":\"/sdk/v{SDK_VERSION}/backstop_bg.wasm\",\"wasm_integrity\":\"{wasm_integrity}\",\"bg_js\":\"/sdk/v{SDK_VERSION}/backstop_bg.js\",\"bg_js_integrity\":\"{bg_integrity}\",\"snippet\":\"/sdk/snippet.js\",\"snippet_csp_hash\":\"{snippet_hash}\"}}\n",
+        sri(&js)
+    );
+    std::fs::write("web-demo/sdk/integrity.json", manifest)
+        .map_err(|e| format!("web-demo/sdk/integrity.json: {e}"))?;
+    println!(
+        "    web-demo/sdk/backstop.js + backstop_bg.js + backstop_bg.wasm written, and {versioned}/; snippet.js + snippet.html ({} bytes); integrity.json",
+        snippet.len()
+    );
+    Ok(())
+}
+
+/// The inline snippet's limit, minified (`cargo xtask build-sdk` fails beyond).
+const SNIPPET_MAX_BYTES: usize = 600;
+
+/// A source file of the SDK's JavaScript (crates/backstop-browser/js/).
+fn read_js(name: &str) -> Result<String, String> {
+    let path = format!("crates/backstop-browser/js/{name}");
+    std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))
+}
+
+/// The version and the constants the stub shares with the SDK (from the SDK's own crate) in
+/// place of their `@@NAME@@` placeholders; an unfilled placeholder is an error.
+fn fill_stub_constants(js: String) -> Result<String, String> {
+    let mut js = js.replace("@@BACKSTOP_VERSION@@", SDK_VERSION);
     for (name, value) in backstop_sdk_core::STUB_NUMBERS {
         js = js.replace(&format!("@@{name}@@"), &value.to_string());
     }
@@ -159,33 +224,32 @@ fn build_sdk() -> TaskResult {
             "the stub has a placeholder no SDK constant fills: {name}"
         ));
     }
-    std::fs::write("target/sdk/backstop.full.js", js)
-        .map_err(|e| format!("target/sdk/backstop.full.js: {e}"))?;
-    // Minified: the readable source is prelude.js, the glue and epilogue.js.
+    Ok(js)
+}
+
+/// `js` minified by esbuild (target/sdk/<name>.full.js keeps the readable input).
+fn minify(js: &str, name: &str) -> Result<Vec<u8>, String> {
+    let full = format!("target/sdk/{name}.full.js");
+    let out = format!("target/sdk/{name}.min.js");
+    std::fs::write(&full, js).map_err(|e| format!("{full}: {e}"))?;
     run(Command::new("node_modules/.bin/esbuild").args([
-        "target/sdk/backstop.full.js",
+        full.as_str(),
         "--minify",
         "--log-level=warning",
-        "--outfile=web-demo/sdk/backstop.js",
+        &format!("--outfile={out}"),
     ]))?;
-    let js = std::fs::read("web-demo/sdk/backstop.js")
-        .map_err(|e| format!("web-demo/sdk/backstop.js: {e}"))?;
-    // The versioned copy is what script tags pin (immutable cache, integrity hash); the
-    // unversioned one follows the latest build with a short cache.
-    let versioned = format!("web-demo/sdk/v{SDK_VERSION}");
-    std::fs::create_dir_all(&versioned).map_err(|e| format!("{versioned}: {e}"))?;
-    for (name, bytes) in [("backstop.js", &js), ("backstop_bg.wasm", &wasm)] {
-        std::fs::write(format!("{versioned}/{name}"), bytes)
-            .map_err(|e| format!("{versioned}/{name}: {e}"))?;
-    }
-    let manifest = format!(
-        "{{\"version\":\"{SDK_VERSION}\",\"js\":\"/sdk/v{SDK_VERSION}/backstop.js\",\"js_integrity\":\"{}\",\"wasm\":\"/sdk/v{SDK_VERSION}/backstop_bg.wasm\",\"wasm_integrity\":\"{wasm_integrity}\"}}\n",
-        sri(&js)
-    );
-    std::fs::write("web-demo/sdk/integrity.json", manifest)
-        .map_err(|e| format!("web-demo/sdk/integrity.json: {e}"))?;
-    println!("    web-demo/sdk/backstop.js + backstop_bg.wasm written, and {versioned}/ (integrity.json)");
-    Ok(())
+    std::fs::read(&out).map_err(|e| format!("{out}: {e}"))
+}
+
+/// A CSP source expression of an inline script's text (`'sha256-<base64>'`).
+fn csp_hash(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(bytes);
+    format!(
+        "'sha256-{}'",
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    )
 }
 
 /// The SDK's version: the versioned URL path `/sdk/v<version>/`.
@@ -407,7 +471,7 @@ mod tests {
     #[test]
     fn every_stub_constant_has_its_placeholder() {
         let root = super::repo_root();
-        let stub: String = ["prelude.js", "epilogue.js"]
+        let stub: String = ["prelude.js", "epilogue.js", "bg.js"]
             .iter()
             .map(|f| {
                 std::fs::read_to_string(root.join("crates/backstop-browser/js").join(f)).unwrap()
