@@ -78,7 +78,10 @@ async function verify(b) {
     .then((r) => ({ ok: true, r }), (e) => ({ ok: false, message: String((e && e.message) || e) })), timeoutMs);
   if (!result.ok) {
     const sdk = console_.filter((l) => l.includes('[backstop]'));
-    return finish(CODES.notReceived, `not received: ${result.message}${sdk.length ? `\n  SDK console: ${sdk.join('\n  SDK console: ')}` : ''}`);
+    const more = sdk.length ? `\n  SDK console: ${sdk.join('\n  SDK console: ')}` : '';
+    // backstop_bg.js (loaded with the wasm on the first error) did not load: no stub fallback.
+    if (/the SDK could not load/.test(result.message)) return finish(CODES.sdkFailed, `SDK failed to load: ${result.message}${more}`);
+    return finish(CODES.notReceived, `not received: ${result.message}${more}`);
   }
   const { event_id: id, round_trip_ms: ms, via } = result.r;
   if (via !== 'wasm') {
