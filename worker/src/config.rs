@@ -1,11 +1,25 @@
 //! Reads the worker's vars and secrets into the validated core configuration.
 
 use backstop_server_core::config::{Config, ConfigError, RawConfig};
+use std::cell::OnceCell;
+use std::rc::Rc;
+
 use worker::Env;
 
-/// Loads and validates the configuration (once per request).
-pub(crate) fn load(env: &Env) -> Result<Config, ConfigError> {
-    Config::from_raw(&raw(env))
+thread_local! {
+    /// The validated configuration, or why it is refused: vars and secrets are fixed for an
+    /// isolate's life (a new deploy or `wrangler dev` restart starts new isolates), so they are
+    /// read and validated once per isolate instead of once per request (reading each var
+    /// crosses into JS and parsing the JSON ones was about a tenth of an ingest request's CPU).
+    static LOADED: OnceCell<Result<Rc<Config>, ConfigError>> = const { OnceCell::new() };
+}
+
+/// The validated configuration (read once per isolate, see [`LOADED`]).
+pub(crate) fn load(env: &Env) -> Result<Rc<Config>, ConfigError> {
+    LOADED.with(|cell| {
+        cell.get_or_init(|| Config::from_raw(&raw(env)).map(Rc::new))
+            .clone()
+    })
 }
 
 /// The tunnel path, read even when the configuration as a whole is invalid.

@@ -9,9 +9,7 @@
 //!   R2's 1024-byte limit; R2 itself refuses it.
 //! - Rate limiter: the Durable Object is sent a body it refuses (see `rate_limiter::check`).
 
-use std::cell::OnceCell;
-
-use backstop_server_core::fault::{FaultKind, Faults};
+use backstop_server_core::fault::FaultKind;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use worker::js_sys::{Function, Object, Reflect};
@@ -24,18 +22,11 @@ const MISSING_TABLE_SQL: &str = "SELECT * FROM backstop_fault_injected_missing_t
 /// R2 refuses keys longer than 1024 bytes.
 const INVALID_R2_KEY_BYTES: usize = 1025;
 
-thread_local! {
-    /// Vars are fixed for an isolate's life, so the windows are parsed once.
-    static FAULTS: OnceCell<Faults> = const { OnceCell::new() };
-}
-
 /// Whether `kind` must fail now. An invalid configuration injects nothing (requests that load
 /// the configuration are answered 503 `misconfigured` anyway).
 pub(crate) fn is_active(env: &Env, kind: FaultKind) -> bool {
-    FAULTS.with(|cell| {
-        cell.get_or_init(|| config::load(env).map(|c| c.faults).unwrap_or_default())
-            .is_active(kind, worker::Date::now().as_millis())
-    })
+    // The configuration is read once per isolate (`config::load`), windows included.
+    config::load(env).is_ok_and(|c| c.faults.is_active(kind, worker::Date::now().as_millis()))
 }
 
 fn method(target: &JsValue, name: &str) -> Result<Function, worker::Error> {

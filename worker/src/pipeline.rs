@@ -5,14 +5,14 @@
 //! hands it to the dead-letter queue with the reason, whose consumer keeps it in D1 for the
 //! dashboard's "reprocess".
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
 use backstop_server_core::config::Config;
 use backstop_server_core::fault::FaultKind;
 use backstop_server_core::pipeline::{
     error_reason, next_attempt, pack_job, read_job, summarize, Job, NextAttempt, MAX_ATTEMPTS,
 };
-use backstop_server_core::stats::{minute_bucket, Outcome, MAX_STORED_INT, PIPELINE_QUEUED};
+use backstop_server_core::stats::{minute_bucket, Outcome, Tally, MAX_STORED_INT, PIPELINE_QUEUED};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use wasm_bindgen::{JsCast, JsValue};
@@ -111,23 +111,46 @@ pub(crate) async fn enqueue(env: &Env, job: Job, delay_secs: u32) -> Result<(), 
     Ok(())
 }
 
+thread_local! {
+    /// The isolate's queued-job counts not yet written (see [`Tally`]).
+    static QUEUED: RefCell<Tally> = RefCell::new(Tally::default());
+}
+
 /// Counts a queued job for the backlog figure (after the answer: it is not part of the
-/// request's latency, and a lost count only makes the backlog read low).
+/// request's latency, and a lost count only makes the backlog read low). Counts are coalesced
+/// per isolate: one request's `waitUntil` writes, the others add to its next turn, so a busy
+/// isolate writes once per D1 round trip instead of once per request.
 pub(crate) async fn count_queued(env: &Env, project: &str, now_ms: u64) {
-    let r = db(env).map_err(StorageError::from).and_then(|db| {
-        db.prepare(format!(
-            "INSERT INTO stats (project, minute, reason, count) VALUES (?1, ?2, ?3, 1)
-             ON CONFLICT (project, minute, reason) DO UPDATE SET count = MIN(count + 1, {MAX_STORED_INT})"
-        ))
-        .bind(&[s(project), n(minute_bucket(now_ms)), s(PIPELINE_QUEUED)])
-        .map_err(StorageError::from)
-    });
-    let r = match r {
-        Ok(st) => st.run().await.map(|_| ()).map_err(StorageError::from),
-        Err(e) => Err(e),
-    };
-    if let Err(e) = r {
-        worker::console_error!("could not count a queued job of {project}: {}", e.0);
+    if !QUEUED.with_borrow_mut(|t| t.add(project, PIPELINE_QUEUED, now_ms, 1)) {
+        return;
+    }
+    loop {
+        let rows = QUEUED.with_borrow_mut(Tally::take);
+        if rows.is_empty() {
+            return;
+        }
+        let written = async {
+            let db = db(env)?;
+            let statements = rows
+                .iter()
+                .map(|(scope, row)| {
+                    db.prepare(format!(
+                        "INSERT INTO stats (project, minute, reason, count) VALUES (?1, ?2, ?3, ?4)
+                         ON CONFLICT (project, minute, reason) DO UPDATE SET count = MIN(count + ?4, {MAX_STORED_INT})"
+                    ))
+                    .bind(&[s(scope), n(row.minute), s(&row.reason), n(row.count)])
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            db.batch(statements).await?;
+            Ok::<_, StorageError>(())
+        };
+        if let Err(e) = written.await {
+            worker::console_error!(
+                "could not count queued jobs ({} counters): {}",
+                rows.len(),
+                e.0
+            );
+        }
     }
 }
 

@@ -174,6 +174,51 @@ pub struct CounterRow {
     pub count: u64,
 }
 
+/// Counts waiting to be written, coalesced by (scope, minute, reason), for a writer that runs
+/// one at a time: the first [`Tally::add`] since the tally was idle tells its caller to start
+/// writing, later ones only add to what the running writer takes next ([`Tally::take`]). Under
+/// load many requests' counts become one storage write per round trip; an idle tally writes
+/// at once. What is added while a write is in flight is taken by the writer's next turn.
+#[derive(Debug, Default)]
+pub struct Tally {
+    pending: BTreeMap<(String, u64, &'static str), u64>,
+    writing: bool,
+}
+
+impl Tally {
+    /// Adds `n` to a counter at `now_ms`; `true` when the caller must run the writer (none is).
+    pub fn add(&mut self, scope: &str, reason: &'static str, now_ms: u64, n: u64) -> bool {
+        let count = self
+            .pending
+            .entry((scope.to_string(), minute_bucket(now_ms), reason))
+            .or_default();
+        *count = count.saturating_add(n).min(MAX_STORED_INT);
+        !std::mem::replace(&mut self.writing, true)
+    }
+
+    /// The writer's next turn: everything pending as `(scope, row)`, cleared. Empty means the
+    /// writer is done (and the next [`Tally::add`] starts one again).
+    pub fn take(&mut self) -> Vec<(String, CounterRow)> {
+        let pending = std::mem::take(&mut self.pending);
+        if pending.is_empty() {
+            self.writing = false;
+        }
+        pending
+            .into_iter()
+            .map(|((scope, minute, reason), count)| {
+                (
+                    scope,
+                    CounterRow {
+                        minute,
+                        reason: reason.to_string(),
+                        count,
+                    },
+                )
+            })
+            .collect()
+    }
+}
+
 /// A client report's discards: `reason` × `category`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Discarded {
@@ -445,6 +490,38 @@ mod tests {
         assert_eq!(
             (s.pipeline.lag_ms_mean_5m, s.symbolication.mapped_share),
             (None, None)
+        );
+    }
+
+    #[test]
+    fn a_tally_coalesces_counts_for_one_writer_at_a_time() {
+        let mut t = Tally::default();
+        assert!(
+            t.add("1", PIPELINE_QUEUED, 60_001, 1),
+            "idle: the caller writes"
+        );
+        assert!(!t.add("1", PIPELINE_QUEUED, 60_500, 1), "a writer runs");
+        assert!(!t.add("2", PIPELINE_QUEUED, 61_000, 1));
+        assert!(!t.add("1", PIPELINE_QUEUED, 120_000, 1), "next minute");
+        let rows = t.take();
+        let got: Vec<(&str, u64, u64)> = rows
+            .iter()
+            .map(|(scope, r)| (scope.as_str(), r.minute, r.count))
+            .collect();
+        assert_eq!(got, [("1", 60_000, 2), ("1", 120_000, 1), ("2", 60_000, 1)]);
+        assert!(rows.iter().all(|(_, r)| r.reason == PIPELINE_QUEUED));
+        // Added while that write was in flight: the writer's next turn takes it.
+        assert!(!t.add("1", PIPELINE_QUEUED, 120_001, u64::MAX));
+        let rows = t.take();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(
+            rows[0].1.count, MAX_STORED_INT,
+            "saturates at what storage keeps"
+        );
+        assert!(t.take().is_empty(), "done");
+        assert!(
+            t.add("1", PIPELINE_QUEUED, 180_000, 1),
+            "idle again: a new writer"
         );
     }
 
