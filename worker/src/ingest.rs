@@ -206,28 +206,19 @@ async fn build_job(
 /// Reads a request body chunk by chunk, refusing it as soon as the streamed bytes pass the
 /// limit. A stream that breaks off, or ends before its `Content-Length`, is the client's
 /// [`IngestError::IncompleteBody`], never a storage error.
-///
-/// When admission needs the whole body before any of it was read and the request declared its
-/// length (admission has already refused a declared length over the limit), the body is read in
-/// one `arrayBuffer()` call instead: one promise instead of a reader and a promise per chunk,
-/// which was a noticeable share of an ingest request's CPU.
-struct BodyReader<'r> {
-    req: &'r mut Request,
+struct BodyReader {
     stream: Option<ByteStream>,
-    /// Whether reading has started (the stream, once taken, locks the body).
-    started: bool,
     declared: Option<u64>,
     counter: BodyCounter,
     bytes: Vec<u8>,
 }
 
-impl<'r> BodyReader<'r> {
-    fn new(req: &'r mut Request, declared: Option<u64>, limit: u64) -> Self {
+impl BodyReader {
+    fn new(req: &mut Request, declared: Option<u64>, limit: u64) -> Self {
         let capacity = usize::try_from(declared.unwrap_or(0).min(limit)).unwrap_or(0);
         Self {
-            req,
-            stream: None,
-            started: false,
+            // No stream means no body.
+            stream: req.stream().ok(),
             declared,
             counter: BodyCounter::new(limit),
             bytes: Vec::with_capacity(capacity),
@@ -241,11 +232,6 @@ impl<'r> BodyReader<'r> {
 
     /// Reads the next chunk; `false` at the end of the body.
     async fn pull(&mut self) -> Result<bool, IngestError> {
-        if !self.started {
-            self.started = true;
-            // No stream means no body.
-            self.stream = self.req.stream().ok();
-        }
         let Some(stream) = self.stream.as_mut() else {
             return Ok(false);
         };
@@ -265,17 +251,6 @@ impl<'r> BodyReader<'r> {
 
     /// Reads the rest and returns the whole body.
     async fn finish(mut self) -> Result<Vec<u8>, IngestError> {
-        if !self.started && self.declared.is_some() {
-            self.started = true;
-            let whole = self
-                .req
-                .bytes()
-                .await
-                .map_err(|_| IngestError::incomplete(self.declared, 0))?;
-            self.counter.add(whole.len())?;
-            check_complete(self.declared, self.counter.seen())?;
-            return Ok(whole);
-        }
         while self.pull().await? {}
         check_complete(self.declared, self.counter.seen())?;
         Ok(self.bytes)

@@ -20,6 +20,7 @@ use worker::js_sys::{Function, Object, Reflect};
 use worker::{event, Context, D1PreparedStatement, Env, MessageBatch, MessageExt, RawMessage};
 
 use crate::error::{AppError, StorageError};
+use crate::sourcemaps::MapLookups;
 use crate::store::{bucket, db, n, rows, s};
 use crate::{config, fault};
 
@@ -186,6 +187,7 @@ async fn consume(batch: MessageBatch<Value>, env: Env, _ctx: Context) -> worker:
         }
     };
     let consumer_fault = fault::is_active(&env, FaultKind::Consumer);
+    let mut lookups = MapLookups::default();
     for (i, message) in batch.raw_iter().enumerate() {
         let text = message_text(&message);
         if dead {
@@ -195,7 +197,7 @@ async fn consume(batch: MessageBatch<Value>, env: Env, _ctx: Context) -> worker:
         // The fault fails first attempts only, so the retries that follow must store them.
         let first_attempt = read_job(&text).is_ok_and(|j| j.attempt == 0);
         FORCE_D1_FAILURE.with(|f| f.set(consumer_fault && i > 0 && first_attempt));
-        let result = process(&env, &config, &text).await;
+        let result = process(&env, &config, &text, &mut lookups).await;
         FORCE_D1_FAILURE.with(|f| f.set(false));
         match result {
             Ok(()) => message.ack(),
@@ -223,10 +225,15 @@ enum Failure {
     Failed(Box<Job>, String),
 }
 
-async fn process(env: &Env, config: &Config, text: &str) -> Result<(), Failure> {
+async fn process(
+    env: &Env,
+    config: &Config,
+    text: &str,
+    lookups: &mut MapLookups,
+) -> Result<(), Failure> {
     let job = read_job(text).map_err(Failure::Unreadable)?;
     let now = worker::Date::now().as_millis();
-    match store_job(env, config, &job, now).await {
+    match store_job(env, config, &job, now, lookups).await {
         Ok(()) => Ok(()),
         Err(e) => Err(Failure::Failed(Box::new(job), e.0)),
     }
@@ -234,7 +241,13 @@ async fn process(env: &Env, config: &Config, text: &str) -> Result<(), Failure> 
 
 /// Stores one job: its events (each in its own guarded transaction), then its counters,
 /// attachments and lag in one transaction guarded by the job id, then alerts and signals.
-async fn store_job(env: &Env, config: &Config, job: &Job, now: u64) -> Result<(), StorageError> {
+async fn store_job(
+    env: &Env,
+    config: &Config,
+    job: &Job,
+    now: u64,
+    lookups: &mut MapLookups,
+) -> Result<(), StorageError> {
     let nonce = random_nonce();
     let inline_limit = config.limits.max_inline_payload_bytes;
     let mut triggered = Vec::new();
@@ -247,7 +260,7 @@ async fn store_job(env: &Env, config: &Config, job: &Job, now: u64) -> Result<()
         };
         // Before grouping, so issues group by the original frames. A map store that cannot
         // be read fails the attempt (retried) rather than storing the event unmapped.
-        let stats = crate::sourcemaps::symbolicate_event(env, &job.project, &mut payload)
+        let stats = crate::sourcemaps::symbolicate_event(env, &job.project, &mut payload, lookups)
             .await
             .map_err(|e| StorageError(format!("symbolication: {e}")))?;
         let in_app_unmapped = stats.in_app_frames.saturating_sub(stats.in_app_mapped);

@@ -1,13 +1,15 @@
 //! Per-key rate limiting and daily quotas: one Durable Object per project key (sharded by key,
 //! never one global object), holding a core [`TokenBucket`] and the UTC day's event count
 //! ([`DayCount`]) in its storage. The object answers one request at a time, so the count is
-//! exact however many isolates ask at once; the rule is [`admit`].
+//! exact however many isolates ask at once; the rule is [`admit`]. A key with a large limit and
+//! no quota is taken a lease of tokens at a time (`lease_size`: one for ordinary limits), which
+//! the asking isolate spends for up to a second without asking again.
 
 use std::cell::RefCell;
 
 use backstop_server_core::fault::FaultKind;
-use backstop_server_core::quota::{admit, DayCount, LimiterRequest};
-use backstop_server_core::rate_limit::{RateDecision, TokenBucket};
+use backstop_server_core::quota::{admit, DayCount, Grant, LimiterRequest};
+use backstop_server_core::rate_limit::{Leases, RateDecision, TokenBucket};
 use worker::{durable_object, DurableObject, Env, Method, Request, RequestInit, Response, State};
 
 use crate::error::AppError;
@@ -77,7 +79,7 @@ impl DurableObject for RateLimiter {
             None => DayCount::default(),
         };
         let before = count;
-        let decision = admit(&mut bucket, &mut count, &limiter, now);
+        let grant = admit(&mut bucket, &mut count, &limiter, now);
         *self.bucket.borrow_mut() = Some(bucket);
         if now.saturating_sub(self.saved_ms.get()) >= SAVE_EVERY_MS {
             self.saved_ms.set(now);
@@ -89,24 +91,37 @@ impl DurableObject for RateLimiter {
                 self.state.storage().put(QUOTA_KEY, count).await?;
             }
         }
-        Response::from_json(&decision)
+        Response::from_json(&grant)
     }
 }
 
-/// Asks the key's limiter for one token and, when the project has a quota, counts the
-/// request's `events` against it. If the limiter itself fails, the event is accepted (fail
-/// open: losing events because the limiter is down is worse than a burst, or than a few events
-/// over a quota) and the failure is logged.
+thread_local! {
+    /// Tokens this isolate took ahead from its keys' limiters (see [`Leases`]).
+    static LEASES: RefCell<Leases> = RefCell::new(Leases::default());
+}
+
+/// Asks the key's limiter for one token (for a large limit without a quota, a lease of
+/// several, spent by this isolate's next requests without asking: [`Leases`]) and, when the
+/// project has a quota, counts the request's `events` against it. If the limiter itself fails,
+/// the event is accepted (fail open: losing events because the limiter is down is worse than
+/// a burst, or than a few events over a quota) and the failure is logged.
 pub(crate) async fn check(
     env: &Env,
     project: &str,
     key: &str,
     req: &LimiterRequest,
 ) -> Result<RateDecision, AppError> {
+    let name = format!("{project}:{key}");
+    let now = worker::Date::now().as_millis();
+    if req.tokens > 1 {
+        if let Some(decision) = LEASES.with_borrow_mut(|l| l.spend(&name, now)) {
+            return Ok(decision);
+        }
+    }
     let attempt = async {
         let stub = env
             .durable_object(BINDING)?
-            .id_from_name(&format!("{project}:{key}"))?
+            .id_from_name(&name)?
             .get_stub()?;
         // Under a test fault window the object is sent a body it refuses: a real call that
         // fails (see `fault.rs`).
@@ -126,10 +141,10 @@ pub(crate) async fn check(
                 resp.status_code()
             )));
         }
-        resp.json::<RateDecision>().await
+        resp.json::<Grant>().await
     };
     match attempt.await {
-        Ok(d) => Ok(d),
+        Ok(g) => Ok(LEASES.with_borrow_mut(|l| l.hold(&name, g.decision, g.granted, now))),
         Err(e) => {
             worker::console_error!("rate limiter unavailable, accepting: {e}");
             Ok(RateDecision::Allowed {

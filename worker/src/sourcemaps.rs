@@ -462,7 +462,15 @@ async fn get_object(
 struct R2Maps<'e> {
     env: &'e Env,
     project: String,
+    lookups: &'e mut MapLookups,
 }
+
+/// Map lookups already answered, kept for one consumer batch: its events mostly come from the
+/// same release and files, so each (project, key) is asked of D1 once per batch. A map
+/// uploaded while a batch runs is seen from the next batch on (the event's "reprocess" maps
+/// it later in any case).
+#[derive(Default)]
+pub(crate) struct MapLookups(std::collections::HashMap<String, Option<StoredMap>>);
 
 #[derive(Deserialize)]
 struct MapRow {
@@ -489,6 +497,10 @@ impl MapStore for R2Maps<'_> {
             ),
         };
         let list = serde_json::to_string(&keys).map_err(|e| StorageError(e.to_string()))?;
+        let asked = format!("{}\u{1}{kind}\u{1}{list}", self.project);
+        if let Some(known) = self.lookups.0.get(&asked) {
+            return Ok(known.clone());
+        }
         let r = db(self.env)?
             .prepare(
                 "SELECT lookup_key, map_id, index_len, url FROM sourcemaps
@@ -499,13 +511,15 @@ impl MapStore for R2Maps<'_> {
             .await?;
         let rows: Vec<MapRow> = crate::store::rows(&r, "sourcemap")?;
         // Candidates are in order of preference (the exact URL before `~/path`).
-        Ok(keys.iter().find_map(|k| {
+        let found = keys.iter().find_map(|k| {
             rows.iter().find(|r| &r.lookup_key == k).map(|r| StoredMap {
                 id: r.map_id.clone(),
                 index_len: r.index_len,
                 url: r.url.clone(),
             })
-        }))
+        });
+        self.lookups.0.insert(asked, found.clone());
+        Ok(found)
     }
 
     async fn read_index(
@@ -538,10 +552,12 @@ pub(crate) async fn symbolicate_event(
     env: &Env,
     project: &str,
     event: &mut Value,
+    lookups: &mut MapLookups,
 ) -> Result<SymbolicationStats, StorageError> {
     let mut store = R2Maps {
         env,
         project: project.to_string(),
+        lookups,
     };
     let mut work = event.clone();
     let stats = symbolicate(&mut work, &mut store).await?;
@@ -634,7 +650,7 @@ pub(crate) async fn handle_reprocess(
         (None, None) => return Err(not_found().into()),
     };
     let mut payload: Value = serde_json::from_str(&raw).map_err(|_| not_found())?;
-    let stats = symbolicate_event(env, project, &mut payload).await?;
+    let stats = symbolicate_event(env, project, &mut payload, &mut MapLookups::default()).await?;
     let summary =
         summarize_event(payload, &id, row.received_at).map_err(|e| ApiError::InvalidParam {
             name: "event",

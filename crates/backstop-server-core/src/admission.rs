@@ -229,11 +229,7 @@ impl<'c> Admission<'c> {
         let request = TokenRequest {
             project,
             key,
-            limiter: LimiterRequest {
-                rate_limit: p.rate_limit,
-                quota: None,
-                events: 0,
-            },
+            limiter: LimiterRequest::new(p.rate_limit, None, 0),
         };
         self.state = State::AwaitToken(request.clone());
         Step::Token(request)
@@ -291,11 +287,11 @@ impl<'c> Admission<'c> {
                         .copied()
                         .unwrap_or_default()
                         .into(),
-                    limiter: LimiterRequest {
-                        rate_limit: project_config.rate_limit,
-                        quota: project_config.quota,
-                        events: u64::from(!plan.events.is_empty()),
-                    },
+                    limiter: LimiterRequest::new(
+                        project_config.rate_limit,
+                        project_config.quota,
+                        u64::from(!plan.events.is_empty()),
+                    ),
                 }),
             ),
         };

@@ -14,7 +14,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::rate_limit::{RateDecision, RateLimitConfig, TokenBucket};
+use crate::rate_limit::{lease_size, RateDecision, RateLimitConfig, TokenBucket};
 
 /// Milliseconds in a UTC day.
 pub const DAY_MS: u64 = 24 * 60 * 60 * 1000;
@@ -101,6 +101,41 @@ pub struct LimiterRequest {
     /// Events this request counts against the quota (see the module doc).
     #[serde(default)]
     pub events: u64,
+    /// Tokens to take at once: [`lease_size`] for a key without a quota (the rest are spent by
+    /// the asking isolate, see [`crate::rate_limit::Leases`]), else 1 (a quota counts each
+    /// request's events, so each request asks).
+    #[serde(default = "one")]
+    pub tokens: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl LimiterRequest {
+    /// The request for a key with these settings.
+    pub fn new(rate_limit: RateLimitConfig, quota: Option<u64>, events: u64) -> Self {
+        Self {
+            rate_limit,
+            quota,
+            events,
+            tokens: if quota.is_some() {
+                1
+            } else {
+                lease_size(&rate_limit)
+            },
+        }
+    }
+}
+
+/// The limiter's answer: the decision for the asking request and how many tokens it took
+/// (including that request's; 0 when refused).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    /// The asking request's decision.
+    pub decision: RateDecision,
+    /// Tokens taken.
+    pub granted: u32,
 }
 
 /// The limiter's rule for one request: the token bucket first (a request refused by the rate
@@ -111,22 +146,32 @@ pub fn admit(
     count: &mut DayCount,
     req: &LimiterRequest,
     now_ms: u64,
-) -> RateDecision {
-    let decision = bucket.take(&req.rate_limit, now_ms);
+) -> Grant {
     let Some(limit) = req.quota else {
-        return decision;
+        let (decision, granted) = bucket.take_up_to(&req.rate_limit, now_ms, req.tokens);
+        return Grant { decision, granted };
     };
+    let decision = bucket.take(&req.rate_limit, now_ms);
     if !matches!(decision, RateDecision::Allowed { .. }) {
-        return decision;
+        return Grant {
+            decision,
+            granted: 0,
+        };
     }
     match count.take(limit, req.events, now_ms) {
-        QuotaDecision::Within { .. } => decision,
+        QuotaDecision::Within { .. } => Grant {
+            decision,
+            granted: 1,
+        },
         QuotaDecision::Exceeded {
             limit,
             retry_after_secs,
-        } => RateDecision::QuotaExceeded {
-            limit,
-            retry_after_secs,
+        } => Grant {
+            decision: RateDecision::QuotaExceeded {
+                limit,
+                retry_after_secs,
+            },
+            granted: 1,
         },
     }
 }
@@ -220,20 +265,19 @@ mod tests {
             burst: 2,
             per_second: 0.0,
         };
-        let req = |quota, events| LimiterRequest {
-            rate_limit: rate,
-            quota,
-            events,
-        };
+        let req = |quota, events| LimiterRequest::new(rate, quota, events);
         let now = DAY0;
         let mut bucket = TokenBucket::full(&rate, now);
         let mut count = DayCount::default();
         assert_eq!(
             admit(&mut bucket, &mut count, &req(Some(1), 1), now),
-            RateDecision::Allowed { remaining: 1 }
+            Grant {
+                decision: RateDecision::Allowed { remaining: 1 },
+                granted: 1
+            }
         );
         assert_eq!(
-            admit(&mut bucket, &mut count, &req(Some(1), 1), now),
+            admit(&mut bucket, &mut count, &req(Some(1), 1), now).decision,
             RateDecision::QuotaExceeded {
                 limit: 1,
                 retry_after_secs: 86_400
@@ -241,8 +285,11 @@ mod tests {
         );
         assert_eq!(
             admit(&mut bucket, &mut count, &req(Some(1), 1), now),
-            RateDecision::Limited {
-                retry_after_secs: 60
+            Grant {
+                decision: RateDecision::Limited {
+                    retry_after_secs: 60
+                },
+                granted: 0
             },
             "an empty bucket answers first"
         );
@@ -251,11 +298,26 @@ mod tests {
         let mut count = DayCount::default();
         for _ in 0..2 {
             assert!(matches!(
-                admit(&mut bucket, &mut count, &req(None, 1), now),
+                admit(&mut bucket, &mut count, &req(None, 1), now).decision,
                 RateDecision::Allowed { .. }
             ));
         }
         assert_eq!(count, DayCount::default(), "no quota, nothing counted");
+
+        // Without a quota a large limit is taken a lease at a time; with one, a token each.
+        let large = RateLimitConfig {
+            burst: 10_000,
+            per_second: 1_000.0,
+        };
+        let mut bucket = TokenBucket::full(&large, now);
+        let leased = LimiterRequest::new(large, None, 1);
+        assert_eq!(leased.tokens, 50);
+        let g = admit(&mut bucket, &mut count, &leased, now);
+        assert_eq!(g.granted, 50);
+        assert_eq!(g.decision, RateDecision::Allowed { remaining: 9_950 });
+        let counted = LimiterRequest::new(large, Some(100), 1);
+        assert_eq!(counted.tokens, 1);
+        assert_eq!(admit(&mut bucket, &mut count, &counted, now).granted, 1);
     }
 
     #[test]
@@ -263,12 +325,8 @@ mod tests {
         let old: LimiterRequest =
             serde_json::from_str(r#"{"burst": 5, "per_second": 1.5}"#).unwrap();
         assert_eq!(old.rate_limit.burst, 5);
-        assert_eq!((old.quota, old.events), (None, 0));
-        let new = LimiterRequest {
-            rate_limit: RateLimitConfig::default(),
-            quota: Some(7),
-            events: 1,
-        };
+        assert_eq!((old.quota, old.events, old.tokens), (None, 0, 1));
+        let new = LimiterRequest::new(RateLimitConfig::default(), Some(7), 1);
         let text = serde_json::to_string(&new).unwrap();
         assert_eq!(serde_json::from_str::<LimiterRequest>(&text).unwrap(), new);
     }
