@@ -16,6 +16,7 @@ extern crate alloc;
 pub mod dsn;
 pub mod envelope;
 pub mod event;
+pub mod extensions;
 
 pub use dsn::{Dsn, ParseDsnError};
 pub use envelope::{write_single_item, EnvelopeHeader, ItemHeader};

@@ -221,46 +221,9 @@ pub fn is_sampled(rate: f64, random: f64) -> bool {
     rate > 0.0 && random < rate
 }
 
-/// URL prefixes of code that belongs to a browser extension, not the page (Relay's
-/// browser-extensions filter).
-const EXTENSION_URLS: &[&str] = &[
-    "chrome-extension://",
-    "moz-extension://",
-    "safari-extension://",
-    "safari-web-extension://",
-    "ms-browser-extension://",
-    "chrome://",
-    "resource://",
-];
-
-/// Error messages known to come from extensions, toolbars and injected scripts (the same kind
-/// of list Relay's browser-extensions filter keeps).
-const EXTENSION_MESSAGES: &[&str] = &[
-    "top.GLOBALS",
-    "originalCreateNotification",
-    "canvas.contentDocument",
-    "MyApp_RemoveAllHighlights",
-    "http://tt.epicplay.com",
-    "Can't find variable: ZiteReader",
-    "jigsaw is not defined",
-    "ComboSearch is not defined",
-    "http://loading.retry.widdit.com/",
-    "atomicFindClose",
-    "fb_xd_fragment",
-    "bmi_SafeAddOnload",
-    "EBCallBackMessageReceived",
-    "conduitPage",
-    "__gCrWeb",
-];
-
-/// Whether a frame URL is a browser extension's (or the browser's own) code.
-pub fn is_extension_url(url: &str) -> bool {
-    let url = url.trim_start();
-    EXTENSION_URLS.iter().any(|p| {
-        url.get(..p.len())
-            .is_some_and(|head| head.eq_ignore_ascii_case(p))
-    }) || contains_str(url, "translate.googleapis.com")
-}
+/// Whether a frame URL is a browser extension's (or the browser's own, or a known injected
+/// script's): the list the server's inbound filter uses too.
+pub use backstop_protocol::extensions::is_extension_url;
 
 /// Whether a frame's location is a script's URL that `allowUrls` / `denyUrls` can judge: not the
 /// placeholders engines give code without a file (`<anonymous>`, `[native code]`, `native`,
@@ -277,10 +240,9 @@ pub fn is_script_url(location: &str) -> bool {
         || l.eq_ignore_ascii_case("anonymous"))
 }
 
-/// Whether an error message is one that extensions and injected scripts are known to cause.
-pub fn is_extension_message(value: &str) -> bool {
-    EXTENSION_MESSAGES.iter().any(|m| contains_str(value, m))
-}
+/// Whether an error message is one that extensions and injected scripts are known to cause
+/// (the server's inbound filter's list).
+pub use backstop_protocol::extensions::is_extension_message;
 
 /// Whether a message is the browser's "Script error." for a cross-origin script: no message, no
 /// stack, nothing to act on (Sentry's SDKs drop it by default too).

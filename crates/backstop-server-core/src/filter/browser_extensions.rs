@@ -2,93 +2,24 @@
 //! project's code: known messages in an exception's value, or a stack whose top frame comes from
 //! an extension URL or a known injected script.
 //!
-//! Both lists are public data taken from Sentry Relay's `relay-filter/src/browser_extensions.rs`
-//! (MIT-licensed project), plus the old Edge extension scheme.
+//! The lists and their matching live in `backstop_protocol::extensions`, shared with the
+//! browser SDK (which drops the same errors before sending).
 
+use backstop_protocol::extensions::{is_extension_message, is_extension_url, PLACEHOLDER_PATHS};
 use serde_json::Value;
 
 use super::view;
-
-/// Substrings (case-insensitive) of an exception value that only extensions and injected
-/// scripts produce.
-const VALUE_PATTERNS: &[&str] = &[
-    // Random plugins and extensions.
-    "top.globals",
-    // The "unfindable" error from injected scripts (errorception's write-up).
-    "originalcreatenotification",
-    "canvas.contentdocument",
-    "myapp_removeallhighlights",
-    "http://tt.epicplay.com",
-    "can't find variable: zitereader",
-    "jigsaw is not defined",
-    "combosearch is not defined",
-    "http://loading.retry.widdit.com/",
-    "atomicfindclose",
-    // Facebook's broken cross-domain fragment.
-    "fb_xd_fragment",
-    // ISP "optimising" proxies.
-    "bmi_safeaddonload",
-    "ebcallbackmessagereceived",
-    // Chrome on iOS injects this.
-    "_gcrweb",
-    // Conduit toolbar.
-    "conduitpage",
-    // Google Search app on iOS.
-    "null is not an object (evaluating 'elt.parentnode')",
-    // Dragon web extension (Nuance).
-    "plugin.setsuspendstate is not a function",
-    // Chrome extension message passing after the extension was reloaded.
-    "extension context invalidated",
-    // Safari hides extension URLs behind this scheme.
-    "webkit-masked-url:",
-    // Firefox, when an extension touches a node of a closed document.
-    "can't access dead object",
-];
-
-/// URL schemes of extension code: a frame path starting with one of these (case-insensitive).
-const SOURCE_PREFIXES: &[&str] = &[
-    "chrome://",
-    "chrome-extension://",
-    "moz-extension://",
-    "safari-extension://",
-    "safari-web-extension://",
-    "ms-browser-extension://",
-];
-
-/// Substrings (case-insensitive) of a frame path of injected or blocked third-party scripts.
-const SOURCE_PATTERNS: &[&str] = &[
-    // Facebook flakiness, or blocked by the visitor's blocker.
-    "graph.facebook.com",
-    "connect.facebook.net",
-    // Woopra.
-    "eatdifferent.com.woopra-ns.com",
-    "static.woopra.com/js/woopra.js",
-    // Safari extensions.
-    "webkit-masked-url",
-    // Cacaoweb.
-    "127.0.0.1:4001/isrunning",
-    // Texthelp toolbar.
-    "webappstoolbarba.texthelp.com/",
-    "metrics.itunes.apple.com.edgesuite.net/",
-    // Kaspersky's protection extension.
-    "kaspersky-labs.com",
-];
-
-/// Frame paths that say nothing about where the code came from; skipped to find the top frame.
-pub(crate) const PLACEHOLDER_PATHS: &[&str] = &["<anonymous>", "[native code]", "native"];
 
 /// Whether the event looks caused by an extension: any exception's value has a known extension
 /// message, or any stack's top real frame comes from an extension or injected script.
 pub(crate) fn matches(event: &Value) -> bool {
     let by_value = view::exceptions(event)
         .filter_map(|e| view::str_at(e, "value"))
-        .any(value_matches);
-    by_value || view::stacks(event).filter_map(top_path).any(source_matches)
-}
-
-fn value_matches(value: &str) -> bool {
-    let lower = value.to_lowercase();
-    VALUE_PATTERNS.iter().any(|p| lower.contains(p))
+        .any(is_extension_message);
+    by_value
+        || view::stacks(event)
+            .filter_map(top_path)
+            .any(is_extension_url)
 }
 
 /// The path of the newest frame that has a real one.
@@ -98,12 +29,6 @@ fn top_path(frames: &[Value]) -> Option<&str> {
         .rev()
         .filter_map(view::frame_path)
         .find(|p| !PLACEHOLDER_PATHS.contains(p))
-}
-
-fn source_matches(path: &str) -> bool {
-    let lower = path.to_lowercase();
-    SOURCE_PREFIXES.iter().any(|p| lower.starts_with(p))
-        || SOURCE_PATTERNS.iter().any(|p| lower.contains(p))
 }
 
 #[cfg(test)]
