@@ -190,6 +190,7 @@ async fn batch(env: &Env, task: &Task, limit: u32) -> Result<u64, StorageError> 
             .await
         }
         TaskKind::Webhooks => webhooks(env, &db, before, limit).await,
+        TaskKind::Alerts => alerts(&db, before, limit).await,
     }
 }
 
@@ -342,6 +343,24 @@ async fn webhooks(
         worker::console_error!("retention: webhook payloads left in R2: {}", e.0);
     }
     Ok(deleted.len() as u64)
+}
+
+/// Alert requests delivered or given up before the cutoff, with their attempt logs (a pending
+/// one is never chosen: it is still to be sent).
+async fn alerts(db: &D1Database, before: JsValue, limit: JsValue) -> Result<u64, StorageError> {
+    const CHOSEN: &str = "SELECT id FROM alert_outbox
+        WHERE status IN ('delivered', 'failed') AND created_at < ?1
+        ORDER BY created_at LIMIT ?2";
+    let statements: Vec<D1PreparedStatement> = vec![
+        db.prepare(format!(
+            "DELETE FROM alert_attempts WHERE alert_id IN ({CHOSEN})"
+        ))
+        .bind(&[before.clone(), limit.clone()])?,
+        db.prepare(format!("DELETE FROM alert_outbox WHERE id IN ({CHOSEN})"))
+            .bind(&[before, limit])?,
+    ];
+    let r = db.batch(statements).await?;
+    Ok(r.get(1).map_or(0, changes))
 }
 
 fn json_list(ids: &[u64]) -> String {

@@ -10,7 +10,9 @@
 //! [`MINUTES_KEPT_MS`] (24 h) and then rolled up into hours; webhook deliveries that were
 //! delivered are deleted [`WEBHOOK_DAYS`] after their delivery, refused ones as long after they
 //! arrived. A delivery that is held, waiting for a retry or exhausted is never deleted: it waits
-//! for a person. Rows of projects no longer configured expire with the default retention.
+//! for a person. Alert requests that were delivered or given up (with their attempt logs) are
+//! deleted [`ALERT_DAYS`] after they were created; a pending one never is. Rows of projects no
+//! longer configured expire with the default retention.
 //!
 //! The cron works in bounded batches ([`RunLimits`]): at most `batch_rows` rows per statement,
 //! `batches_per_task` statements per task and `batches_per_run` per run. What is left is taken
@@ -28,6 +30,9 @@ pub const HOUR_MS: u64 = 60 * 60 * 1000;
 pub const MINUTES_KEPT_MS: u64 = DAY_MS;
 /// Delivered (and refused) webhook deliveries are deleted this many days after delivery.
 pub const WEBHOOK_DAYS: u64 = 30;
+/// Delivered and given-up alert requests (the outbox and its attempts) are deleted this many
+/// days after they were created.
+pub const ALERT_DAYS: u64 = 30;
 /// Default days events and attachments are kept.
 pub const DEFAULT_EVENTS_DAYS: u32 = 30;
 /// Default days counts are kept.
@@ -165,6 +170,8 @@ pub enum TaskKind {
     StatsHourly,
     /// Webhook deliveries delivered (or refused) before the cutoff (epoch ms).
     Webhooks,
+    /// Alert requests delivered or given up, created before the cutoff (epoch ms).
+    Alerts,
 }
 
 impl TaskKind {
@@ -179,6 +186,7 @@ impl TaskKind {
             Self::Sessions => "sessions",
             Self::StatsHourly => "stats_hourly",
             Self::Webhooks => "webhooks",
+            Self::Alerts => "alerts",
         }
     }
 }
@@ -255,6 +263,11 @@ pub fn plan(now_ms: u64, projects: &[(&str, RetentionConfig)]) -> Vec<Task> {
         kind: TaskKind::Webhooks,
         scope: Scope::All,
         before: now_ms.saturating_sub(WEBHOOK_DAYS * DAY_MS),
+    });
+    tasks.push(Task {
+        kind: TaskKind::Alerts,
+        scope: Scope::All,
+        before: now_ms.saturating_sub(ALERT_DAYS * DAY_MS),
     });
     tasks
 }
@@ -497,11 +510,17 @@ mod tests {
                 Some(NOW - 30 * DAY_MS),
                 "30 days after delivery",
             ),
+            (
+                TaskKind::Alerts,
+                &Scope::All,
+                Some(NOW - 30 * DAY_MS),
+                "30 days after the alert",
+            ),
         ];
         for (kind, scope, want, why) in cases {
             assert_eq!(find(kind, scope), want, "{why}");
         }
-        assert_eq!(tasks.len(), 1 + 6 * 3 + 1);
+        assert_eq!(tasks.len(), 1 + 6 * 3 + 2);
         assert_eq!(tasks[0].kind, TaskKind::RollupMinutes, "the rollup first");
         assert_eq!(tasks[1].scope, a, "projects by id");
     }
