@@ -13,15 +13,13 @@
     var pending = queue;
     queue = [];
     crumbs = 0;
-    pending.forEach(function (c) { soon(c.f); });
+    pending.forEach((c) => { soon(c.f); });
     resolveReady();
   }
 
   /* The SDK's other files sit beside this script: backstop_bg.wasm and backstop_bg.js (for
      backstop.js; <name>_bg.wasm and <name>_bg.js for another <name>.js), query kept. */
-  var wasmUrl = /backstop\.js([?#]|$)/.test(src)
-    ? src.replace(/backstop\.js([?#]|$)/, 'backstop_bg.wasm$1')
-    : src.replace(/\.js([?#]|$)/, '_bg.wasm$1');
+  var wasmUrl = src.replace(/\.js([?#]|$)/, '_bg.wasm$1');
   var bgUrl = wasmUrl.replace(/\.wasm([?#]|$)/, '.js$1');
 
   /* What backstop_bg.js gets of this script, in this order (bg.js names them): the original
@@ -29,23 +27,23 @@
      isErr, entry, endpoint, stubEvent, post, hex32, the options given so far, and a function
      switching the SDK off. An array: its names would be bytes of every page. */
   var hooks = [origFetch, origSetTimeout, wasmUrl, soon, notify, session, beacon, diagnose, str, isObj, isErr, entry,
-    endpoint, stubEvent, post, hex32, function () { return options || data; }, function () { started = false; queue = []; }];
+    endpoint, stubEvent, post, hex32, () => { return options || data; }, () => { started = false; queue = []; }];
   /* Runs backstop_bg.js once: a <script> (the page's CSP applies as to any script: the nonce
      of this script's tag is copied) with its integrity hash, cross-origin without
      credentials. Rejects with an Error saying why (`url`: the script's). */
   var el = null;
   function loadScript() {
     if (B) return Promise.resolve();
-    return new Promise(function (resolve, reject) {
+    return new Promise((resolve, reject) => {
       var s = el = document.createElement('script');
-      var fail = function (why) { var e = new Error(why); e.url = bgUrl; reject(e); };
+      var fail = (why) => { var e = new Error(why); e.url = bgUrl; reject(e); };
       s.src = bgUrl;
       s.crossOrigin = 'anonymous';
-      if (BG_INTEGRITY.indexOf('sha') === 0) s.integrity = BG_INTEGRITY;
+      s.integrity = BG_INTEGRITY;
       if (nonce) s.nonce = nonce;
-      s.backstop = function (b) { if (!B) B = b; return hooks; };
-      s.onload = function () { s.remove(); if (B) resolve(); else fail('it ran without handing over the SDK'); };
-      s.onerror = function () { s.remove(); diagnose(bgUrl, 'the script did not load').then(fail); };
+      s.backstop = (b) => { if (!B) B = b; return hooks; };
+      s.onload = () => { s.remove(); if (B) resolve(); else fail('it handed over nothing'); };
+      s.onerror = () => { s.remove(); diagnose(bgUrl, 'the script did not load').then(fail); };
       (document.head || document.documentElement).appendChild(s);
     });
   }
@@ -64,12 +62,11 @@
     if (attempt) return attempt;
     if (!now && attempts && Date.now() < retryAt) return ready;
     attempts++;
-    var init = { mode: 'cors', credentials: 'omit' };
-    if (WASM_INTEGRITY.indexOf('sha') === 0) init.integrity = WASM_INTEGRITY;
+    var init = { mode: 'cors', credentials: 'omit', integrity: WASM_INTEGRITY };
     /* The original fetch: loading the SDK itself is no breadcrumb. */
-    var wasm = new Promise(function (resolve) { resolve(origFetch.call(window, wasmUrl, init)); });
-    wasm.catch(function () { /* read by bg.js, or dropped when backstop_bg.js failed */ });
-    attempt = loadScript().then(function () { return B.run(wasm); }).then(function () {
+    var wasm = new Promise((resolve) => { resolve(origFetch(wasmUrl, init)); });
+    wasm.catch(() => { /* read by bg.js, or dropped when backstop_bg.js failed */ });
+    attempt = loadScript().then(() => { return B.run(wasm); }).then(() => {
       loaded = true;
       attempt = null;
       lost = [];
@@ -79,18 +76,18 @@
       if (options) start(options);
       else if (data.dsn) start({ dsn: data.dsn, release: data.release, environment: data.environment });
       options = null;
-    }, function (e) {
+    }, (e) => {
       var why = str((e && e.message) || e);
       attempt = null;
       lastWhy = why;
-      retryAt = Date.now() + Math.min(5000 * Math.pow(2, attempts - 1), @@MAX_BACKOFF_MS@@);
-      console.warn('[backstop] SDK could not load ' + ((e && e.url) || wasmUrl) + ': ' + why + '. Reported to the collector; retried on the next error.');
+      retryAt = Date.now() + Math.min(2500 * 2 ** attempts, @@MAX_BACKOFF_MS@@);
+      console.warn('[backstop] SDK could not load ' + ((e && e.url) || wasmUrl) + ': ' + why + ' (reported; retried on the next error)');
       sendLoadFailure(why, false);
       var err = new Error(why);
       rejectReady(err);
       throw err;
     });
-    attempt.catch(function () { /* Backstop.load() callers may ignore it */ });
+    attempt.catch(() => { /* Backstop.load() callers may ignore it */ });
     return attempt;
   }
 
@@ -100,18 +97,18 @@
      loads) from a status (it answers) from a block or an outage (it fails too), and an offline
      browser says so. */
   var csp = {};
-  document.addEventListener('securitypolicyviolation', function (e) {
-    [wasmUrl, bgUrl].forEach(function (u) {
-      try { if (String(e.blockedURI).indexOf(u.split(/[?#]/)[0]) === 0) csp[u] = str(e.violatedDirective); } catch (x) { /* idem */ }
+  document.addEventListener('securitypolicyviolation', (e) => {
+    [wasmUrl, bgUrl].forEach((u) => {
+      try { if (String(e.blockedURI).startsWith(u.split(/[?#]/)[0])) csp[u] = str(e.violatedDirective); } catch (x) { /* idem */ }
     });
   });
   function diagnose(url, msg) {
-    var why = function (w) { return csp[url] ? 'blocked by the page\'s Content-Security-Policy (' + csp[url] + ')' : w; };
-    return new Promise(function (resolve) { resolve(origFetch.call(window, url, { method: 'HEAD', mode: 'cors', credentials: 'omit', cache: 'no-store' })); })
-      .then(function (r) {
-        return why(r.ok ? 'integrity mismatch: ' + url + ' is not the file backstop.js was built with (' + msg + ')' : 'HTTP ' + r.status + ' for ' + url);
-      }, function () {
-        return why((navigator.onLine === false ? 'offline' : 'fetch failed: network error, blocked request or CORS') + ' (' + msg + ')');
+    var why = (w) => { return csp[url] ? 'blocked by CSP (' + csp[url] + ')' : w; };
+    return new Promise((resolve) => { resolve(origFetch(url, { method: 'HEAD', mode: 'cors', credentials: 'omit', cache: 'no-store' })); })
+      .then((r) => {
+        return why(r.ok ? 'integrity mismatch: ' + url + ' (' + msg + ')' : 'HTTP ' + r.status + ' for ' + url);
+      }, () => {
+        return why((navigator.onLine === false ? 'offline' : 'fetch failed: network, block or CORS') + ' (' + msg + ')');
       });
   }
 
@@ -144,10 +141,10 @@
       logger: 'backstop.sdk',
       message: message,
       request: { url: location.href, headers: { 'User-Agent': navigator.userAgent } },
-      sdk: { name: 'backstop.browser.stub', version: VERSION }
+      sdk: { name: 'backstop.browser.stub', version: VERSION },
+      release: isObj(o) && o.release ? str(o.release) : undefined,
+      environment: isObj(o) && o.environment ? str(o.environment) : undefined
     };
-    if (isObj(o) && o.release) event.release = str(o.release);
-    if (isObj(o) && o.environment) event.environment = str(o.environment);
     return event;
   }
   /* Posts an envelope of one item (`id`: its event's) without the wasm. `how`: 0 fetch
@@ -157,13 +154,11 @@
   function post(url, id, type, item, how, done) {
     try {
       var payload = JSON.stringify(item);
-      var header = { sent_at: new Date().toISOString() };
-      if (id) header.event_id = id;
-      var body = JSON.stringify(header) + '\n' +
+      var body = JSON.stringify({ sent_at: new Date().toISOString(), event_id: id || undefined }) + '\n' +
         JSON.stringify({ type: type, length: new TextEncoder().encode(payload).length }) + '\n' + payload + '\n';
       if ((how && beacon(url, body)) || how === 1) return;
-      origFetch.call(window, url, { method: 'POST', body: body, mode: 'cors', credentials: 'omit', keepalive: body.length < @@KEEPALIVE_MAX_BYTES@@ })
-        .then(function (r) { if (done) done(r.status); }, function () { if (!how) beacon(url, body); if (done) done(0); });
+      origFetch(url, { method: 'POST', body: body, mode: 'cors', credentials: 'omit', keepalive: body.length < @@KEEPALIVE_MAX_BYTES@@ })
+        .then((r) => { if (done) done(r.status); }, () => { if (!how) beacon(url, body); if (done) done(0); });
     } catch (e) { /* never into the page */ }
   }
 
@@ -178,16 +173,14 @@
     var url = (isObj(o) && endpoint(o.dsn)) || endpoint(data.dsn);
     if (!url) return;
     failureReports++;
-    var records = lost.map(function (r) { return new Date(r.t).toISOString() + ' ' + r.m; });
-    var dropped = lostDropped;
-    lost = [];
-    lostDropped = 0;
     var id = hex32();
     var event = stubEvent(id, 'error', 'SDK failed to load: ' + why, o);
     event.fingerprint = ['backstop-sdk-failed-to-load'];
     event.tags = { 'backstop.sdk': 'failed_to_load' };
-    event.extra = { wasm_url: wasmUrl, attempt: attempts, next_retry_in_ms: Math.max(0, retryAt - Date.now()), captured_meanwhile: records, captured_meanwhile_not_listed: dropped };
-    post(url, id, 'event', event, beacon ? 1 : 0, function (status) {
+    event.extra = { wasm_url: wasmUrl, attempt: attempts, next_retry_in_ms: Math.max(0, retryAt - Date.now()), captured_meanwhile: lost, captured_meanwhile_not_listed: lostDropped };
+    lost = [];
+    lostDropped = 0;
+    post(url, id, 'event', event, beacon ? 1 : 0, (status) => {
       if (status) notify(id, 'load_failure', null, event.message, status < 300 ? 'fetch' : 'refused:' + status);
     });
   }
@@ -206,16 +199,16 @@
     if (!url || (sid && level <= sessionLevel)) return;
     var now = new Date().toISOString();
     var s = { sid: sid || (sid = hex32()), init: !sessionStarted, started: sessionStarted || (sessionStarted = now), timestamp: now,
-      status: ['ok', 'errored', 'crashed'][level], errors: level ? 1 : 0, attrs: { release: str(o.release) } };
-    if (o.environment) s.attrs.environment = str(o.environment);
+      status: ['ok', 'errored', 'crashed'][level], errors: level ? 1 : 0,
+      attrs: { release: str(o.release), environment: o.environment ? str(o.environment) : undefined } };
     sessionLevel = level;
     post(url, '', 'session', s, 2);
   }
 
   /* A page closing while the wasm is still missing: what was captured since the last report
      goes by beacon. */
-  window.addEventListener('pagehide', function () {
-    if (!loaded && attempts && !attempt && lost.length) sendLoadFailure(lastWhy + ' (still not loaded when the page closed)', true);
+  addEventListener('pagehide', () => {
+    if (!loaded && attempts && !attempt && lost.length) sendLoadFailure(lastWhy + ' (page closed)', true);
   });
 
   if (!lazy) load();
@@ -223,30 +216,30 @@
      earlier page load kept offline (src/transport.rs), which the wasm sends: it is loaded if
      there are any. Checked a second later, as a page's first storage access reads the storage
      area synchronously. */
-  var pageLoaded = function () {
-    origSetTimeout.call(window, function () { session(0); }, 0);
+  var pageLoaded = () => {
+    origSetTimeout(() => { session(0); }, 0);
     if (lazy) {
-      origSetTimeout.call(window, function () {
+      origSetTimeout(() => {
         try {
           for (var i = 0; i < localStorage.length; i++) {
-            if (String(localStorage.key(i)).indexOf(@@QUEUE_KEY_PREFIX@@) === 0) return load();
+            if (String(localStorage.key(i)).startsWith(@@QUEUE_KEY_PREFIX@@)) return load();
           }
         } catch (e) { /* storage unavailable: nothing was kept either */ }
       }, @@FIRST_QUEUE_CHECK_MS@@);
     }
   };
   if (document.readyState === 'complete') pageLoaded();
-  else window.addEventListener('load', pageLoaded);
+  else addEventListener('load', pageLoaded);
 
   /* The inline snippet's events (snippet.js: errors and rejections from before this script
      ran): its listeners removed, each captured as if this script had seen it. */
   try {
     var early = window.__backstop;
     if (early && typeof early.h === 'function') {
-      window.removeEventListener('error', early.h, true);
-      window.removeEventListener('unhandledrejection', early.h);
+      removeEventListener('error', early.h, true);
+      removeEventListener('unhandledrejection', early.h);
       delete window.__backstop;
-      early.forEach(function (e) { (e.type === 'unhandledrejection' ? onRejection : onError)(e); });
+      early.forEach((e) => { (e.type === 'unhandledrejection' ? onRejection : onError)(e); });
     }
   } catch (e) { /* a snippet of another shape */ }
 })();

@@ -47,15 +47,14 @@
   var busy = false;
   var lastWrapped;
   var wrapOn = data.wrapCallbacks !== 'false';
-  var slice = Array.prototype.slice;
   var origFetch = window.fetch;
   var origSetTimeout = window.setTimeout;
   /* Backstop.test()'s failures (never the page's unhandled rejections). */
   var testErrors = new WeakSet();
   var resolveReady;
   var rejectReady;
-  var ready = new Promise(function (resolve, reject) { resolveReady = resolve; rejectReady = reject; });
-  ready.catch(function () { /* a failed load is never an unhandled rejection */ });
+  var ready = new Promise((resolve, reject) => { resolveReady = resolve; rejectReady = reject; });
+  ready.catch(() => { /* a failed load is never an unhandled rejection */ });
 
   /* Runs f now once the SDK is started, else keeps it for later: k 1 is a breadcrumb (the
      oldest goes once 100 wait), a string k is a scope call (replaces the one with the same
@@ -79,7 +78,7 @@
     /* Page code run while a value is read (a getter) captures nothing, as in report(). */
     if (busy) return;
     if (!started && m) {
-      if (lost.length < 20) lost.push({ m: m.slice(0, 1000), t: Date.now() });
+      if (lost.length < 20) lost.push(new Date().toISOString() + ' ' + m.slice(0, 1000));
       else lostDropped++;
     }
     soon(f);
@@ -90,17 +89,17 @@
     if (!isErr(v)) return describe(v);
     var head = (prop(v, 'name') || 'Error') + ': ' + (prop(v, 'message') || '');
     var stack = prop(v, 'stack') || '';
-    return stack.indexOf(head) === 0 ? stack.slice(0, 600) : head + (stack ? '\n' + stack.slice(0, 600) : '');
+    return (stack.startsWith(head) ? '' : head + (stack && '\n')) + stack.slice(0, 600);
   }
   /* A breadcrumb, stamped now (it may be handed over much later). */
   function crumb(name, args) {
     args.push(Date.now());
-    soon(function () { w(name, args); }, 1);
+    soon(() => w(name, args), 1);
   }
   /* A call into the wasm (once backstop_bg.js has run). */
   function w(name, args) { return B.w[name].apply(null, args || []); }
   function str(v) {
-    try { return typeof v === 'string' ? v : String(v); } catch (e) { return '[unprintable value]'; }
+    try { return typeof v === 'string' ? v : String(v); } catch (e) { return '[unprintable]'; }
   }
   function prop(o, k) {
     try { var v = o[k]; return typeof v === 'string' ? v : null; } catch (e) { return null; }
@@ -111,8 +110,8 @@
   }
   function describe(v) {
     if (typeof v === 'string') return v;
-    if (isObj(v)) { try { var j = JSON.stringify(v); if (j && j !== '{}') return j; } catch (e) { /* cyclic, toJSON threw */ } }
-    return str(v);
+    var j = isObj(v) && json(v);
+    return j && j !== '{}' ? j : str(v);
   }
   function entry(v) {
     return isErr(v)
@@ -123,7 +122,7 @@
   function guarded(f, v) {
     if (busy) return '';
     busy = true;
-    try { return f(v); } catch (e) { return '[unprintable value]'; } finally { busy = false; }
+    try { return f(v); } catch (e) { return '[unprintable]'; } finally { busy = false; }
   }
   function abs(u) { try { return new URL(u, location.href).href; } catch (e) { return u; } }
 
@@ -138,7 +137,7 @@
   /* An event sent (the wasm's, see bg.js's bs_notify, or the stub's own): 'backstop:sent'. */
   function notify(id, kind, type, message, transport) {
     try {
-      window.dispatchEvent(new CustomEvent('backstop:sent', { detail: { event_id: id, kind: kind, type: type === undefined ? null : type, message: message, transport: transport } }));
+      dispatchEvent(new CustomEvent('backstop:sent', { detail: { event_id: id, kind: kind, type: type === undefined ? null : type, message: message, transport: transport } }));
     } catch (e) { /* never into the page */ }
   }
 
@@ -150,25 +149,24 @@
     if (t && t !== window && t.tagName) {
       var tag = str(t.tagName);
       var url = prop(t, 'currentSrc') || prop(t, 'src') || prop(t, 'href') || '';
-      return need(function () { w('capture_resource', [tag, url]); }, 'failed to load <' + tag.toLowerCase() + '> ' + url);
+      return need(() => w('capture_resource', [tag, url]), 'failed to load <' + tag.toLowerCase() + '> ' + url);
     }
     var err = e.error;
     /* The rethrow of an error a wrapper just reported (cross-origin: sanitised to null). */
     if (lastWrapped !== undefined && (err === lastWrapped || err == null)) { lastWrapped = undefined; return; }
-    var loc = e.filename + '\x01' + e.lineno + '\x01' + e.colno;
-    var pre = err == null ? 'V' + str(e.message) : undefined;
+    var at = [e.filename, e.lineno, e.colno];
     var m = err == null ? str(e.message) : guarded(brief, err);
-    need(function () { report('error', err, loc, '', pre); }, m + ' (' + str(e.filename) + ':' + e.lineno + ':' + e.colno + ')');
+    need(() => report('error', err, at.join('\x01'), '', err == null ? 'V' + m : undefined), m + ' (' + at.join(':') + ')');
   }
   function onRejection(e) {
     var reason = e.reason;
     /* Backstop.test() failing, its promise left unhandled (typed in the console): not the page's. */
     if (testErrors.has(reason)) return;
-    need(function () { report('rejection', reason); }, 'unhandled rejection: ' + guarded(brief, reason));
+    need(() => report('rejection', reason), 'unhandled rejection: ' + guarded(brief, reason));
   }
-  window.addEventListener('error', onError, true);
-  window.addEventListener('unhandledrejection', onRejection);
-  window.addEventListener('online', function () { if (started) w('drain'); });
+  addEventListener('error', onError, true);
+  addEventListener('unhandledrejection', onRejection);
+  addEventListener('online', () => { if (started) w('drain'); });
 
   function patch(obj, name, make) {
     try {
@@ -179,26 +177,19 @@
 
   /* fetch: the page gets the very promise (or exception) the original gave; the outcome is
      observed on a side chain that never rejects. */
-  patch(window, 'fetch', function (orig) {
-    return function (input, init) {
-      var p = orig.apply(window, arguments);
-      try {
-        var t = Date.now();
-        var url = abs(typeof input === 'string' ? input : prop(input, 'url') || prop(input, 'href') || '');
-        var method = prop(init, 'method') || prop(input, 'method') || 'GET';
-        p.then(function (r) {
-          requestDone('fetch', method, url, r && r.status, t, '');
-        }, function (err) {
-          var e = '';
-          if (!busy) {
-            busy = true;
-            try { e = entry(err); } finally { busy = false; }
-          }
-          requestDone('fetch', method, url, 0, t, e || 'Vnetwork error');
-        });
-      } catch (e) { /* a thenable of the page's own */ }
-      return p;
-    };
+  patch(window, 'fetch', (orig) => function (input, init) {
+    var p = orig.apply(window, arguments);
+    try {
+      var t = Date.now();
+      var url = abs(typeof input === 'string' ? input : prop(input, 'url') || prop(input, 'href') || '');
+      var method = prop(init, 'method') || prop(input, 'method') || 'GET';
+      p.then((r) => {
+        requestDone('fetch', method, url, r && r.status, t, '');
+      }, (err) => {
+        requestDone('fetch', method, url, 0, t, guarded(entry, err) || 'Vnetwork error');
+      });
+    } catch (e) { /* a thenable of the page's own */ }
+    return p;
   });
 
   /* XMLHttpRequest: method, URL, status, duration and outcome of each request. Listeners are
@@ -206,48 +197,42 @@
      handler) reports each request once; a request cut short by open() is not reported. */
   var XHR = window.XMLHttpRequest && XMLHttpRequest.prototype;
   var xhrs = new WeakMap();
-  patch(XHR, 'open', function (orig) {
-    return function (method, url) {
-      try {
-        var prev = xhrs.get(this);
-        if (prev && prev.t && this.readyState !== 4) prev.c = 1;
-        xhrs.set(this, { m: str(method), u: abs(str(url)) });
-      } catch (e) { /* idem */ }
-      return orig.apply(this, arguments);
-    };
+  patch(XHR, 'open', (orig) => function (method, url) {
+    try {
+      var prev = xhrs.get(this);
+      if (prev && prev.t && this.readyState !== 4) prev.c = 1;
+      xhrs.set(this, { m: str(method), u: abs(str(url)) });
+    } catch (e) { /* idem */ }
+    return orig.apply(this, arguments);
   });
-  patch(XHR, 'send', function (orig) {
-    return function () {
-      var x = this;
-      var info = xhrs.get(x);
-      if (info && !info.t) {
-        info.t = Date.now();
-        var outcome = 'load';
-        var types = ['error', 'timeout', 'abort', 'loadend'];
-        var on = function (e) {
-          if (e.type !== 'loadend') { outcome = e.type; return; }
-          types.forEach(function (t) { x.removeEventListener(t, on); });
-          if (!info.c) {
-            requestDone('xhr', info.m, info.u, x.status, info.t,
-              outcome === 'load' ? '' : outcome === 'abort' ? 'abort' : outcome === 'timeout' ? 'Vtimed out' : 'Vnetwork error');
-          }
-        };
-        try { types.forEach(function (t) { x.addEventListener(t, on); }); } catch (e) { /* idem */ }
-      }
-      return orig.apply(this, arguments);
-    };
+  patch(XHR, 'send', (orig) => function () {
+    var x = this;
+    var info = xhrs.get(x);
+    if (info && !info.t) {
+      info.t = Date.now();
+      var outcome = 'load';
+      var types = ['error', 'timeout', 'abort', 'loadend'];
+      var on = (e) => {
+        if (e.type !== 'loadend') { outcome = e.type; return; }
+        types.forEach((t) => { x.removeEventListener(t, on); });
+        if (!info.c) {
+          requestDone('xhr', info.m, info.u, x.status, info.t,
+            { load: '', abort: 'abort', timeout: 'Vtimed out', error: 'Vnetwork error' }[outcome]);
+        }
+      };
+      try { types.forEach((t) => { x.addEventListener(t, on); }); } catch (e) { /* idem */ }
+    }
+    return orig.apply(this, arguments);
   });
 
   /* A finished request: only a breadcrumb for a 2xx answer (the wasm decides on the rest:
      failedRequestStatusCodes, aborts, the SDK's own requests), so only the others load it. */
   function requestDone(kind, method, url, status, t, err) {
     var args = [kind, method, url, status, Date.now() - t, err];
-    if (!err && status >= 200 && status < 300) crumb('request_done', args);
-    else {
-      args.push(Date.now());
-      need(function () { w('request_done', args); },
-        err || status >= 500 ? kind + ' ' + method + ' ' + url + ' ' + (err ? 'failed: ' + err.slice(1, 200) : 'answered ' + status) : '');
-    }
+    if (!err && status >= 200 && status < 300) return crumb('request_done', args);
+    args.push(Date.now());
+    need(() => w('request_done', args),
+      err || status >= 500 ? kind + ' ' + method + ' ' + url + ' ' + (err ? 'failed: ' + err.slice(1, 200) : 'answered ' + status) : '');
   }
 
   /* Callbacks keep their stack: an error thrown in a wrapped callback is reported with the
@@ -262,7 +247,7 @@
       w = function () {
         try { return fn.apply(this, arguments); } catch (e) {
           lastWrapped = e;
-          need(function () { report('wrapped', e, '', name); }, guarded(brief, e) + ' (in ' + name + ')');
+          need(() => report('wrapped', e, '', name), guarded(brief, e) + ' (in ' + name + ')');
           throw e;
         }
       };
@@ -270,30 +255,17 @@
     }
     return w;
   }
-  ['setTimeout', 'setInterval', 'requestAnimationFrame'].forEach(function (name) {
-    patch(window, name, function (orig) {
-      return function (fn) {
-        var a = slice.call(arguments);
-        a[0] = wrap(fn, name);
-        return orig.apply(window, a);
-      };
-    });
+  ['setTimeout', 'setInterval', 'requestAnimationFrame'].forEach((name) => {
+    patch(window, name, (orig) => (fn, ...a) => orig.call(window, wrap(fn, name), ...a));
   });
   var ET = window.EventTarget && EventTarget.prototype;
-  patch(ET, 'addEventListener', function (orig) {
-    return function (type, fn) {
-      var a = slice.call(arguments);
-      a[1] = wrap(fn, 'addEventListener');
-      return orig.apply(this, a);
-    };
+  patch(ET, 'addEventListener', (orig) => function (type, fn, ...a) {
+    return orig.call(this, type, wrap(fn, 'addEventListener'), ...a);
   });
-  patch(ET, 'removeEventListener', function (orig) {
-    return function (type, fn) {
-      var a = slice.call(arguments);
-      var w = typeof fn === 'function' && wrappers.get(fn);
-      if (w) { a[1] = w; orig.apply(this, a); a[1] = fn; }
-      return orig.apply(this, a);
-    };
+  patch(ET, 'removeEventListener', (orig) => function (type, fn, ...a) {
+    var w = typeof fn === 'function' && wrappers.get(fn);
+    if (w) orig.call(this, type, w, ...a);
+    return orig.call(this, type, fn, ...a);
   });
 
   /* Navigation: history API, back/forward, hash changes. */
@@ -303,27 +275,22 @@
     var to = href = location.href;
     if (to !== from) crumb('navigation_crumb', [from, to]);
   }
-  ['pushState', 'replaceState'].forEach(function (name) {
-    patch(window.history, name, function (orig) {
-      return function () { var r = orig.apply(this, arguments); nav(); return r; };
-    });
+  ['pushState', 'replaceState'].forEach((name) => {
+    patch(window.history, name, (orig) => function () { var r = orig.apply(this, arguments); nav(); return r; });
   });
-  window.addEventListener('popstate', nav);
-  window.addEventListener('hashchange', nav);
+  addEventListener('popstate', nav);
+  addEventListener('hashchange', nav);
 
   /* console.warn / console.error. */
-  ['warn', 'error'].forEach(function (level) {
-    patch(window.console, level, function (orig) {
-      return function () {
-        var text = slice.call(arguments).map(str).join(' ');
-        crumb('add_breadcrumb', ['console', text, level]);
-        return orig.apply(this, arguments);
-      };
+  ['warn', 'error'].forEach((level) => {
+    patch(window.console, level, (orig) => function (...a) {
+      crumb('add_breadcrumb', ['console', a.map(str).join(' '), level]);
+      return orig.apply(this, a);
     });
   });
 
   /* Clicks (capture phase, so stopPropagation in the page does not hide them). */
-  document.addEventListener('click', function (e) {
+  document.addEventListener('click', (e) => {
     var parts = [];
     for (var el = e.target, i = 0; i < @@MAX_CLICK_PATH@@ && el && el.tagName; i++, el = el.parentElement) {
       parts.push(str(el.tagName) + '\x01' + (prop(el, 'id') || '') + '\x01' + (prop(el, 'className') || ''));
@@ -334,8 +301,8 @@
 
   /* The page going away: send the client report while it still can. */
   function flush() { if (started) try { w('flush'); } catch (e) { /* idem */ } }
-  window.addEventListener('pagehide', flush);
-  document.addEventListener('visibilitychange', function () {
+  addEventListener('pagehide', flush);
+  document.addEventListener('visibilitychange', () => {
     if (document.visibilityState === 'hidden') flush();
   });
 
@@ -343,62 +310,62 @@
      a waiting call is kept (see soon); captures (k true) load the wasm. */
   function call(name, args, k) {
     if (started) { try { return w(name, args); } catch (e) { return undefined; } }
-    var f = function () { w(name, args); };
+    var f = () => w(name, args);
     if (k === true) need(f, name + ': ' + args[0]); else soon(f, k);
   }
-  function json(v) { try { var j = JSON.stringify(v); return j === undefined ? undefined : j; } catch (e) { return undefined; } }
+  function json(v) { try { return JSON.stringify(v); } catch (e) { /* cyclic, toJSON threw */ } }
 
   window.Backstop = {
     /* Resolves once the wasm runs; rejects if its first load failed (a later retry that loads
        it makes a fresh read of `Backstop.ready` resolved). */
     get ready() { return loaded ? Promise.resolve() : ready; },
-    init: function (opts) {
+    init: (opts) => {
       if (loaded) start(opts);
       else options = opts;
       /* After the load event the session waited for options, or went with the tag's. */
       if (document.readyState === 'complete') session(0);
     },
-    captureException: function (error) {
+    captureException: (error) => {
       if (started) return report('exception', error);
-      need(function () { report('exception', error); }, 'captureException: ' + guarded(brief, error));
+      need(() => report('exception', error), 'captureException: ' + guarded(brief, error));
     },
-    captureMessage: function (message, level) {
+    captureMessage: (message, level) => {
       return call('capture_message', [str(message), level == null ? undefined : str(level)], true);
     },
-    setUser: function (user) { call('set_user', [isObj(user) ? json(user) : undefined], 'u'); },
-    setTag: function (key, value) { key = str(key); call('set_tag', [key, str(value)], 't' + key); },
-    setContext: function (name, context) { name = str(name); call('set_context', [name, isObj(context) ? json(context) : undefined], 'c' + name); },
-    setExtra: function (key, value) { key = str(key); call('set_extra', [key, value === undefined ? undefined : json(value)], 'x' + key); },
-    addBreadcrumb: function (b) {
+    setUser: (user) => call('set_user', [isObj(user) ? json(user) : undefined], 'u'),
+    setTag: (key, value) => call('set_tag', [key = str(key), str(value)], 't' + key),
+    setContext: (name, context) => call('set_context', [name = str(name), isObj(context) ? json(context) : undefined], 'c' + name),
+    setExtra: (key, value) => call('set_extra', [key = str(key), value === undefined ? undefined : json(value)], 'x' + key),
+    addBreadcrumb: (b) => {
       if (!isObj(b)) return;
       var m;
       try { m = b.message; } catch (e) { /* a throwing getter: no message */ }
       crumb('add_breadcrumb', [str(prop(b, 'category') || ''), m == null ? '' : str(m), prop(b, 'level') || undefined]);
     },
     /* Sends the client report now; nothing to send while the wasm is not loaded. */
-    flush: function () { if (started) call('flush', []); },
+    flush: () => { if (started) call('flush', []); },
     /* Loads the wasm now (it is otherwise loaded on the first thing to report; a failed load
        is retried after a backoff). Resolves once the SDK runs; rejects if this attempt fails. */
-    load: function () { return load(true); },
+    load: () => { return load(true); },
     /* Sends a test event and resolves once the collector has stored it (bg.js's selfTest; when
        backstop_bg.js itself cannot load, rejects saying why). */
-    test: function (o) {
+    test: (o) => {
       var p = load(true);
-      var go = function () {
+      var go = () => {
         if (!B) throw new Error('the SDK could not load (' + lastWhy + ')');
         return B.test(o, p);
       };
-      return p.then(go, go).catch(function (e) {
+      return p.then(go, go).catch((e) => {
         var err = new Error('Backstop.test: ' + str(e && e.message));
         testErrors.add(err);
         throw err;
       });
     },
     /* For Rust/wasm apps: backstop_browser::capture_panic_hook() calls this. */
-    capturePanic: function (message, file, line, column) {
+    capturePanic: (message, file, line, column) => {
       return call('capture_panic', [str(message), str(file), line >>> 0, column >>> 0], true);
     },
     /* Test hook (not API): panics inside the SDK, to prove a panic is printed once and
        switches the SDK off. */
-    _selfTestPanic: function () { call('self_test_panic', []); }
+    _selfTestPanic: () => call('self_test_panic', [])
   };
