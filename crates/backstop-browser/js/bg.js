@@ -120,7 +120,7 @@
        or panic, errored for a captured exception, a failed request or element (a message:
        neither). */
     session(/^(error|rejection|panic)$/.test(kind) ? 2 : /^(exception|fetch|xhr|resource)$/.test(kind) ? 1 : 0);
-    notify(id, kind, type, message, transport);
+    notify(id, kind, type === undefined ? null : type, message, transport);
   }
 
   /* Backstop.init's options read into the wasm's arguments; true once the wasm took them

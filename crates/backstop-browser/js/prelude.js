@@ -17,11 +17,11 @@
 (function () {
   'use strict';
   if (window.Backstop) return;
-  var script = document.currentScript;
-  var src = (script && script.src) || '';
-  var data = (script && script.dataset) || {};
+  var script = document.currentScript || {};
+  var src = script.src || '';
+  var data = script.dataset || {};
   /* The page's CSP nonce of this script's tag, given to backstop_bg.js's tag. */
-  var nonce = (script && script.nonce) || '';
+  var nonce = script.nonce || '';
   var MAX = @@MAX_PENDING@@;
   /* Filled in by `cargo xtask build-sdk`: the SDK version and the Subresource Integrity
      hashes of the wasm and of backstop_bg.js (both are loaded with them, so a page that pins
@@ -120,24 +120,22 @@
   }
   /* f(v) with captures from page code it runs (getters, toJSON) refused, as report() does. */
   function guarded(f, v) {
-    if (busy) return '';
+    if (busy) return undefined;
     busy = true;
-    try { return f(v); } catch (e) { return '[unprintable]'; } finally { busy = false; }
+    try { return f(v); } catch (e) { return undefined; } finally { busy = false; }
   }
   function abs(u) { try { return new URL(u, location.href).href; } catch (e) { return u; } }
 
   /* One capture (by bg.js). `busy` refuses captures from page code run while reading values
      (getters). `pre`, when given, is the chain already written (the bare "Script error." case). */
   function report(kind, value, loc, fn, pre) {
-    if (busy) return undefined;
-    busy = true;
-    try { return B.report(kind, value, loc, fn, pre); } catch (e) { return undefined; } finally { busy = false; }
+    return guarded(() => B.report(kind, value, loc, fn, pre));
   }
   function beacon(url, body) { try { return navigator.sendBeacon(url, body); } catch (e) { return false; } }
   /* An event sent (the wasm's, see bg.js's bs_notify, or the stub's own): 'backstop:sent'. */
   function notify(id, kind, type, message, transport) {
     try {
-      dispatchEvent(new CustomEvent('backstop:sent', { detail: { event_id: id, kind: kind, type: type === undefined ? null : type, message: message, transport: transport } }));
+      dispatchEvent(new CustomEvent('backstop:sent', { detail: { event_id: id, kind: kind, type: type, message: message, transport: transport } }));
     } catch (e) { /* never into the page */ }
   }
 
