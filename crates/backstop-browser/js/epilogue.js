@@ -127,7 +127,7 @@
   }
   function hex32() {
     var s = '';
-    for (var i = 0; i < 32; i++) s += Math.floor(Math.random() * 16).toString(16);
+    for (var i = 0; i < 32; i++) s += (Math.random() * 16 | 0).toString(16);
     return s;
   }
 

@@ -124,7 +124,7 @@
     busy = true;
     try { return f(v); } catch (e) { return undefined; } finally { busy = false; }
   }
-  function abs(u) { try { return new URL(u, location.href).href; } catch (e) { return u; } }
+  function abs(u) { try { return new URL(u, location).href; } catch (e) { return u; } }
 
   /* One capture (by bg.js). `busy` refuses captures from page code run while reading values
      (getters). `pre`, when given, is the chain already written (the bare "Script error." case). */
@@ -293,8 +293,7 @@
     for (var el = e.target, i = 0; i < @@MAX_CLICK_PATH@@ && el && el.tagName; i++, el = el.parentElement) {
       parts.push(str(el.tagName) + '\x01' + (prop(el, 'id') || '') + '\x01' + (prop(el, 'className') || ''));
     }
-    var path = parts.join('\x02');
-    crumb('click_crumb', [path]);
+    crumb('click_crumb', [parts.join('\x02')]);
   }, true);
 
   /* The page going away: send the client report while it still can. */
@@ -330,18 +329,18 @@
     captureMessage: (message, level) => {
       return call('capture_message', [str(message), level == null ? undefined : str(level)], true);
     },
-    setUser: (user) => call('set_user', [isObj(user) ? json(user) : undefined], 'u'),
+    setUser: (user) => call('set_user', [isObj(user) && json(user) || undefined], 'u'),
     setTag: (key, value) => call('set_tag', [key = str(key), str(value)], 't' + key),
-    setContext: (name, context) => call('set_context', [name = str(name), isObj(context) ? json(context) : undefined], 'c' + name),
+    setContext: (name, context) => call('set_context', [name = str(name), isObj(context) && json(context) || undefined], 'c' + name),
     setExtra: (key, value) => call('set_extra', [key = str(key), value === undefined ? undefined : json(value)], 'x' + key),
     addBreadcrumb: (b) => {
       if (!isObj(b)) return;
       var m;
       try { m = b.message; } catch (e) { /* a throwing getter: no message */ }
-      crumb('add_breadcrumb', [str(prop(b, 'category') || ''), m == null ? '' : str(m), prop(b, 'level') || undefined]);
+      crumb('add_breadcrumb', [prop(b, 'category') || '', m == null ? '' : str(m), prop(b, 'level') || undefined]);
     },
     /* Sends the client report now; nothing to send while the wasm is not loaded. */
-    flush: () => { if (started) call('flush', []); },
+    flush: flush,
     /* Loads the wasm now (it is otherwise loaded on the first thing to report; a failed load
        is retried after a backoff). Resolves once the SDK runs; rejects if this attempt fails. */
     load: () => { return load(true); },
