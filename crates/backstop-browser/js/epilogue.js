@@ -98,9 +98,9 @@
      browser says so. */
   var csp = {};
   document.addEventListener('securitypolicyviolation', (e) => {
-    [wasmUrl, bgUrl].forEach((u) => {
-      try { if (String(e.blockedURI).startsWith(u.split(/[?#]/)[0])) csp[u] = str(e.violatedDirective); } catch (x) { /* idem */ }
-    });
+    try {
+      [wasmUrl, bgUrl].forEach((u) => { if (String(e.blockedURI).startsWith(u.split(/[?#]/)[0])) csp[u] = str(e.violatedDirective); });
+    } catch (x) { /* idem */ }
   });
   function diagnose(url, msg) {
     var why = (w) => { return csp[url] ? 'blocked by CSP (' + csp[url] + ')' : w; };

@@ -97,14 +97,14 @@
     soon(() => w(name, args), 1);
   }
   /* A call into the wasm (once backstop_bg.js has run). */
-  function w(name, args) { return B.w[name].apply(null, args || []); }
+  function w(name, args = []) { return B.w[name](...args); }
   function str(v) {
-    try { return typeof v === 'string' ? v : String(v); } catch (e) { return '[unprintable]'; }
+    try { return String(v); } catch (e) { return '[unprintable]'; }
   }
   function prop(o, k) {
     try { var v = o[k]; return typeof v === 'string' ? v : null; } catch (e) { return null; }
   }
-  function isObj(v) { return v !== null && (typeof v === 'object' || typeof v === 'function'); }
+  function isObj(v) { return Object(v) === v; }
   function isErr(v) {
     return isObj(v) && (prop(v, 'stack') !== null || (prop(v, 'name') !== null && prop(v, 'message') !== null));
   }
