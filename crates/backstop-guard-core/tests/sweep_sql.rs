@@ -8,25 +8,11 @@ use std::collections::BTreeSet;
 use backstop_guard_core::decision::HoldReason;
 use backstop_guard_core::delivery::{DeliveryState, DeliveryStatus, SweepFilter};
 use proptest::prelude::*;
-use rusqlite::{params, Connection};
+use rusqlite::params;
 
-/// An in-memory database with every migration of `worker/migrations` applied in order.
-fn schema() -> Connection {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../worker/migrations");
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "sql"))
-        .collect();
-    files.sort();
-    let conn = Connection::open_in_memory().unwrap();
-    for f in files {
-        let sql = std::fs::read_to_string(&f).unwrap();
-        conn.execute_batch(&sql)
-            .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
-    }
-    conn
-}
+#[path = "../../backstop-server-core/tests/common/schema.rs"]
+mod common;
+use common::schema;
 
 const ROUTES: [&str; 3] = ["r", "asks", "gone"];
 

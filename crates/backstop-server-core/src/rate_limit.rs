@@ -15,6 +15,18 @@ pub struct RateLimitConfig {
     pub per_second: f64,
 }
 
+impl RateLimitConfig {
+    /// Tokens per second the bucket refills: `per_second`, or 0 when it is not a positive
+    /// number (such a bucket never refills).
+    pub fn refill_rate(&self) -> f64 {
+        if self.per_second.is_finite() && self.per_second > 0.0 {
+            self.per_second
+        } else {
+            0.0
+        }
+    }
+}
+
 impl Default for RateLimitConfig {
     fn default() -> Self {
         Self {
@@ -53,10 +65,8 @@ impl RateDecision {
     /// (the time to refill one whole token), at least 1 s.
     pub fn preemptive_retry_after(&self, cfg: &RateLimitConfig) -> Option<u64> {
         match self {
-            Self::Allowed { remaining: 0 }
-                if cfg.per_second.is_finite() && cfg.per_second > 0.0 =>
-            {
-                Some(((1.0 / cfg.per_second).ceil() as u64).max(1))
+            Self::Allowed { remaining: 0 } if cfg.refill_rate() > 0.0 => {
+                Some(((1.0 / cfg.refill_rate()).ceil() as u64).max(1))
             }
             Self::Allowed { remaining: 0 } => Some(60),
             _ => None,
@@ -98,11 +108,7 @@ impl TokenBucket {
     ) -> (RateDecision, u32) {
         let capacity = f64::from(cfg.burst.max(1));
         let elapsed_ms = now_ms.saturating_sub(self.updated_ms);
-        let rate = if cfg.per_second.is_finite() && cfg.per_second > 0.0 {
-            cfg.per_second
-        } else {
-            0.0
-        };
+        let rate = cfg.refill_rate();
         self.tokens = (self.tokens + rate * elapsed_ms as f64 / 1000.0).min(capacity);
         if !self.tokens.is_finite() || self.tokens < 0.0 {
             self.tokens = 0.0;
@@ -140,11 +146,7 @@ pub const MAX_LEASED_KEYS: usize = 1_000;
 /// smaller of burst and rate, at most [`MAX_LEASE`]. Tokens of a lease that expires unspent
 /// are lost, so a key's effective rate is lowered by at most that (5 %) per isolate.
 pub fn lease_size(cfg: &RateLimitConfig) -> u32 {
-    let rate = if cfg.per_second.is_finite() && cfg.per_second > 0.0 {
-        cfg.per_second.min(f64::from(u32::MAX)) as u32
-    } else {
-        0
-    };
+    let rate = cfg.refill_rate().min(f64::from(u32::MAX)) as u32;
     (cfg.burst.min(rate) / 20).clamp(1, MAX_LEASE)
 }
 

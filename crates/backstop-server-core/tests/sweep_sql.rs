@@ -14,24 +14,9 @@ use backstop_server_core::triage::{is_snooze_due, snooze_due_sql};
 use proptest::prelude::*;
 use rusqlite::{types::Value, Connection};
 
-/// An in-memory database with every migration of `worker/migrations` applied in order.
-fn schema() -> Connection {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../worker/migrations");
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "sql"))
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "no migrations in {dir}");
-    let conn = Connection::open_in_memory().unwrap();
-    for f in files {
-        let sql = std::fs::read_to_string(&f).unwrap();
-        conn.execute_batch(&sql)
-            .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
-    }
-    conn
-}
+#[path = "common/schema.rs"]
+mod common;
+use common::schema;
 
 /// Inserts a row with these columns; every other NOT NULL or key column without a default gets
 /// a fresh number (unique, so unique indexes hold).
