@@ -46,9 +46,15 @@ const server = createServer((req, res) => {
   }
   const declared = Number(req.headers['content-length']);
   const refuse = () => {
-    // nginx answers 413 with an HTML page and closes the connection.
-    res.writeHead(413, { 'content-type': 'text/html', connection: 'close' });
-    res.end(`<html><head><title>413 Request Entity Too Large</title></head><body><center><h1>413 Request Entity Too Large</h1></center><hr><center>demo origin (limit ${limit} bytes)</center></body></html>`);
+    // nginx answers 413 with an HTML page at once and closes the connection, but only after a
+    // lingering close has read what the client was still sending: closing a socket with unread
+    // bytes resets it, and the client then sees a broken connection instead of the 413. So the
+    // whole answer is written now and the response ends (closing) once the body is drained.
+    const page = `<html><head><title>413 Request Entity Too Large</title></head><body><center><h1>413 Request Entity Too Large</h1></center><hr><center>demo origin (limit ${limit} bytes)</center></body></html>`;
+    res.writeHead(413, { 'content-type': 'text/html', 'content-length': Buffer.byteLength(page), connection: 'close' });
+    res.write(page);
+    req.on('end', () => res.end());
+    req.on('error', () => res.destroy());
     req.resume();
   };
   if (Number.isFinite(declared) && declared > limit) return refuse();
