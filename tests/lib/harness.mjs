@@ -55,6 +55,8 @@ export async function startWorker(opts = {}) {
     '--show-interactive-dev-session=false', '--log-level', 'warn'];
   // `testScheduled` exposes GET /__scheduled, which runs the cron handler once.
   if (opts.testScheduled) args.push('--test-scheduled');
+  // A CPU profile of the worker's isolate (README "Capacity") attaches to this inspector port.
+  if (process.env.BACKSTOP_INSPECTOR_PORT) args.push('--inspector-port', process.env.BACKSTOP_INSPECTOR_PORT);
   if (opts.config) args.push('--config', opts.config);
   for (const [k, v] of Object.entries(opts.vars ?? {})) args.push('--var', `${k}:${v}`);
   const child = spawn(WRANGLER, args, { cwd: ROOT, env: wranglerEnv(), stdio: ['ignore', 'pipe', 'pipe'] });

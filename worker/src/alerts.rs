@@ -173,8 +173,23 @@ pub(crate) async fn dispatch(env: &Env, origin: &str, triggered: Vec<Triggered>,
         return;
     }
     let mut poke: Vec<(String, u64)> = Vec::new();
+    // A consumer batch's triggers share their projects' rules: read once per project.
+    let mut rules_of: Vec<(String, Vec<Rule>)> = Vec::new();
     for t in triggered {
-        match dispatch_one(env, origin, &t, now_ms).await {
+        if !rules_of.iter().any(|(p, _)| p == &t.project) {
+            match rules(env, &t.project).await {
+                Ok(r) => rules_of.push((t.project.clone(), r)),
+                Err(e) => {
+                    worker::console_error!("alert rules of {}: {}", t.project, e.0);
+                    continue;
+                }
+            }
+        }
+        let all = rules_of
+            .iter()
+            .find(|(p, _)| p == &t.project)
+            .map_or(&[][..], |(_, r)| r.as_slice());
+        match dispatch_one(env, origin, &t, all, now_ms).await {
             Ok(Some(at)) => {
                 if !poke.iter().any(|(p, a)| p == &t.project && *a <= at) {
                     poke.push((t.project.clone(), at));
@@ -201,13 +216,13 @@ async fn dispatch_one(
     env: &Env,
     origin: &str,
     t: &Triggered,
+    all: &[Rule],
     now_ms: u64,
 ) -> Result<Option<u64>, StorageError> {
     let env_name = (!t.environment.is_empty()).then_some(t.environment.as_str());
     let release = (!t.release.is_empty()).then_some(t.release.as_str());
-    let all = rules(env, &t.project).await?;
     let Some(issue_trig) = &t.trigger else {
-        return volume_rules(env, origin, t, &all, now_ms).await;
+        return volume_rules(env, origin, t, all, now_ms).await;
     };
     let trigger = issue_trigger(issue_trig);
     let mut due = None;
@@ -218,7 +233,7 @@ async fn dispatch_one(
         if matches!(trigger, Trigger::NewIssue) {
             // New issues wait in the project's storm batch: a bad deploy is one message.
             let at =
-                add_to_storm(env, &t.project, &rule, &t.issue, release, origin, now_ms).await?;
+                add_to_storm(env, &t.project, rule, &t.issue, release, origin, now_ms).await?;
             due = min_opt(due, at);
             continue;
         }
@@ -228,7 +243,7 @@ async fn dispatch_one(
             environment: env_name.map(str::to_string),
         };
         if let Some(at) =
-            notify_episode(env, &key, &rule, t, trigger.clone(), origin, now_ms).await?
+            notify_episode(env, &key, rule, t, trigger.clone(), origin, now_ms).await?
         {
             due = min_opt(due, Some(at));
         }

@@ -8,6 +8,7 @@
 use std::cell::{Cell, RefCell};
 
 use backstop_server_core::config::Config;
+use backstop_server_core::event::EventSummary;
 use backstop_server_core::fault::FaultKind;
 use backstop_server_core::pipeline::{
     error_reason, next_attempt, pack_job, read_job, summarize, Job, NextAttempt, MAX_ATTEMPTS,
@@ -173,7 +174,21 @@ fn random_nonce() -> String {
         .collect()
 }
 
+/// Jobs stored per set of D1 transactions: a consumer batch (`max_batch_size` in
+/// `wrangler.toml`) is one set, so a batch costs a handful of D1 round trips, not a few per
+/// event.
+const JOBS_PER_WRITE: usize = 50;
+/// Payload bytes stored per set of D1 transactions, so one set stays far inside what a D1
+/// batch carries however large the events (a job's events count whole).
+const BYTES_PER_WRITE: usize = 4 * 1024 * 1024;
+
 /// The queue consumer: ingest jobs are stored, dead letters are kept.
+///
+/// The jobs of a batch are stored together ([`store_jobs`]): D1 writes are batched per
+/// consumer batch. If that fails, each job is stored on its own, so one job that cannot be
+/// stored (its R2 copy gone, a map store that does not read) is retried alone and the others
+/// are acknowledged; storing is idempotent per event and per job, so what the failed
+/// attempt wrote is never counted twice.
 #[event(queue)]
 async fn consume(batch: MessageBatch<Value>, env: Env, _ctx: Context) -> worker::Result<()> {
     let dead = batch.queue() == DEAD_LETTER_QUEUE_NAME;
@@ -188,23 +203,93 @@ async fn consume(batch: MessageBatch<Value>, env: Env, _ctx: Context) -> worker:
     };
     let consumer_fault = fault::is_active(&env, FaultKind::Consumer);
     let mut lookups = MapLookups::default();
-    for (i, message) in batch.raw_iter().enumerate() {
+    let mut jobs = Vec::new();
+    for message in batch.raw_iter() {
         let text = message_text(&message);
         if dead {
             keep_dead_letter(&env, &message, &text).await;
             continue;
         }
-        // The fault fails first attempts only, so the retries that follow must store them.
-        let first_attempt = read_job(&text).is_ok_and(|j| j.attempt == 0);
-        FORCE_D1_FAILURE.with(|f| f.set(consumer_fault && i > 0 && first_attempt));
-        let result = process(&env, &config, &text, &mut lookups).await;
+        match read_job(&text) {
+            Ok(job) => jobs.push((message, job, text.len())),
+            Err(e) => after_failure(&env, &message, Failure::Unreadable(e)).await,
+        }
+    }
+    let mut jobs = jobs.into_iter().peekable();
+    while jobs.peek().is_some() {
+        let mut chunk = Vec::new();
+        let mut bytes = 0;
+        while let Some((_, _, size)) = jobs.peek() {
+            if !chunk.is_empty()
+                && (chunk.len() >= JOBS_PER_WRITE || bytes + size > BYTES_PER_WRITE)
+            {
+                break;
+            }
+            bytes += size;
+            if let Some((message, job, _)) = jobs.next() {
+                chunk.push((message, job));
+            }
+        }
+        store_chunk(&env, &config, chunk, consumer_fault, &mut lookups).await;
+    }
+    Ok(())
+}
+
+async fn store_chunk(
+    env: &Env,
+    config: &Config,
+    chunk: Vec<(RawMessage, Job)>,
+    consumer_fault: bool,
+    lookups: &mut MapLookups,
+) {
+    let now = worker::Date::now().as_millis();
+    if chunk.len() > 1 {
+        let jobs: Vec<&Job> = chunk.iter().map(|(_, j)| j).collect();
+        // The fault fails first attempts only, so the retries that follow must store them:
+        // D1 fails once the batch's issues are created, before its events are written.
+        let first_attempts = jobs.iter().any(|j| j.attempt == 0);
+        MID_BATCH_FAULT.with(|f| f.set(consumer_fault && first_attempts));
+        let result = store_jobs(env, config, &jobs, now, lookups).await;
+        MID_BATCH_FAULT.with(|f| f.set(false));
+        FORCE_D1_FAILURE.with(|f| f.set(false));
+        match result {
+            Ok(()) => {
+                for (message, _) in &chunk {
+                    message.ack();
+                }
+                return;
+            }
+            Err(e) => worker::console_error!(
+                "a batch of {} jobs failed, storing them one by one: {}",
+                chunk.len(),
+                e.0
+            ),
+        }
+    }
+    for (i, (message, job)) in chunk.into_iter().enumerate() {
+        // Every job after the first sees D1 fail on its first attempt.
+        FORCE_D1_FAILURE.with(|f| f.set(consumer_fault && i > 0 && job.attempt == 0));
+        let result = store_jobs(env, config, &[&job], now, lookups).await;
         FORCE_D1_FAILURE.with(|f| f.set(false));
         match result {
             Ok(()) => message.ack(),
-            Err(failure) => after_failure(&env, &message, failure).await,
+            Err(e) => after_failure(env, &message, Failure::Failed(Box::new(job), e.0)).await,
         }
     }
-    Ok(())
+}
+
+thread_local! {
+    /// Set while the consumer's fault window wants D1 to fail part-way through a batch
+    /// (see [`mid_batch`]).
+    static MID_BATCH_FAULT: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The point part-way through storing a batch where the consumer's fault window makes D1
+/// fail: the batch's issues are created, its events not yet written.
+pub(crate) fn mid_batch() {
+    if MID_BATCH_FAULT.with(Cell::get) {
+        FORCE_D1_FAILURE.with(|f| f.set(true));
+    }
 }
 
 fn message_text(message: &RawMessage) -> String {
@@ -225,83 +310,138 @@ enum Failure {
     Failed(Box<Job>, String),
 }
 
-async fn process(
-    env: &Env,
-    config: &Config,
-    text: &str,
-    lookups: &mut MapLookups,
-) -> Result<(), Failure> {
-    let job = read_job(text).map_err(Failure::Unreadable)?;
-    let now = worker::Date::now().as_millis();
-    match store_job(env, config, &job, now, lookups).await {
-        Ok(()) => Ok(()),
-        Err(e) => Err(Failure::Failed(Box::new(job), e.0)),
-    }
+/// One job's events, ready to be recorded.
+struct Ready {
+    summary: EventSummary,
+    payload: Value,
 }
 
-/// Stores one job: its events (each in its own guarded transaction), then its counters,
-/// attachments and lag in one transaction guarded by the job id, then alerts and signals.
-async fn store_job(
+/// Stores jobs: their events (symbolicated, then indexed and counted against their issues in
+/// [`crate::triage::record_events`]) with each job's counters, attachments and lag in the
+/// same transaction, each job's guarded by its id; then alerts and signals.
+async fn store_jobs(
     env: &Env,
     config: &Config,
-    job: &Job,
+    jobs: &[&Job],
     now: u64,
     lookups: &mut MapLookups,
 ) -> Result<(), StorageError> {
-    let nonce = random_nonce();
     let inline_limit = config.limits.max_inline_payload_bytes;
-    let mut triggered = Vec::new();
-    let mut symbolication = std::collections::BTreeMap::<String, u64>::new();
-    for ev in &job.events {
-        let mut payload = match (&ev.payload, &ev.r2_key) {
-            (Some(p), _) => p.clone(),
-            (None, Some(key)) => read_blob(env, key).await?,
-            (None, None) => continue,
-        };
-        // Before grouping, so issues group by the original frames. A map store that cannot
-        // be read fails the attempt (retried) rather than storing the event unmapped.
-        let stats = crate::sourcemaps::symbolicate_event(env, &job.project, &mut payload, lookups)
-            .await
-            .map_err(|e| StorageError(format!("symbolication: {e}")))?;
-        let in_app_unmapped = stats.in_app_frames.saturating_sub(stats.in_app_mapped);
-        for (reason, n) in [
-            (
-                backstop_server_core::stats::SOURCEMAP_MAPPED,
-                stats.in_app_mapped,
-            ),
-            (
-                backstop_server_core::stats::SOURCEMAP_UNMAPPED,
-                in_app_unmapped,
-            ),
-        ] {
-            if n > 0 {
-                *symbolication.entry(reason.to_string()).or_default() += u64::from(n);
+    let nonces: Vec<String> = jobs.iter().map(|_| random_nonce()).collect();
+    let mut ready: Vec<Vec<Ready>> = Vec::with_capacity(jobs.len());
+    let mut also = Vec::new();
+    for (job, nonce) in jobs.iter().zip(&nonces) {
+        let mut symbolication = std::collections::BTreeMap::<String, u64>::new();
+        let mut events = Vec::with_capacity(job.events.len());
+        for ev in &job.events {
+            let mut payload = match (&ev.payload, &ev.r2_key) {
+                (Some(p), _) => p.clone(),
+                (None, Some(key)) => read_blob(env, key).await?,
+                (None, None) => continue,
+            };
+            // Before grouping, so issues group by the original frames. A map store that cannot
+            // be read fails the attempt (retried) rather than storing the event unmapped.
+            let stats =
+                crate::sourcemaps::symbolicate_event(env, &job.project, &mut payload, lookups)
+                    .await
+                    .map_err(|e| StorageError(format!("symbolication: {e}")))?;
+            let in_app_unmapped = stats.in_app_frames.saturating_sub(stats.in_app_mapped);
+            for (reason, n) in [
+                (
+                    backstop_server_core::stats::SOURCEMAP_MAPPED,
+                    stats.in_app_mapped,
+                ),
+                (
+                    backstop_server_core::stats::SOURCEMAP_UNMAPPED,
+                    in_app_unmapped,
+                ),
+            ] {
+                if n > 0 {
+                    *symbolication.entry(reason.to_string()).or_default() += u64::from(n);
+                }
             }
+            let ev = summarize(payload, &ev.event_id, job.received_ms)
+                .map_err(|e| StorageError(format!("queued event does not read: {e}")))?;
+            events.push(Ready {
+                summary: ev.summary,
+                payload: ev.payload,
+            });
         }
-        let ev = summarize(payload, &ev.event_id, job.received_ms)
-            .map_err(|e| StorageError(format!("queued event does not read: {e}")))?;
-        triggered.extend(
-            crate::store::insert_event(
+        also.extend(record_job(env, job, &symbolication, nonce, now)?);
+        ready.push(events);
+    }
+    let mut rows = Vec::new();
+    for ((job, nonce), events) in jobs.iter().zip(&nonces).zip(&ready) {
+        for ev in events {
+            let insert = crate::store::event_row(
                 env,
                 &job.project,
                 &ev.summary,
                 &ev.payload,
                 job.received_ms,
                 inline_limit,
-                &nonce,
+                nonce,
             )
-            .await?,
-        );
+            .await?;
+            rows.push(crate::triage::NewEvent {
+                project: &job.project,
+                summary: &ev.summary,
+                payload: &ev.payload,
+                received_ms: job.received_ms,
+                insert,
+                nonce,
+            });
+        }
     }
-    record_job(env, job, &symbolication, &nonce, now).await?;
-    for key in job.events.iter().filter_map(|e| e.r2_key.as_deref()) {
+    let triggered = crate::triage::record_events(env, rows, also).await?;
+    for key in jobs
+        .iter()
+        .flat_map(|j| j.events.iter())
+        .filter_map(|e| e.r2_key.as_deref())
+    {
         // The event's payload now lives with its row; the queue's copy is only a leftover.
         if let Err(e) = bucket(env)?.delete(key).await {
             worker::console_error!("could not delete queued blob {key}: {e}");
         }
     }
-    crate::alerts::dispatch(env, &job.origin, triggered, now).await;
-    crate::watchdog::record_signals(env, &job.project, job.signals.clone(), &job.origin, now).await;
+    // Alerts go out per origin (the dashboard links they carry: a project's origin is that of
+    // its first job in the batch, the worker's public URL), signals per project and origin.
+    let mut by_origin: Vec<(&str, Vec<crate::triage::Triggered>)> = Vec::new();
+    for t in triggered {
+        let origin = jobs
+            .iter()
+            .find(|j| j.project == t.project)
+            .map_or("", |j| j.origin.as_str());
+        match by_origin.iter_mut().find(|(o, _)| *o == origin) {
+            Some((_, list)) => list.push(t),
+            None => by_origin.push((origin, vec![t])),
+        }
+    }
+    for (origin, list) in by_origin {
+        crate::alerts::dispatch(env, origin, list, now).await;
+    }
+    let mut signals: Vec<(&str, &str, std::collections::BTreeMap<String, u64>)> = Vec::new();
+    for job in jobs {
+        let at = match signals
+            .iter()
+            .position(|(p, o, _)| *p == job.project && *o == job.origin)
+        {
+            Some(i) => i,
+            None => {
+                signals.push((&job.project, &job.origin, Default::default()));
+                signals.len() - 1
+            }
+        };
+        if let Some((_, _, by_env)) = signals.get_mut(at) {
+            for (environment, count) in &job.signals {
+                let n = by_env.entry(environment.clone()).or_default();
+                *n = n.saturating_add(*count);
+            }
+        }
+    }
+    for (project, origin, by_env) in signals {
+        crate::watchdog::record_signals(env, project, by_env, origin, now).await;
+    }
     Ok(())
 }
 
@@ -320,14 +460,14 @@ async fn read_blob(env: &Env, key: &str) -> Result<Value, StorageError> {
 
 /// A job's counters, attachment rows, sessions and lag, added once: the first statement
 /// claims the job id with this attempt's nonce, and every other statement runs only where
-/// the claim is this attempt's.
-async fn record_job(
+/// the claim is this attempt's. Written in the transaction of the job's events.
+fn record_job(
     env: &Env,
     job: &Job,
     more: &std::collections::BTreeMap<String, u64>,
     nonce: &str,
     now: u64,
-) -> Result<(), StorageError> {
+) -> Result<Vec<D1PreparedStatement>, StorageError> {
     let db = db(env)?;
     let p = s(&job.project);
     let minute = n(minute_bucket(job.received_ms));
@@ -408,8 +548,7 @@ async fn record_job(
             ])?,
         );
     }
-    db.batch(st).await?;
-    Ok(())
+    Ok(st)
 }
 
 /// A failed job is queued again with a longer delay, or after its last attempt sent to the

@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use wasm_bindgen::JsValue;
-use worker::{Bucket, D1Database, D1Result, Env};
+use worker::{Bucket, D1Database, D1PreparedStatement, D1Result, Env};
 
 use crate::error::StorageError;
 use crate::fault;
@@ -78,11 +78,11 @@ pub(crate) async fn count_outcome(
     Ok(())
 }
 
-/// Stores one event: the index row (payload inline or in R2) and its issue (see
-/// [`crate::triage::record_event`]), in one transaction guarded by `nonce` (unique per
-/// attempt): a repeated `event_id` — a redelivered job, an SDK's retry — is stored once and
-/// counted once. Returns what the alert rules must hear about.
-pub(crate) async fn insert_event(
+/// One event's index row, payload inline or (too large for a row) put in R2 first, to be
+/// written by [`crate::triage::record_events`] in the transaction that counts it: the row
+/// carries `nonce` (unique per job attempt) and `ON CONFLICT DO NOTHING` keeps a repeated
+/// `event_id` (a redelivered job, an SDK's retry) stored once and counted once.
+pub(crate) async fn event_row(
     env: &Env,
     project: &str,
     summary: &EventSummary,
@@ -90,7 +90,7 @@ pub(crate) async fn insert_event(
     received_ms: u64,
     inline_limit: u64,
     nonce: &str,
-) -> Result<Vec<crate::triage::Triggered>, StorageError> {
+) -> Result<D1PreparedStatement, StorageError> {
     let raw = payload.to_string();
     let size = raw.len() as u64;
     let (inline, r2_key) = if size <= inline_limit {
@@ -133,7 +133,7 @@ pub(crate) async fn insert_event(
             r2_key,
             s(nonce),
         ])?;
-    crate::triage::record_event(env, project, summary, payload, received_ms, insert, nonce).await
+    Ok(insert)
 }
 
 /// Reads a stored number leniently (see the module doc): any number, repaired into range.

@@ -15,7 +15,7 @@ use backstop_server_core::triage::escalation::{ceiling, hour_of, HISTORY_HOURS};
 use backstop_server_core::triage::query::{Assigned, IssueQuery};
 use backstop_server_core::triage::release::ReleaseFact;
 use backstop_server_core::triage::{
-    on_event, snooze_due_sql, user_key, wake_on_time, Activity, Counts, EventFacts, IssueState,
+    snooze_due_sql, user_key, wake_on_time, Activity, Counts, EventFacts, IssueRun, IssueState,
     Status, Trigger,
 };
 use serde::{Deserialize, Serialize};
@@ -137,90 +137,143 @@ struct Count {
     n: u64,
 }
 
-/// Records a newly stored event against its issue (creating the issue on its first event) and
-/// judges it. Returns what the alert rules must hear about: each trigger, and the event itself
-/// (trigger `None`) for the threshold rules.
+/// A newly stored event to record against its issue.
+pub(crate) struct NewEvent<'a> {
+    pub(crate) project: &'a str,
+    pub(crate) summary: &'a EventSummary,
+    pub(crate) payload: &'a Value,
+    pub(crate) received_ms: u64,
+    /// The event's own index row (`ON CONFLICT DO NOTHING`, writing `nonce` into
+    /// `ingest_nonce`).
+    pub(crate) insert: D1PreparedStatement,
+    /// Unique to the attempt of the job the event came in.
+    pub(crate) nonce: &'a str,
+}
+
+/// One issue of a batch: the row as it was before the batch, as it is after the events
+/// judged so far, and the run that judges them ([`IssueRun`]).
+struct BatchIssue {
+    before: IssueState,
+    row: IssueRow,
+    run: IssueRun,
+}
+
+/// Where one event's reads are in the second transaction's results.
+struct Reads {
+    insert: usize,
+    history: usize,
+    releases: usize,
+    events_window: Option<(usize, u64)>,
+    users_window: Option<(usize, u64)>,
+    users: usize,
+}
+
+/// Records a batch of newly stored events against their issues (creating an issue on its
+/// first event) and judges them, in three D1 transactions however many events there are:
 ///
-/// `insert` is the event's own index row (`ON CONFLICT DO NOTHING`, writing `nonce` into
-/// `ingest_nonce`): it runs in the same transaction as the counts, and every count is guarded
-/// by "the row carries this nonce". A redelivered or duplicate event therefore inserts nothing
-/// and counts nothing, and an attempt that fails part-way leaves neither row nor counts behind.
-pub(crate) async fn record_event(
+/// 1. the issues and releases are created where missing, and each issue is read once;
+/// 2. each event's index row, in order, with its counts and the figures core asks for read
+///    right after them, then `also` (the jobs' own counters);
+/// 3. the issues' new states and their activity lines.
+///
+/// Every count in (2) is guarded by "the event's row carries this attempt's nonce": a
+/// redelivered or duplicate event inserts nothing and counts nothing, and a transaction that
+/// fails leaves neither rows nor counts behind. The events of one issue are judged in their
+/// order by [`IssueRun`], so a batch judges as if they had been stored one at a time. Returns
+/// what the alert rules must hear about: each trigger, and each event itself (trigger `None`)
+/// for the threshold rules.
+pub(crate) async fn record_events(
     env: &Env,
-    project: &str,
-    summary: &EventSummary,
-    payload: &Value,
-    received_ms: u64,
-    insert: D1PreparedStatement,
-    nonce: &str,
+    events: Vec<NewEvent<'_>>,
+    also: Vec<D1PreparedStatement>,
 ) -> Result<Vec<Triggered>, StorageError> {
     let db = db(env)?;
-    let fp = &summary.fingerprint;
-    let mut first = vec![
-        // The lasting map: a fingerprint keeps its issue (merges included) from now on.
-        statement(
-            &db,
-            "INSERT INTO issue_fingerprints (project, fingerprint, issue_id)
-             SELECT ?1, ?2, COALESCE(MAX(issue_id), 0) + 1 FROM issues WHERE project = ?1
-             ON CONFLICT (project, fingerprint) DO NOTHING",
-            &[s(project), s(fp)],
-        )?,
-        statement(
-            &db,
-            "INSERT INTO issues (project, fingerprint, issue_id, title, culprit, level, count, users,
-                first_seen, last_seen, last_event_id, status, substatus, details)
-             SELECT ?1, ?2, f.issue_id, ?3, ?4, ?5, 0, 0, ?6, ?6, ?7, 'unresolved', 'new', '{}'
-             FROM issue_fingerprints f
-             WHERE f.project = ?1 AND f.fingerprint = ?2
-               AND NOT EXISTS (SELECT 1 FROM issues i WHERE i.project = ?1 AND i.issue_id = f.issue_id)
-             ON CONFLICT (project, fingerprint) DO NOTHING",
-            &[
-                s(project),
-                s(fp),
-                s(&summary.title),
-                s(&summary.culprit),
-                s(&summary.level),
-                n(received_ms),
-                s(&summary.event_id),
-            ],
-        )?,
-    ];
-    if !summary.release.is_empty() {
+    let mut first = Vec::new();
+    let mut fingerprints: Vec<(&str, &str)> = Vec::new();
+    let mut releases = std::collections::BTreeSet::new();
+    for e in &events {
+        let (project, summary) = (e.project, e.summary);
+        let fp = summary.fingerprint.as_str();
+        if !fingerprints.contains(&(project, fp)) {
+            fingerprints.push((project, fp));
+            // The lasting map: a fingerprint keeps its issue (merges included) from now on.
+            first.push(statement(
+                &db,
+                "INSERT INTO issue_fingerprints (project, fingerprint, issue_id)
+                 SELECT ?1, ?2, COALESCE(MAX(issue_id), 0) + 1 FROM issues WHERE project = ?1
+                 ON CONFLICT (project, fingerprint) DO NOTHING",
+                &[s(project), s(fp)],
+            )?);
+            first.push(statement(
+                &db,
+                "INSERT INTO issues (project, fingerprint, issue_id, title, culprit, level, count, users,
+                    first_seen, last_seen, last_event_id, status, substatus, details)
+                 SELECT ?1, ?2, f.issue_id, ?3, ?4, ?5, 0, 0, ?6, ?6, ?7, 'unresolved', 'new', '{}'
+                 FROM issue_fingerprints f
+                 WHERE f.project = ?1 AND f.fingerprint = ?2
+                   AND NOT EXISTS (SELECT 1 FROM issues i WHERE i.project = ?1 AND i.issue_id = f.issue_id)
+                 ON CONFLICT (project, fingerprint) DO NOTHING",
+                &[
+                    s(project),
+                    s(fp),
+                    s(&summary.title),
+                    s(&summary.culprit),
+                    s(&summary.level),
+                    n(e.received_ms),
+                    s(&summary.event_id),
+                ],
+            )?);
+        }
+        if !summary.release.is_empty()
+            && releases.insert((
+                project,
+                summary.environment.as_str(),
+                summary.release.as_str(),
+            ))
+        {
+            first.push(statement(
+                &db,
+                "INSERT INTO releases (project, environment, release, first_seen) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (project, environment, release) DO NOTHING",
+                &[
+                    s(project),
+                    s(&summary.environment),
+                    s(&summary.release),
+                    n(e.received_ms),
+                ],
+            )?);
+        }
+    }
+    let selects_at = first.len();
+    for (project, fp) in &fingerprints {
         first.push(statement(
             &db,
-            "INSERT INTO releases (project, environment, release, first_seen) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (project, environment, release) DO NOTHING",
-            &[
-                s(project),
-                s(&summary.environment),
-                s(&summary.release),
-                n(received_ms),
-            ],
+            &format!(
+                "SELECT {ISSUE_COLUMNS} FROM issues i JOIN issue_fingerprints f
+                   ON f.project = i.project AND f.issue_id = i.issue_id
+                 WHERE f.project = ?1 AND f.fingerprint = ?2"
+            ),
+            &[s(project), s(fp)],
         )?);
     }
-    first.push(statement(
-        &db,
-        &format!(
-            "SELECT {ISSUE_COLUMNS} FROM issues i JOIN issue_fingerprints f
-               ON f.project = i.project AND f.issue_id = i.issue_id
-             WHERE f.project = ?1 AND f.fingerprint = ?2"
-        ),
-        &[s(project), s(fp)],
-    )?);
     let results = db.batch(first).await?;
-    let before: Option<IssueRow> = match results.last() {
-        Some(r) => rows::<IssueRow>(r, "issue")?.into_iter().next(),
-        None => None,
-    };
-    let Some(before) = before else {
-        return Err(StorageError(format!(
-            "issue of fingerprint {fp} was not created"
-        )));
-    };
-    let id = before.issue_id;
-    let is_new = before.count == 0;
-    let hour = hour_of(received_ms);
-    let user = user_key(payload);
+    crate::pipeline::mid_batch();
+    let db = crate::store::db(env)?;
+    // Each fingerprint's issue as it was before the batch (fingerprints merged into one issue
+    // read the same row).
+    let mut issue_of = std::collections::BTreeMap::new();
+    for (i, (project, fp)) in fingerprints.iter().enumerate() {
+        let row: Option<IssueRow> = match results.get(selects_at + i) {
+            Some(r) => rows::<IssueRow>(r, "issue")?.into_iter().next(),
+            None => None,
+        };
+        let Some(row) = row else {
+            return Err(StorageError(format!(
+                "issue of fingerprint {fp} was not created"
+            )));
+        };
+        issue_of.insert((*project, *fp), row);
+    }
 
     // "This attempt inserted the event's row": `?E` is the event id, `?N` the nonce.
     let guard = |e: u8, nn: u8| {
@@ -228,9 +281,30 @@ pub(crate) async fn record_event(
             "EXISTS (SELECT 1 FROM events WHERE project = ?1 AND event_id = ?{e} AND ingest_nonce = ?{nn})"
         )
     };
-    let mut second = vec![
-        insert,
-        statement(
+    let mut second = Vec::new();
+    let mut reads = Vec::with_capacity(events.len());
+    let mut inputs = Vec::with_capacity(events.len());
+    for e in events {
+        let NewEvent {
+            project,
+            summary,
+            payload,
+            received_ms,
+            insert,
+            nonce,
+        } = e;
+        let fp = &summary.fingerprint;
+        let Some(before) = issue_of.get(&(project, fp.as_str())) else {
+            return Err(StorageError(format!(
+                "issue of fingerprint {fp} was not read"
+            )));
+        };
+        let id = before.issue_id;
+        let hour = hour_of(received_ms);
+        let user = user_key(payload);
+        let insert_at = second.len();
+        second.push(insert);
+        second.push(statement(
             &db,
             &format!(
                 // Title and culprit follow the latest event of the issue's own fingerprint: an
@@ -254,8 +328,8 @@ pub(crate) async fn record_event(
                 s(fp),
                 s(nonce),
             ],
-        )?,
-        statement(
+        )?);
+        second.push(statement(
             &db,
             &format!(
                 "INSERT INTO issue_hourly (project, issue_id, hour, count) SELECT ?1, ?2, ?3, 1 WHERE {}
@@ -263,181 +337,226 @@ pub(crate) async fn record_event(
                 guard(4, 5)
             ),
             &[s(project), n(id), n(hour), s(&summary.event_id), s(nonce)],
-        )?,
-    ];
-    if let Some(u) = &user {
-        second.push(statement(
-            &db,
-            &format!(
-                "INSERT INTO issue_users (project, issue_id, user_key, first_seen, last_seen)
-                 SELECT ?1, ?2, ?3, ?4, ?4 WHERE {}
-                 ON CONFLICT (project, issue_id, user_key) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)",
-                guard(5, 6)
-            ),
-            &[s(project), n(id), s(u), n(received_ms), s(&summary.event_id), s(nonce)],
         )?);
+        if let Some(u) = &user {
+            second.push(statement(
+                &db,
+                &format!(
+                    "INSERT INTO issue_users (project, issue_id, user_key, first_seen, last_seen)
+                     SELECT ?1, ?2, ?3, ?4, ?4 WHERE {}
+                     ON CONFLICT (project, issue_id, user_key) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)",
+                    guard(5, 6)
+                ),
+                &[s(project), n(id), s(u), n(received_ms), s(&summary.event_id), s(nonce)],
+            )?);
+            second.push(statement(
+                &db,
+                "UPDATE issues SET users = (SELECT COUNT(*) FROM issue_users WHERE project = ?1 AND issue_id = ?2)
+                 WHERE project = ?1 AND issue_id = ?2",
+                &[s(project), n(id)],
+            )?);
+        }
         second.push(statement(
             &db,
-            "UPDATE issues SET users = (SELECT COUNT(*) FROM issue_users WHERE project = ?1 AND issue_id = ?2)
-             WHERE project = ?1 AND issue_id = ?2",
+            "DELETE FROM issue_hourly WHERE project = ?1 AND issue_id = ?2 AND hour < ?3",
+            &[s(project), n(id), n(hour.saturating_sub(HISTORY_HOURS))],
+        )?);
+        let history_at = second.len();
+        second.push(statement(
+            &db,
+            "SELECT hour, count FROM issue_hourly WHERE project = ?1 AND issue_id = ?2 AND hour >= ?3",
+            &[s(project), n(id), n(hour.saturating_sub(HISTORY_HOURS))],
+        )?);
+        // What the issue's state before the batch needs covers every later event's state
+        // (see `IssueRun`).
+        let needs = before.state().needs();
+        let names: Vec<String> = [
+            Some(summary.release.clone()),
+            needs.baseline_release.clone(),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|r| !r.is_empty())
+        .collect();
+        let releases_at = second.len();
+        second.push(statement(
+            &db,
+            "SELECT release, first_seen FROM releases WHERE project = ?1 AND environment = ?2 AND release IN (?3, ?4)",
+            &[
+                s(project),
+                s(&summary.environment),
+                s(names.first().map_or("", String::as_str)),
+                s(names.get(1).map_or("", String::as_str)),
+            ],
+        )?);
+        let events_window = needs
+            .events_window
+            .map(|w| (second.len(), w.start(received_ms)));
+        if let Some((_, since)) = events_window {
+            second.push(statement(
+                &db,
+                "SELECT COUNT(*) AS n FROM events WHERE project = ?1 AND received_at > ?3 AND fingerprint IN
+                   (SELECT fingerprint FROM issue_fingerprints WHERE project = ?1 AND issue_id = ?2)",
+                &[s(project), n(id), n(since)],
+            )?);
+        }
+        let users_window = needs
+            .users_window
+            .map(|w| (second.len(), w.start(received_ms)));
+        if let Some((_, since)) = users_window {
+            second.push(statement(
+                &db,
+                "SELECT COUNT(*) AS n FROM issue_users WHERE project = ?1 AND issue_id = ?2 AND last_seen > ?3",
+                &[s(project), n(id), n(since)],
+            )?);
+        }
+        let users_at = second.len();
+        second.push(statement(
+            &db,
+            "SELECT users AS n FROM issues WHERE project = ?1 AND issue_id = ?2",
             &[s(project), n(id)],
         )?);
+        reads.push(Reads {
+            insert: insert_at,
+            history: history_at,
+            releases: releases_at,
+            events_window,
+            users_window,
+            users: users_at,
+        });
+        inputs.push((project, summary, received_ms, hour));
     }
-    second.push(statement(
-        &db,
-        "DELETE FROM issue_hourly WHERE project = ?1 AND issue_id = ?2 AND hour < ?3",
-        &[s(project), n(id), n(hour.saturating_sub(HISTORY_HOURS))],
-    )?);
-    let history_at = second.len();
-    second.push(statement(
-        &db,
-        "SELECT hour, count FROM issue_hourly WHERE project = ?1 AND issue_id = ?2 AND hour >= ?3",
-        &[s(project), n(id), n(hour.saturating_sub(HISTORY_HOURS))],
-    )?);
-    let state = before.state();
-    let needs = state.needs();
-    let names: Vec<String> = [
-        Some(summary.release.clone()),
-        needs.baseline_release.clone(),
-    ]
-    .into_iter()
-    .flatten()
-    .filter(|r| !r.is_empty())
-    .collect();
-    let releases_at = second.len();
-    second.push(statement(
-        &db,
-        "SELECT release, first_seen FROM releases WHERE project = ?1 AND environment = ?2 AND release IN (?3, ?4)",
-        &[
-            s(project),
-            s(&summary.environment),
-            s(names.first().map_or("", String::as_str)),
-            s(names.get(1).map_or("", String::as_str)),
-        ],
-    )?);
-    let events_window_at = needs
-        .events_window
-        .map(|w| (second.len(), w.start(received_ms)));
-    if let Some((_, since)) = events_window_at {
-        second.push(statement(
-            &db,
-            "SELECT COUNT(*) AS n FROM events WHERE project = ?1 AND received_at > ?3 AND fingerprint IN
-               (SELECT fingerprint FROM issue_fingerprints WHERE project = ?1 AND issue_id = ?2)",
-            &[s(project), n(id), n(since)],
-        )?);
-    }
-    let users_window_at = needs
-        .users_window
-        .map(|w| (second.len(), w.start(received_ms)));
-    if let Some((_, since)) = users_window_at {
-        second.push(statement(
-            &db,
-            "SELECT COUNT(*) AS n FROM issue_users WHERE project = ?1 AND issue_id = ?2 AND last_seen > ?3",
-            &[s(project), n(id), n(since)],
-        )?);
-    }
-    let users_at = second.len();
-    second.push(statement(
-        &db,
-        "SELECT users AS n FROM issues WHERE project = ?1 AND issue_id = ?2",
-        &[s(project), n(id)],
-    )?);
+    second.extend(also);
     let results = db.batch(second).await?;
-    let inserted = results
-        .first()
-        .and_then(|r| r.meta().ok().flatten())
-        .and_then(|m| m.changes)
-        .unwrap_or(0)
-        > 0;
-    if !inserted {
-        // Stored before (a redelivery, or the SDK sent it twice): nothing counted, no alert.
-        return Ok(Vec::new());
-    }
-    let read = |i: usize| results.get(i);
-    let history: Vec<(u64, u64)> = match read(history_at) {
-        Some(r) => rows::<HourCount>(r, "hourly count")?
-            .into_iter()
-            .map(|h| (h.hour, h.count))
-            .collect(),
-        None => Vec::new(),
-    };
-    let releases: Vec<Release> = match read(releases_at) {
-        Some(r) => rows(r, "release")?,
-        None => Vec::new(),
-    };
-    let count_at = |at: Option<(usize, u64)>| -> Result<Option<u64>, StorageError> {
-        match at.and_then(|(i, _)| read(i)) {
-            Some(r) => Ok(rows::<Count>(r, "count")?.first().map(|c| c.n)),
-            None => Ok(None),
+
+    let mut issues: std::collections::BTreeMap<(&str, u64), BatchIssue> = Default::default();
+    let mut activity = Vec::new();
+    let mut triggered = Vec::new();
+    for ((project, summary, received_ms, hour), at) in inputs.into_iter().zip(reads) {
+        let read = |i: usize| results.get(i);
+        let inserted = read(at.insert)
+            .and_then(|r| r.meta().ok().flatten())
+            .and_then(|m| m.changes)
+            .unwrap_or(0)
+            > 0;
+        if !inserted {
+            // Stored before (a redelivery, or the SDK sent it twice): nothing counted, no alert.
+            continue;
         }
-    };
-    let fact = |name: &str| ReleaseFact {
-        name: name.to_string(),
-        first_seen_ms: releases
-            .iter()
-            .find(|r| r.release == name)
-            .map(|r| r.first_seen),
-    };
-    let users = match read(users_at) {
-        Some(r) => rows::<Count>(r, "count")?
-            .first()
-            .map_or(before.users, |c| c.n),
-        None => before.users,
-    };
-    let counts = Counts {
-        events: before.count.saturating_add(1),
-        users,
-        events_in_window: count_at(events_window_at)?,
-        users_in_window: count_at(users_window_at)?,
-        this_hour: history
-            .iter()
-            .find(|(h, _)| *h == hour)
-            .map_or(1, |(_, c)| *c),
-        ceiling: ceiling(&history, hour),
-        baseline: needs.baseline_release.as_deref().map(fact),
-    };
-    let event = EventFacts {
-        event_id: summary.event_id.clone(),
-        event_ms: summary.timestamp,
-        release: fact(&summary.release),
-    };
-    let outcome = on_event(&state, is_new, &event, &counts);
-    if outcome.state != state {
-        save_state(&db, project, id, &outcome.state).await?;
+        let fp = &summary.fingerprint;
+        let Some(before) = issue_of.get(&(project, fp.as_str())) else {
+            continue;
+        };
+        let issue = issues
+            .entry((project, before.issue_id))
+            .or_insert_with(|| BatchIssue {
+                before: before.state(),
+                row: before.clone(),
+                run: IssueRun::new(before.state(), before.count),
+            });
+        let history: Vec<(u64, u64)> = match read(at.history) {
+            Some(r) => rows::<HourCount>(r, "hourly count")?
+                .into_iter()
+                .map(|h| (h.hour, h.count))
+                .collect(),
+            None => Vec::new(),
+        };
+        let known: Vec<Release> = match read(at.releases) {
+            Some(r) => rows(r, "release")?,
+            None => Vec::new(),
+        };
+        let count_at = |at: Option<(usize, u64)>| -> Result<Option<u64>, StorageError> {
+            match at.and_then(|(i, _)| read(i)) {
+                Some(r) => Ok(rows::<Count>(r, "count")?.first().map(|c| c.n)),
+                None => Ok(None),
+            }
+        };
+        let fact = |name: &str| ReleaseFact {
+            name: name.to_string(),
+            first_seen_ms: known
+                .iter()
+                .find(|r| r.release == name)
+                .map(|r| r.first_seen),
+        };
+        let users = match read(at.users) {
+            Some(r) => rows::<Count>(r, "count")?
+                .first()
+                .map_or(issue.row.users, |c| c.n),
+            None => issue.row.users,
+        };
+        let counts = Counts {
+            events: 0,
+            users,
+            events_in_window: count_at(at.events_window)?,
+            users_in_window: count_at(at.users_window)?,
+            this_hour: history
+                .iter()
+                .find(|(h, _)| *h == hour)
+                .map_or(1, |(_, c)| *c),
+            ceiling: ceiling(&history, hour),
+            baseline: issue.before.needs().baseline_release.as_deref().map(fact),
+        };
+        let event = EventFacts {
+            event_id: summary.event_id.clone(),
+            event_ms: summary.timestamp,
+            release: fact(&summary.release),
+        };
+        let outcome = issue.run.next(&event, counts);
+        let row = &mut issue.row;
+        row.count = issue.run.events();
+        row.users = users;
+        row.last_seen = row.last_seen.max(received_ms);
+        row.last_event_id.clone_from(&summary.event_id);
+        row.status = outcome.state.status.as_str().into();
+        row.substatus = outcome.state.substatus.as_str().into();
+        row.details = outcome.state.details_json();
+        if row.fingerprint == *fp {
+            row.title.clone_from(&summary.title);
+            row.culprit.clone_from(&summary.culprit);
+        }
+        activity.extend(
+            outcome
+                .activity
+                .into_iter()
+                .map(|a| (project, row.issue_id, received_ms, a)),
+        );
+        triggered.extend(
+            outcome
+                .triggers
+                .into_iter()
+                .map(Some)
+                .chain([None])
+                .map(|trigger| Triggered {
+                    project: project.to_string(),
+                    issue: row.clone(),
+                    trigger,
+                    environment: summary.environment.clone(),
+                    release: summary.release.clone(),
+                }),
+        );
     }
-    record_activity(&db, project, id, received_ms, &outcome.activity).await?;
-    let mut issue = before;
-    issue.count = counts.events;
-    issue.users = counts.users;
-    issue.last_seen = issue.last_seen.max(received_ms);
-    issue.status = outcome.state.status.as_str().into();
-    issue.substatus = outcome.state.substatus.as_str().into();
-    issue.details = outcome.state.details_json();
-    if issue.fingerprint == *fp {
-        issue.title.clone_from(&summary.title);
-        issue.culprit.clone_from(&summary.culprit);
+
+    let mut third = Vec::new();
+    for ((project, id), issue) in &issues {
+        if *issue.run.state() != issue.before {
+            third.push(save_state(&db, project, *id, issue.run.state())?);
+        }
     }
-    Ok(outcome
-        .triggers
-        .into_iter()
-        .map(Some)
-        .chain([None])
-        .map(|trigger| Triggered {
-            project: project.to_string(),
-            issue: issue.clone(),
-            trigger,
-            environment: summary.environment.clone(),
-            release: summary.release.clone(),
-        })
-        .collect())
+    for (project, id, at, a) in &activity {
+        third.push(activity_line(&db, project, *id, *at, a)?);
+    }
+    if !third.is_empty() {
+        db.batch(third).await?;
+    }
+    Ok(triggered)
 }
 
-async fn save_state(
+fn save_state(
     db: &D1Database,
     project: &str,
     id: u64,
     state: &IssueState,
-) -> Result<(), StorageError> {
+) -> Result<D1PreparedStatement, StorageError> {
     statement(
         db,
         "UPDATE issues SET status = ?3, substatus = ?4, details = ?5, snooze_until = ?6
@@ -450,10 +569,33 @@ async fn save_state(
             s(&state.details_json()),
             opt(state.snooze_until_ms()),
         ],
-    )?
-    .run()
-    .await?;
-    Ok(())
+    )
+}
+
+/// One activity line; `seq` keeps lines written in the same millisecond apart and in order.
+fn activity_line(
+    db: &D1Database,
+    project: &str,
+    id: u64,
+    at: u64,
+    a: &Activity,
+) -> Result<D1PreparedStatement, StorageError> {
+    statement(
+        db,
+        "INSERT INTO issue_activity (project, issue_id, at, seq, kind, actor, detail, event_id)
+         VALUES (?1, ?2, ?3,
+           (SELECT COALESCE(MAX(seq), 0) + 1 FROM issue_activity WHERE project = ?1 AND issue_id = ?2 AND at = ?3),
+           ?4, ?5, ?6, ?7)",
+        &[
+            s(project),
+            n(id),
+            n(at),
+            s(a.kind),
+            s(&a.actor),
+            s(&a.detail),
+            a.event_id.as_deref().map_or(JsValue::NULL, s),
+        ],
+    )
 }
 
 async fn record_activity(
@@ -466,26 +608,10 @@ async fn record_activity(
     if lines.is_empty() {
         return Ok(());
     }
-    let mut statements = Vec::new();
-    for a in lines {
-        // `seq` keeps lines written in the same millisecond apart and in order.
-        statements.push(statement(
-            db,
-            "INSERT INTO issue_activity (project, issue_id, at, seq, kind, actor, detail, event_id)
-             VALUES (?1, ?2, ?3,
-               (SELECT COALESCE(MAX(seq), 0) + 1 FROM issue_activity WHERE project = ?1 AND issue_id = ?2 AND at = ?3),
-               ?4, ?5, ?6, ?7)",
-            &[
-                s(project),
-                n(id),
-                n(at),
-                s(a.kind),
-                s(&a.actor),
-                s(&a.detail),
-                a.event_id.as_deref().map_or(JsValue::NULL, s),
-            ],
-        )?);
-    }
+    let statements = lines
+        .iter()
+        .map(|a| activity_line(db, project, id, at, a))
+        .collect::<Result<Vec<_>, _>>()?;
     db.batch(statements).await?;
     Ok(())
 }
@@ -825,7 +951,7 @@ async fn apply_one(
             latest_release,
         };
         if let Some((next, line)) = apply(&issue.state(), change, &ctx) {
-            save_state(db, project, id, &next).await?;
+            save_state(db, project, id, &next)?.run().await?;
             lines.push(line);
             if next.status != Status::Unresolved {
                 // Resolved or ignored: its alert episodes are over (PagerDuty resolves).

@@ -445,6 +445,54 @@ fn rule_move(kind: &'static str, detail: String, event: &EventFacts) -> Activity
     }
 }
 
+/// One issue's new events of a consumer batch, judged in the order they were stored. The
+/// batch reads the issue once, before its first event; each event then sees the state and
+/// count the previous one left, exactly as if the events had been stored one at a time (a
+/// new issue is new once, a regression regresses once).
+///
+/// What a state needs read ([`IssueState::needs`]) only shrinks as events arrive (events wake
+/// snoozes and end resolutions, never start them), so what the batch read for the state
+/// before its first event covers every later event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssueRun {
+    state: IssueState,
+    events: u64,
+}
+
+impl IssueRun {
+    /// The issue as stored before the batch: its state and its event count (0 for an issue
+    /// the batch created).
+    pub fn new(state: IssueState, stored_events: u64) -> Self {
+        Self {
+            state,
+            events: stored_events,
+        }
+    }
+
+    /// Judges the next new event. `counts.events` is ignored: the run counts the events.
+    pub fn next(&mut self, event: &EventFacts, counts: Counts) -> Outcome {
+        let is_new = self.events == 0;
+        let counts = Counts {
+            events: self.events.saturating_add(1),
+            ..counts
+        };
+        let out = on_event(&self.state, is_new, event, &counts);
+        self.events = counts.events;
+        self.state = out.state.clone();
+        out
+    }
+
+    /// The state after the events judged so far.
+    pub fn state(&self) -> &IssueState {
+        &self.state
+    }
+
+    /// The issue's events after the events judged so far.
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+}
+
 /// Judges one new event of an issue. `is_new` is true for the issue's first event.
 pub fn on_event(state: &IssueState, is_new: bool, event: &EventFacts, counts: &Counts) -> Outcome {
     let mut out = Outcome {

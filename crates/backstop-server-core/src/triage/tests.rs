@@ -473,3 +473,68 @@ fn user_keys() {
         assert_eq!(user_key(&payload).as_deref(), want, "{why}");
     }
 }
+
+#[test]
+fn a_run_judges_a_batch_as_if_stored_one_by_one() {
+    // A new issue's three events in one batch: new once, then counted on.
+    let mut run = IssueRun::new(IssueState::new_issue(), 0);
+    let first = run.next(&ev("e1", T0, "", None), counts(999));
+    assert_eq!(first.triggers, vec![Trigger::NewIssue]);
+    for id in ["e2", "e3"] {
+        let out = run.next(&ev(id, T0 + MIN, "", None), counts(999));
+        assert!(out.triggers.is_empty(), "{id}: {:?}", out.triggers);
+        assert!(out.activity.is_empty(), "{id}");
+    }
+    assert_eq!(run.events(), 3, "the run counts, not the caller");
+
+    // A resolved issue's two events in one batch: it regresses on the first only, and the
+    // second is judged against the regressed state.
+    let mut run = IssueRun::new(resolved(ResolveHow::Now, T0, None), 5);
+    let a = run.next(&ev("r1", T0 + MIN, "", None), counts(0));
+    assert!(
+        matches!(a.triggers.as_slice(), [Trigger::Regressed { .. }]),
+        "{:?}",
+        a.triggers
+    );
+    assert_eq!(run.state().status, Status::Unresolved);
+    let b = run.next(&ev("r2", T0 + 2 * MIN, "", None), counts(0));
+    assert!(b.triggers.is_empty(), "{:?}", b.triggers);
+    assert_eq!(run.events(), 7);
+
+    // The same as judging each event with on_event in turn.
+    let s0 = resolved(ResolveHow::Now, T0, None);
+    let one = on_event(&s0, false, &ev("r1", T0 + MIN, "", None), &counts(6));
+    let two = on_event(
+        &one.state,
+        false,
+        &ev("r2", T0 + 2 * MIN, "", None),
+        &counts(7),
+    );
+    assert_eq!((a, b), (one, two));
+}
+
+#[test]
+fn a_run_wakes_a_count_snooze_once() {
+    let (s, _) = apply(
+        &IssueState::new_issue(),
+        &StatusChange::Ignore(SnoozeSpec::Count(2, None)),
+        &ctx(T0, 10, None),
+    )
+    .unwrap();
+    let mut run = IssueRun::new(s, 10);
+    let woke: Vec<usize> = (0..4)
+        .map(|_| run.next(&ev("e", T0 + MIN, "", None), counts(0)))
+        .enumerate()
+        .filter(|(_, o)| {
+            o.triggers
+                .iter()
+                .any(|t| matches!(t, Trigger::SnoozeWoke { .. }))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(
+        woke,
+        vec![1],
+        "the second event after the snooze wakes it, once"
+    );
+}
