@@ -294,7 +294,7 @@ fn build_worker() -> TaskResult {
     setup::ensure(&setup::Needs::build())?;
     println!("==> building the worker");
     run(Command::new("worker-build")
-        .args(["--release", "worker"])
+        .args(["--profile", "worker", "worker"])
         .env("WASM_BINDGEN_BIN", "wasm-bindgen")
         .env("WASM_OPT_BIN", "node_modules/.bin/wasm-opt")
         .env("ESBUILD_BIN", "node_modules/.bin/esbuild"))
