@@ -232,8 +232,7 @@ async fn dispatch_one(
         }
         if matches!(trigger, Trigger::NewIssue) {
             // New issues wait in the project's storm batch: a bad deploy is one message.
-            let at =
-                add_to_storm(env, &t.project, rule, &t.issue, release, origin, now_ms).await?;
+            let at = add_to_storm(env, &t.project, rule, &t.issue, release, origin, now_ms).await?;
             due = min_opt(due, at);
             continue;
         }
