@@ -256,7 +256,12 @@ pub(crate) async fn record_events(
             &[s(project), s(fp)],
         )?);
     }
-    let results = db.batch(first).await?;
+    // A batch of jobs without events (sessions, client reports) has nothing to create or read.
+    let results = if first.is_empty() {
+        Vec::new()
+    } else {
+        db.batch(first).await?
+    };
     crate::pipeline::mid_batch();
     let db = crate::store::db(env)?;
     // Each fingerprint's issue as it was before the batch (fingerprints merged into one issue
@@ -427,7 +432,11 @@ pub(crate) async fn record_events(
         inputs.push((project, summary, received_ms, hour));
     }
     second.extend(also);
-    let results = db.batch(second).await?;
+    let results = if second.is_empty() {
+        Vec::new()
+    } else {
+        db.batch(second).await?
+    };
 
     let mut issues: std::collections::BTreeMap<(&str, u64), BatchIssue> = Default::default();
     let mut activity = Vec::new();
