@@ -4,6 +4,11 @@
 //    reads the body and answers 200 (crates/xtask/bench/noop/), then to Backstop's
 //    `/api/1/envelope/`, both under the same wrangler dev binary, one after the other, each
 //    after a warm-up that is not counted: requests/s, latency, non-2xx, and the ratio.
+//    Two floors in the same run say where the gap to the no-op worker comes from: a JS worker
+//    that only sends each body to a local Queue whose consumer acknowledges
+//    (crates/xtask/bench/queue-floor/: the platform's queue hop, no Backstop code), and
+//    Backstop's router answering 404 to POST /api/1/bench-floor/ (its wasm entry and routing,
+//    no body read).
 // 2. Store side: stored events/s (from the start of the measured load until every accepted
 //    event is stored, by the sum of the issues' counts) and accept → queryable latency of single
 //    events (their POST's 200 until `GET /api/1/events/{id}` answers 200). Storage may be
@@ -38,6 +43,8 @@ const PROBES = num('probes', 0);
 const THREADS = Math.min(CONNECTIONS, cpus().length);
 const LUA = join(ROOT, 'crates', 'xtask', 'bench', 'envelope.lua');
 const NOOP_CONFIG = join(ROOT, 'crates', 'xtask', 'bench', 'noop', 'wrangler.toml');
+const QUEUE_FLOOR_CONFIG = join(ROOT, 'crates', 'xtask', 'bench', 'queue-floor', 'wrangler.toml');
+const ROUTING_FLOOR_PATH = '/api/1/bench-floor/';
 const OUT = join(ROOT, 'target', 'bench-ingest');
 const INGEST_PATH = `/api/1/envelope/?sentry_key=${DEV_PUBLIC_KEY}`;
 // High enough that the token bucket never refuses during the run.
@@ -160,9 +167,9 @@ function wranglerPidOn(port) {
 }
 
 /** Runs wrk for `secs` against `base`; resolves with its parsed `WRK` summary line. */
-function runWrk(base, secs, templatePath, nonce) {
+function runWrk(base, secs, templatePath, nonce, path = INGEST_PATH) {
   return new Promise((resolve, reject) => {
-    const args = [`-t${THREADS}`, `-c${CONNECTIONS}`, `-d${secs}s`, '--timeout', '10s', '-s', LUA, base, '--', INGEST_PATH, templatePath, nonce];
+    const args = [`-t${THREADS}`, `-c${CONNECTIONS}`, `-d${secs}s`, '--timeout', '10s', '-s', LUA, base, '--', path, templatePath, nonce];
     const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d) => { out += d; });
@@ -219,16 +226,16 @@ async function waitSettled(w, target, timeoutMs) {
 }
 
 /** Warm-up (not counted), then the measured run. */
-async function load(w, templatePath, label) {
+async function load(w, templatePath, label, path = INGEST_PATH, warmup = WARMUP) {
   let warm = null;
-  if (WARMUP > 0) {
-    console.log(`==> ${label}: warm-up ${WARMUP} s`);
-    warm = await runWrk(w.base, WARMUP, templatePath, nonce());
+  if (warmup > 0) {
+    console.log(`==> ${label}: warm-up ${warmup} s`);
+    warm = await runWrk(w.base, warmup, templatePath, nonce(), path);
   }
   return { warm, run: async () => {
     const loadBefore = loadavg()[0];
     console.log(`==> ${label}: measuring ${DURATION} s, ${CONNECTIONS} connections, ${THREADS} wrk threads (load average ${loadBefore.toFixed(2)})`);
-    const r = await runWrk(w.base, DURATION, templatePath, nonce());
+    const r = await runWrk(w.base, DURATION, templatePath, nonce(), path);
     return { ...r, loadBefore, loadAfter: loadavg()[0] };
   } };
 }
@@ -308,10 +315,24 @@ async function main() {
     await noop.stop();
   }
 
+  console.log('==> starting the queue floor (crates/xtask/bench/queue-floor/)');
+  const qf = await start({ config: QUEUE_FLOOR_CONFIG });
+  let queueFloor;
+  try {
+    const { run } = await load(qf, templatePath, 'queue floor', INGEST_PATH, Math.min(WARMUP, 5));
+    queueFloor = await run();
+  } finally {
+    await qf.stop();
+  }
+
   console.log('==> starting Backstop (rate limit out of the way)');
   const w = await start({ vars: { BACKSTOP_PROJECTS: PROJECTS } });
-  let bs, store, probes, counted;
+  let bs, store, probes, counted, routingFloor;
   try {
+    {
+      const { run } = await load(w, templatePath, 'Backstop routing floor (404)', ROUTING_FLOOR_PATH, Math.min(WARMUP, 5));
+      routingFloor = await run();
+    }
     const { warm, run } = await load(w, templatePath, 'Backstop');
     // Whatever the warm-up got accepted is stored before the measured run starts.
     const warmStored = await waitSettled(w, warm?.ok ?? 0, 120_000);
@@ -358,6 +379,16 @@ async function main() {
   console.log();
   console.log(`Throughput ratio Backstop (accepted events/s) / no-op (requests/s): **${ratio.toFixed(2)}x** `
     + `(goal >= 0.7x: ${ratio >= 0.7 ? 'met' : 'NOT MET'}); non-2xx: ${bs.non2xx + noopRun.non2xx === 0 ? '0' : 'SOME (must be 0)'}.`);
+  console.log();
+  console.log('### Floors (same run): where the gap to the no-op worker comes from');
+  console.log();
+  console.log('| side | requests/s | / no-op | p50 | p99 | answers |');
+  console.log('|---|---|---|---|---|---|');
+  const floorRow = (label, r, answers) => console.log(`| ${label} | ${fmt(rps(r))} | ${(rps(r) / rps(noopRun)).toFixed(2)}x | ${msOf(r.p50_us)} | ${msOf(r.p99_us)} | ${answers} |`);
+  floorRow('no-op worker (reads the body, answers 200)', noopRun, `${fmt(noopRun.ok)} 2xx`);
+  floorRow('queue floor (JS: reads the body, one local Queue send, consumer only acks)', queueFloor, `${fmt(queueFloor.ok)} 2xx, ${queueFloor.non2xx} other`);
+  floorRow(`Backstop routing floor (POST ${ROUTING_FLOOR_PATH}: wasm entry and router, 404, body not read)`, routingFloor, `${fmt(routingFloor.requests - routingFloor.ok)} non-2xx (404 expected)`);
+  floorRow('Backstop ingest (accepted, queued, stored by the consumer)', bs, `${fmt(bs.ok)} 2xx`);
   console.log();
   console.log('### Store side');
   console.log();

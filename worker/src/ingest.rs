@@ -123,7 +123,7 @@ async fn ingest(
     };
     let origin = url.origin().ascii_serialization();
     let job = build_job(env, &project, project_config, plan, facts, &origin, now_ms).await?;
-    pipeline::enqueue(env, job, 0).await?;
+    pipeline::enqueue_coalesced(env, ctx, job).await?;
     let (env2, project2) = (env.clone(), project.clone());
     ctx.wait_until(async move { pipeline::count_queued(&env2, &project2, now_ms).await });
 

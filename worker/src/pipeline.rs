@@ -10,14 +10,19 @@ use std::cell::{Cell, RefCell};
 use backstop_server_core::config::Config;
 use backstop_server_core::event::EventSummary;
 use backstop_server_core::fault::FaultKind;
+use backstop_server_core::outbox::{self, Check, Outbox};
 use backstop_server_core::pipeline::{
     error_reason, next_attempt, pack_job, read_job, summarize, Job, NextAttempt, MAX_ATTEMPTS,
 };
-use backstop_server_core::stats::{minute_bucket, Outcome, Tally, MAX_STORED_INT, PIPELINE_QUEUED};
+use backstop_server_core::stats::{
+    minute_bucket, Outcome, Tally, MAX_STORED_INT, PIPELINE_QUEUED, TALLY_WRITE_INTERVAL_MS,
+};
+use futures_util::future::{select, Either};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use wasm_bindgen::{JsCast, JsValue};
-use worker::js_sys::{Function, Object, Reflect};
+use wasm_bindgen_futures::JsFuture;
+use worker::js_sys::{Array, Function, Object, Promise, Reflect};
 use worker::{event, Context, D1PreparedStatement, Env, MessageBatch, MessageExt, RawMessage};
 
 use crate::error::{AppError, StorageError};
@@ -61,14 +66,9 @@ fn queue(env: &Env, binding: &str) -> Result<JsValue, StorageError> {
 /// the queue itself.
 async fn send(env: &Env, binding: &str, text: &str, delay_secs: u32) -> Result<(), StorageError> {
     let q = queue(env, binding)?;
-    let content_type = if binding == QUEUE && fault::is_active(env, FaultKind::Queue) {
-        JsValue::from_str("backstop-fault-injected")
-    } else {
-        JsValue::from_str("text")
-    };
     let options = Object::new();
     let js = |e: JsValue| StorageError(format!("queue send: {}", js_text(&e)));
-    Reflect::set(&options, &"contentType".into(), &content_type).map_err(js)?;
+    Reflect::set(&options, &"contentType".into(), &content_type(env, binding)).map_err(js)?;
     if delay_secs > 0 {
         Reflect::set(
             &options,
@@ -77,20 +77,56 @@ async fn send(env: &Env, binding: &str, text: &str, delay_secs: u32) -> Result<(
         )
         .map_err(js)?;
     }
-    let send: Function = Reflect::get(&q, &"send".into())
-        .map_err(js)?
+    call_queue(&q, "send", &JsValue::from_str(text), &options).await
+}
+
+/// The content type of a message for `binding`: while the `queue` fault window is active, one
+/// the real binding refuses, so the error comes back from the queue itself.
+fn content_type(env: &Env, binding: &str) -> JsValue {
+    if binding == QUEUE && fault::is_active(env, FaultKind::Queue) {
+        JsValue::from_str("backstop-fault-injected")
+    } else {
+        JsValue::from_str("text")
+    }
+}
+
+/// Calls the queue binding's `method` (`send` or `sendBatch`) and waits until the queue took it.
+async fn call_queue(
+    q: &JsValue,
+    method: &str,
+    first: &JsValue,
+    second: &JsValue,
+) -> Result<(), StorageError> {
+    let f: Function = Reflect::get(q, &method.into())
+        .map_err(|e| StorageError(format!("queue {method}: {}", js_text(&e))))?
         .dyn_into()
-        .map_err(|_| StorageError("queue binding has no send".into()))?;
-    let promise = send
-        .call2(&q, &JsValue::from_str(text), &options)
-        .map_err(|e| StorageError(format!("queue send: {e:?}")))?;
-    let promise: worker::js_sys::Promise = promise
+        .map_err(|_| StorageError(format!("queue binding has no {method}")))?;
+    let promise = f
+        .call2(q, first, second)
+        .map_err(|e| StorageError(format!("queue {method}: {}", js_text(&e))))?;
+    let promise: Promise = promise
         .dyn_into()
-        .map_err(|_| StorageError("queue send did not return a promise".into()))?;
-    wasm_bindgen_futures::JsFuture::from(promise)
+        .map_err(|_| StorageError(format!("queue {method} did not return a promise")))?;
+    JsFuture::from(promise)
         .await
         .map_err(|e| StorageError(format!("queue send failed: {}", js_text(&e))))?;
     Ok(())
+}
+
+/// Sends `texts` to the ingest queue in one `sendBatch` (the batch is within
+/// [`outbox::MAX_BATCH_MESSAGES`] and [`outbox::MAX_BATCH_BYTES`]).
+async fn send_batch(env: &Env, texts: &[&str]) -> Result<(), StorageError> {
+    let q = queue(env, QUEUE)?;
+    let content_type = content_type(env, QUEUE);
+    let js = |e: JsValue| StorageError(format!("queue sendBatch: {}", js_text(&e)));
+    let messages = Array::new();
+    for text in texts {
+        let m = Object::new();
+        Reflect::set(&m, &"body".into(), &JsValue::from_str(text)).map_err(js)?;
+        Reflect::set(&m, &"contentType".into(), &content_type).map_err(js)?;
+        messages.push(&m);
+    }
+    call_queue(&q, "sendBatch", &messages, &JsValue::UNDEFINED).await
 }
 
 fn js_text(v: &JsValue) -> String {
@@ -113,6 +149,109 @@ pub(crate) async fn enqueue(env: &Env, job: Job, delay_secs: u32) -> Result<(), 
     Ok(())
 }
 
+/// A request's message in the isolate's [`OUTBOX`], with the functions that settle the
+/// promise its request waits on. That promise is the request's own (made in its context), so
+/// the request goes on in its own context whichever request's task sent the batch.
+struct Waiting {
+    text: String,
+    resolve: Function,
+    reject: Function,
+}
+
+thread_local! {
+    /// Messages of this isolate's requests waiting for the next `sendBatch` (rules in
+    /// [`backstop_server_core::outbox`]).
+    static OUTBOX: RefCell<Outbox<Waiting>> = RefCell::new(Outbox::default());
+}
+
+fn now_ms() -> u64 {
+    worker::Date::now().as_millis()
+}
+
+/// Queues an accepted request's job and returns once the queue took it: the events too large
+/// for one message go to R2 first, then the message waits in the isolate's outbox and leaves in
+/// the next `sendBatch` with the other requests' messages that arrived meanwhile (one queue
+/// round trip per batch instead of per request). The batch is sent from a `waitUntil` task,
+/// so a client that hangs up cannot cancel the send other requests wait on.
+pub(crate) async fn enqueue_coalesced(env: &Env, ctx: &Context, job: Job) -> Result<(), AppError> {
+    let (text, blobs) = pack_job(job)?;
+    for b in blobs {
+        bucket(env)?.put(&b.key, b.bytes).execute().await?;
+    }
+    let mut settle = None;
+    let sent = Promise::new(&mut |resolve, reject| settle = Some((resolve, reject)));
+    let Some((resolve, reject)) = settle else {
+        return Err(StorageError("the queue's wait could not be set up".into()).into());
+    };
+    let pushed = now_ms();
+    let size = text.len();
+    let (ticket, start) = OUTBOX.with_borrow_mut(|o| {
+        o.push(
+            size,
+            Waiting {
+                text,
+                resolve,
+                reject,
+            },
+            pushed,
+        )
+    });
+    if start {
+        ctx.wait_until(flush(env.clone()));
+    }
+    let mut sent = JsFuture::from(sent);
+    loop {
+        let tick = worker::Delay::from(std::time::Duration::from_millis(outbox::WAIT_CHECK_MS));
+        futures_util::pin_mut!(tick);
+        match select(&mut sent, tick).await {
+            Either::Left((Ok(_), _)) => return Ok(()),
+            Either::Left((Err(e), _)) => {
+                return Err(StorageError(format!("queue send failed: {}", js_text(&e))).into())
+            }
+            Either::Right(((), _)) => {
+                match OUTBOX.with_borrow_mut(|o| o.check(ticket, pushed, now_ms())) {
+                    Check::Wait => {}
+                    Check::Flush => ctx.wait_until(flush(env.clone())),
+                    Check::GiveUp => {
+                        return Err(StorageError(format!(
+                            "the queue did not take the job within {} s",
+                            outbox::GIVE_UP_MS / 1000
+                        ))
+                        .into())
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Sends the outbox's batches until it is empty or the flush's lease ran out, settling each
+/// request's wait with its batch's outcome.
+async fn flush(env: Env) {
+    loop {
+        let batch = OUTBOX.with_borrow_mut(Outbox::take_batch);
+        if batch.is_empty() {
+            return;
+        }
+        let texts: Vec<&str> = batch.iter().map(|(_, w)| w.text.as_str()).collect();
+        let result = send_batch(&env, &texts).await;
+        for (_, w) in &batch {
+            let settled = match &result {
+                Ok(()) => w.resolve.call0(&JsValue::UNDEFINED),
+                Err(e) => w
+                    .reject
+                    .call1(&JsValue::UNDEFINED, &JsValue::from_str(&e.0)),
+            };
+            if let Err(e) = settled {
+                worker::console_error!("could not settle a queued request: {}", js_text(&e));
+            }
+        }
+        if !OUTBOX.with_borrow_mut(|o| o.after_batch(now_ms())) {
+            return;
+        }
+    }
+}
+
 thread_local! {
     /// The isolate's queued-job counts not yet written (see [`Tally`]).
     static QUEUED: RefCell<Tally> = RefCell::new(Tally::default());
@@ -120,13 +259,18 @@ thread_local! {
 
 /// Counts a queued job for the backlog figure (after the answer: it is not part of the
 /// request's latency, and a lost count only makes the backlog read low). Counts are coalesced
-/// per isolate: one request's `waitUntil` writes, the others add to its next turn, so a busy
-/// isolate writes once per D1 round trip instead of once per request.
+/// per isolate: one request's `waitUntil` writes, the others add to its next turn, taken
+/// [`TALLY_WRITE_INTERVAL_MS`] later, so a busy isolate writes about once a second instead of
+/// once per request.
 pub(crate) async fn count_queued(env: &Env, project: &str, now_ms: u64) {
     if !QUEUED.with_borrow_mut(|t| t.add(project, PIPELINE_QUEUED, now_ms, 1)) {
         return;
     }
+    let mut first = true;
     loop {
+        if !std::mem::take(&mut first) {
+            worker::Delay::from(std::time::Duration::from_millis(TALLY_WRITE_INTERVAL_MS)).await;
+        }
         let rows = QUEUED.with_borrow_mut(Tally::take);
         if rows.is_empty() {
             return;

@@ -27,6 +27,7 @@ pub mod fault;
 pub mod filter;
 pub mod install_probe;
 pub mod item;
+pub mod outbox;
 pub mod pipeline;
 pub mod query;
 pub mod quota;

@@ -174,11 +174,18 @@ pub struct CounterRow {
     pub count: u64,
 }
 
+/// Least time between two writes of one isolate's [`Tally`]. Figures read from the counters may
+/// trail by this much; a write per round trip instead kept a busy isolate's storage writing all
+/// the time (about a fifth of ingest's cost under load in `cargo xtask bench ingest`).
+pub const TALLY_WRITE_INTERVAL_MS: u64 = 1_000;
+
 /// Counts waiting to be written, coalesced by (scope, minute, reason), for a writer that runs
 /// one at a time: the first [`Tally::add`] since the tally was idle tells its caller to start
 /// writing, later ones only add to what the running writer takes next ([`Tally::take`]). Under
-/// load many requests' counts become one storage write per round trip; an idle tally writes
-/// at once. What is added while a write is in flight is taken by the writer's next turn.
+/// load many requests' counts become one storage write per turn; an idle tally writes at once.
+/// What is added while a write is in flight is taken by the writer's next turn, which comes
+/// [`TALLY_WRITE_INTERVAL_MS`] after the last (so a busy isolate writes about once a second,
+/// not back to back).
 #[derive(Debug, Default)]
 pub struct Tally {
     pending: BTreeMap<(String, u64, &'static str), u64>,
