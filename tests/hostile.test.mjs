@@ -113,6 +113,8 @@ export const CASES = [
 
   // ---- ingest: lying and missing lengths (raw sockets) ---------------------------------------
   { name: 'envelope: Content-Length 1000, 40 bytes, then EOF', route: 'envelope', request: { raw: [rawHead('POST', ENV, ['Content-Length: 1000']), '{}\n{"type":"event"}\n{"message":"x"}\n'], halfClose: true }, expect: E(400, 'incomplete_body') },
+  // Bodies that declare at most 64 KiB are read in one call, larger ones as a stream: both end early here.
+  { name: 'envelope: Content-Length 100000 (read as a stream), 40 bytes, then EOF', route: 'envelope', request: { raw: [rawHead('POST', ENV, ['Content-Length: 100000']), '{}\n{"type":"event"}\n{"message":"x"}\n'], halfClose: true }, expect: E(400, 'incomplete_body') },
   { name: 'envelope: Content-Length smaller than the body (cut inside the event)', route: 'envelope', request: { raw: [rawHead('POST', ENV, ['Content-Length: 25', 'Connection: close']), '{}\n{"type":"event"}\n{"message":"cut here"}\n'] }, expect: E(400) },
   { name: 'envelope: Content-Length covers a valid envelope, junk follows', route: 'envelope', request: { raw: [rawHead('POST', ENV, [`Content-Length: ${okEnvelope('lying short').length}`, 'Connection: close']), okEnvelope('lying short'), 'GARBAGE \x00\xff\r\n\r\n'] }, expect: OK },
   { name: 'envelope: chunked with a non-hex chunk size', route: 'envelope', request: { raw: [rawHead('POST', ENV, ['Transfer-Encoding: chunked']), '5\r\n{}\n{"\r\nzz\r\nabc\r\n0\r\n\r\n'], halfClose: true }, expect: E(400) },
