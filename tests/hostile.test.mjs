@@ -134,7 +134,8 @@ export const CASES = [
   { name: 'store: one byte over the 1 MiB event limit', route: 'store', request: post(STORE, Buffer.alloc(MIB + 1, 0x20)), expect: E(413, 'too_large') },
   { name: 'tunnel: Content-Length 500, 60 bytes, EOF', route: 'tunnel', request: { raw: [rawHead('POST', '/tunnel', ['Content-Length: 500']), `${json({ dsn: DSN() })}\n{"type":"event"}\n`], halfClose: true }, expect: E(400, 'incomplete_body') },
   { name: 'tunnel: 120 MB declared', route: 'tunnel', request: post('/tunnel', bytes(BIG), { 'content-length': String(BIG) }), expect: E(413, 'too_large'), mayReset: true },
-  { name: 'tunnel: 2 MB first line without a newline', route: 'tunnel', request: post('/tunnel', Buffer.alloc(2 * MIB, 0x7b)), expect: E([400, 401, 413]) },
+  // Refused once the first line passes its limit, with most of the 2 MB unread (so the dev proxy may see the rest break).
+  { name: 'tunnel: 2 MB first line without a newline', route: 'tunnel', request: post('/tunnel', Buffer.alloc(2 * MIB, 0x7b)), expect: E([400, 401, 413]), mayReset: true },
 
   // ---- ingest: deep JSON, encodings, NUL -----------------------------------------------------
   { name: 'envelope: event nested 100000 arrays deep', route: 'envelope', request: post(ENV, envl({}, [{ h: { type: 'event' }, p: deep(100_000) }])), expect: E(400, 'too_deep') },
