@@ -263,10 +263,9 @@ impl BodyReader {
     /// Reads the next chunk; `false` at the end of the body.
     async fn pull(&mut self) -> Result<bool, IngestError> {
         match std::mem::replace(&mut self.source, BodySource::Done) {
-            BodySource::Done => Ok(false),
             BodySource::Whole(req) => self.pull_whole(&req).await,
-            BodySource::Stream(stream) => {
-                self.source = BodySource::Stream(stream);
+            other => {
+                self.source = other;
                 self.pull_chunk().await
             }
         }

@@ -139,12 +139,18 @@ fn js_text(v: &JsValue) -> String {
         .unwrap_or_else(|| format!("{v:?}"))
 }
 
-/// Queues a job: the events too large for one message go to R2 first, then the message.
-pub(crate) async fn enqueue(env: &Env, job: Job, delay_secs: u32) -> Result<(), AppError> {
+/// A job's message, once the events too large for one message are in R2.
+async fn pack(env: &Env, job: Job) -> Result<String, AppError> {
     let (text, blobs) = pack_job(job)?;
     for b in blobs {
         bucket(env)?.put(&b.key, b.bytes).execute().await?;
     }
+    Ok(text)
+}
+
+/// Queues a job: the events too large for one message go to R2 first, then the message.
+pub(crate) async fn enqueue(env: &Env, job: Job, delay_secs: u32) -> Result<(), AppError> {
+    let text = pack(env, job).await?;
     send(env, QUEUE, &text, delay_secs).await?;
     Ok(())
 }
@@ -174,10 +180,7 @@ fn now_ms() -> u64 {
 /// round trip per batch instead of per request). The batch is sent from a `waitUntil` task,
 /// so a client that hangs up cannot cancel the send other requests wait on.
 pub(crate) async fn enqueue_coalesced(env: &Env, ctx: &Context, job: Job) -> Result<(), AppError> {
-    let (text, blobs) = pack_job(job)?;
-    for b in blobs {
-        bucket(env)?.put(&b.key, b.bytes).execute().await?;
-    }
+    let text = pack(env, job).await?;
     let mut settle = None;
     let sent = Promise::new(&mut |resolve, reject| settle = Some((resolve, reject)));
     let Some((resolve, reject)) = settle else {
@@ -266,11 +269,7 @@ pub(crate) async fn count_queued(env: &Env, project: &str, now_ms: u64) {
     if !QUEUED.with_borrow_mut(|t| t.add(project, PIPELINE_QUEUED, now_ms, 1)) {
         return;
     }
-    let mut first = true;
     loop {
-        if !std::mem::take(&mut first) {
-            worker::Delay::from(std::time::Duration::from_millis(TALLY_WRITE_INTERVAL_MS)).await;
-        }
         let rows = QUEUED.with_borrow_mut(Tally::take);
         if rows.is_empty() {
             return;
@@ -297,6 +296,8 @@ pub(crate) async fn count_queued(env: &Env, project: &str, now_ms: u64) {
                 e.0
             );
         }
+        // Counts added meanwhile are taken by the next turn, one interval later.
+        worker::Delay::from(std::time::Duration::from_millis(TALLY_WRITE_INTERVAL_MS)).await;
     }
 }
 
